@@ -1,0 +1,1 @@
+"""The difficulty model: prompt text -> per-profile success probability and token cost."""

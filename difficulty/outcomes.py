@@ -1,0 +1,157 @@
+"""The outcome table: one row per (item, profile), read from and written to JSONL."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from difficulty.errors import OutcomeFormatError
+
+__all__ = ["Sample", "Outcome", "read_outcomes", "parse_outcomes", "write_outcomes"]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One sampled answer of a search profile: the extracted answer and its token cost."""
+
+    answer: str | None
+    tokens: int | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one profile did on one item: correct or not, and the completion tokens it spent."""
+
+    id: str
+    prompt: str
+    profile: str
+    correct: bool | None
+    tokens: int | None
+    dataset: str = ""
+    gold: str | None = None
+    samples: tuple[Sample, ...] | None = None
+    reasoning: str | None = None  # thinking text, when recorded (replay upstream, traces)
+    response: str | None = None  # the visible answer text, when recorded
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as a JSON-ready dict, optional fields left out when empty."""
+        row: dict[str, Any] = {
+            "id": self.id,
+            "prompt": self.prompt,
+            "profile": self.profile,
+            "correct": self.correct,
+            "tokens": self.tokens,
+            "dataset": self.dataset,
+        }
+        if self.gold is not None:
+            row["gold"] = self.gold
+        if self.samples is not None:
+            row["samples"] = [asdict(s) for s in self.samples]
+        if self.reasoning is not None:
+            row["reasoning"] = self.reasoning
+        if self.response is not None:
+            row["response"] = self.response
+        if self.extra:
+            row["extra"] = self.extra
+        return row
+
+
+_REQUIRED = ("id", "prompt", "profile", "correct", "tokens")
+
+
+def _row_to_outcome(row: Any, source: str, line: int) -> Outcome:
+    if not isinstance(row, dict):
+        raise OutcomeFormatError(source, line, "expected a JSON object")
+    missing = [k for k in _REQUIRED if k not in row]
+    if missing:
+        raise OutcomeFormatError(source, line, f"missing field(s): {', '.join(missing)}")
+    for key in ("id", "prompt", "profile"):
+        value = row[key]
+        if isinstance(value, int) and not isinstance(value, bool) and key == "id":
+            value = str(value)
+        if not isinstance(value, str) or not value.strip():
+            raise OutcomeFormatError(source, line, f"field '{key}' must be a non-empty string")
+    correct = row["correct"]
+    if correct is not None and not isinstance(correct, bool):
+        if correct in (0, 1):
+            correct = bool(correct)
+        else:
+            raise OutcomeFormatError(source, line, "field 'correct' must be true, false or null")
+    tokens = row["tokens"]
+    if tokens is not None and (
+        isinstance(tokens, bool) or not isinstance(tokens, int | float) or tokens < 0
+    ):
+        raise OutcomeFormatError(source, line, "field 'tokens' must be a non-negative number")
+    samples = row.get("samples")
+    parsed_samples: tuple[Sample, ...] | None = None
+    if samples is not None:
+        if not isinstance(samples, list):
+            raise OutcomeFormatError(source, line, "field 'samples' must be a list")
+        items = []
+        for s in samples:
+            if not isinstance(s, dict) or "answer" not in s:
+                raise OutcomeFormatError(source, line, "each sample needs 'answer' and 'tokens'")
+            ans = s["answer"]
+            tok = s.get("tokens")
+            items.append(
+                Sample(
+                    answer=None if ans is None else str(ans),
+                    tokens=None if tok is None else int(tok),
+                )
+            )
+        parsed_samples = tuple(items)
+    gold = row.get("gold")
+    return Outcome(
+        id=str(row["id"]),
+        prompt=row["prompt"],
+        profile=row["profile"],
+        correct=correct,
+        tokens=None if tokens is None else int(tokens),
+        dataset=str(row.get("dataset") or ""),
+        gold=None if gold is None else str(gold),
+        samples=parsed_samples,
+        reasoning=row.get("reasoning"),
+        response=row.get("response"),
+        extra=row.get("extra") or {},
+    )
+
+
+def parse_outcomes(lines: Iterable[str], source: str = "<outcomes>") -> Iterator[Outcome]:
+    """Parse JSONL lines into outcomes; a malformed row raises with its line number."""
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            row = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise OutcomeFormatError(source, number, f"not valid JSON ({exc.msg})") from None
+        yield _row_to_outcome(row, source, number)
+
+
+def _open_text(path: Path, mode: str) -> IO[str]:
+    if path.suffix == ".gz":
+        return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
+    return open(path, mode, encoding="utf-8")
+
+
+def read_outcomes(path: str | Path) -> list[Outcome]:
+    """Read an outcome table (JSONL, optionally gzip-compressed)."""
+    p = Path(path)
+    with _open_text(p, "r") as fh:
+        return list(parse_outcomes(fh, source=str(p)))
+
+
+def write_outcomes(outcomes: Iterable[Outcome], path: str | Path) -> int:
+    """Write outcomes as JSONL (gzip when the name ends in .gz); returns the row count."""
+    p = Path(path)
+    n = 0
+    with _open_text(p, "w") as fh:
+        for o in outcomes:
+            fh.write(json.dumps(o.to_json(), ensure_ascii=False) + "\n")
+            n += 1
+    return n

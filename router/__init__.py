@@ -1,0 +1,1 @@
+"""The thinkgate service: HTTP API, pipeline, upstream calls, streaming, ledger, CLI."""

@@ -1,0 +1,80 @@
+"""The `thinkgate` command line: one subcommand per job, errors as one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+from difficulty.errors import ThinkgateError
+
+__all__ = ["main", "build_parser"]
+
+# Each module exposes `register(subparsers)`; it must import nothing heavy at module level,
+# so `thinkgate --help` stays fast.
+_COMMAND_MODULES = (
+    "router.commands.datasets",
+    "router.commands.train",
+    "router.commands.route",
+    "router.commands.simulate",
+    "router.commands.replay",
+    "router.commands.serve",
+    "router.commands.replay_upstream",
+    "router.commands.ledger",
+    "router.commands.demo",
+    "router.commands.report",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every available subcommand registered."""
+    parser = argparse.ArgumentParser(
+        prog="thinkgate",
+        description="Adaptive-compute gateway for LLM traffic.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # command not built yet
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def _set_offline_defaults() -> None:
+    # thinkgate never downloads weights or price maps at run time.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit status."""
+    _set_offline_defaults()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except ThinkgateError as exc:
+        print(f"thinkgate: error: {exc.message}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"thinkgate: error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("thinkgate: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
