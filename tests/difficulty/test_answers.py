@@ -1,0 +1,161 @@
+"""Tests of the answer normaliser: extraction, normal forms and equivalence."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from difficulty.answers import answer_value, answers_match, extract_answer, normalize_answer
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("so the total is \\boxed{42}.", "42"),
+        ("first \\boxed{1} then \\boxed{\\frac{a}{b^{2}}} done", "\\frac{a}{b^{2}}"),
+        ("He runs 9*60=<<9*60=540>>540 meters\n#### 540", "540"),
+        ("#### 1,234", "1,234"),
+        ("The answer is 540 meters per week.", "540"),
+        ("The answer is: 42", "42"),
+        ("Final Answer: The final answer is $\\frac{3}{4}$. I hope it is correct.", "\\frac{3}{4}"),
+        ("Reasoning...\nAnswer: (C) because of X", "C"),
+        ("The answer is B.", "B"),
+        ("We get 3 and then 4.5 in the end", "4.5"),
+        ("<think>the answer is 3</think> So \\boxed{4}.", "4"),
+        ("<think>I think \\boxed{7}</think>", "7"),
+        ("The value is 2.5, so the answer is 2.5.", "2.5"),
+        ("no digits here at all", None),
+        ("", None),
+    ],
+)
+def test_extract_answer(text: str, expected: str | None) -> None:
+    assert extract_answer(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("\\dfrac{1}{2}", "\\frac{1}{2}"),
+        ("\\tfrac12", "0.5"),
+        ("1/2", "\\frac{1}{2}"),
+        ("1,000", "1000"),
+        ("1{,}000", "1000"),
+        ("18.00", "18"),
+        ("$18", "18 dollars"),
+        ("\\$18.50", "18.5"),
+        ("90^\\circ", "90"),
+        ("90^{\\circ}", "90 degrees"),
+        ("50\\%", "50"),
+        ("x = 5", "5"),
+        ("\\text{(B)}", "B"),
+        ("(b)", "B"),
+        ("\\left( 1, 2 \\right)", "(1,2)"),
+        ("1, 2", "2,1"),
+        ("\\frac{\\sqrt{3}}{2}", "\\sqrt{3}/2"),
+        ("2\\sqrt{2}", "\\sqrt{8}"),
+        ("\\boxed{7}", "7"),
+        ("$\\frac{3}{4}$", "0.75"),
+        ("\\text{Evelyn}", "evelyn"),
+        ("-0.0", "0"),
+        ("5 \\text{ cm}^2", "5"),
+    ],
+)
+def test_equivalent_answers_match(a: str, b: str) -> None:
+    assert answers_match(a, b)
+    assert answers_match(b, a)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("10", "100"),
+        ("1/2", "1/3"),
+        ("(1,2)", "(2,1)"),
+        ("A", "B"),
+        ("\\sqrt{2}", "\\sqrt{3}"),
+        ("1, 2", "1, 3"),
+        (None, "3"),
+        ("", ""),
+    ],
+)
+def test_different_answers_do_not_match(a: str | None, b: str | None) -> None:
+    assert not answers_match(a, b)
+
+
+def test_answer_value_of_closed_forms() -> None:
+    assert answer_value("\\frac{1}{4}") == pytest.approx(0.25)
+    assert answer_value("3\\pi") == pytest.approx(9.42477796)
+    assert answer_value("x + 1") is None
+
+
+_integers = st.integers(min_value=-(10**9), max_value=10**9)
+
+
+def _with_thousands(n: int) -> str:
+    return f"{n:,}"
+
+
+@given(_integers)
+def test_integer_spellings_match(n: int) -> None:
+    spellings = [
+        str(n),
+        _with_thousands(n),
+        f"{n}.00",
+        f"${n}$",
+        f"\\boxed{{{n}}}",
+        f"{n} dollars",
+        f"x = {n}",
+        f"\\text{{{n}}}",
+    ]
+    for s in spellings:
+        assert answers_match(s, str(n)), s
+
+
+@given(st.integers(min_value=-500, max_value=500), st.integers(min_value=1, max_value=500))
+def test_fraction_spellings_match(p: int, q: int) -> None:
+    value = Fraction(p, q)
+    sign = "-" if p < 0 else ""
+    spellings = [
+        f"{sign}\\frac{{{abs(p)}}}{{{q}}}",
+        f"{sign}\\dfrac{{{abs(p)}}}{{{q}}}",
+        f"\\tfrac{{{p}}}{{{q}}}",
+        f"{p}/{q}",
+        f"$\\frac{{{p}}}{{{q}}}$",
+    ]
+    for s in spellings:
+        assert answer_value(s) == pytest.approx(float(value)), s
+        assert answers_match(s, f"{value.numerator}/{value.denominator}"), s
+
+
+@given(st.decimals(min_value=-10000, max_value=10000, places=3, allow_nan=False))
+def test_trailing_zeros_do_not_matter(d: object) -> None:
+    text = str(d)
+    assert answers_match(text, text + "000" if "." in text else text + ".000")
+
+
+_answer_text = st.one_of(
+    st.text(max_size=30),
+    st.from_regex(r"\\(d|t)?frac\{-?\d{1,3}\}\{\d{1,3}\}", fullmatch=True),
+    st.from_regex(r"-?\d{1,3}(,\d{3}){0,2}(\.\d{1,3})?", fullmatch=True),
+    st.from_regex(r"\$?\\boxed\{[a-z0-9+\-=., ]{1,12}\}\$?", fullmatch=True),
+)
+
+
+@given(_answer_text)
+def test_normalisation_is_idempotent(s: str) -> None:
+    once = normalize_answer(s)
+    assert normalize_answer(once) == once
+
+
+@given(_answer_text, _answer_text)
+def test_match_is_symmetric(a: str, b: str) -> None:
+    assert answers_match(a, b) == answers_match(b, a)
+
+
+@given(_answer_text)
+def test_match_is_reflexive_for_nonempty_answers(s: str) -> None:
+    if normalize_answer(s):
+        assert answers_match(s, s)
