@@ -1,0 +1,86 @@
+"""The ledger interface every store implements, and `open_ledger` to pick a store by URL."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import parse_qs, urlsplit
+
+from difficulty.errors import InvalidInputError, ThinkgateError
+from router.ledger.record import LedgerRecord
+
+__all__ = ["Ledger", "LedgerError", "LedgerConfigError", "open_ledger"]
+
+
+class LedgerError(ThinkgateError):
+    """The ledger store cannot be reached or written."""
+
+    status = 503
+    type = "server_error"
+    code = "ledger_unavailable"
+
+
+class LedgerConfigError(InvalidInputError):
+    """A ledger URL names an unknown store or carries a bad option."""
+
+    code = "invalid_ledger_url"
+
+
+@runtime_checkable
+class Ledger(Protocol):
+    """Where the gateway records one entry per request; every method is async."""
+
+    async def append(self, record: LedgerRecord) -> None:
+        """Store a record; appending a request id that is already stored does nothing."""
+        ...
+
+    async def set_feedback(self, request_id: str, correct: bool) -> bool:
+        """Label a stored request; False when the request id is unknown."""
+        ...
+
+    async def get(self, request_id: str) -> LedgerRecord | None:
+        """The record of one request, with its latest feedback, or None."""
+        ...
+
+    async def records(self, *, labelled_only: bool = False) -> list[LedgerRecord]:
+        """Every record in the order stored, optionally only those with feedback."""
+        ...
+
+    async def savings(self, *, bucket_seconds: int = 60) -> dict[str, Any]:
+        """The `GET /v1/savings` JSON over every record (`savings.aggregate` gives the same)."""
+        ...
+
+    async def ping(self) -> bool:
+        """True when the store answers."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections and files."""
+        ...
+
+
+def open_ledger(url: str) -> Ledger:
+    """Open a store: `sqlite:///path/file.db` or `redis://host:port/db?prefix=name`.
+
+    Cheap and synchronous: Redis connects on first use; SQLite opens the file.
+    """
+    parts = urlsplit(url)
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if parts.scheme == "sqlite":
+        from router.ledger.sqlite import SQLiteLedger
+
+        # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        if parts.netloc or not path:
+            raise LedgerConfigError(f"ledger URL {url!r}: expected sqlite:///path/to/file.db")
+        return SQLiteLedger(path, synchronous=options.get("synchronous", "full"))
+    if parts.scheme in ("redis", "rediss", "unix"):
+        from router.ledger.redis_store import RedisLedger
+
+        prefix = options.pop("prefix", "thinkgate")
+        base_url = url.split("?", 1)[0]
+        if options:
+            base_url += "?" + "&".join(f"{k}={v}" for k, v in options.items())
+        return RedisLedger(base_url, prefix=prefix)
+    raise LedgerConfigError(
+        f"ledger URL {url!r}: unknown store {parts.scheme!r} (use sqlite:/// or redis://)"
+    )

@@ -1,0 +1,232 @@
+"""Savings aggregation: the `GET /v1/savings` figures, computed from ledger records.
+
+Every record becomes a list of counter increments (`record_deltas`); `SavingsState` sums them and
+renders the summary. `aggregate` does this for a list of records; the stores keep the same
+counters incrementally (Redis in hashes shared by replicas), so both paths give one answer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from router.ledger.record import SAVED_BY_KEYS, LedgerFormatError, LedgerRecord
+
+__all__ = [
+    "Delta",
+    "SavingsState",
+    "aggregate",
+    "record_deltas",
+    "feedback_deltas",
+    "check_bucket_seconds",
+]
+
+Table = Literal["counters", "latency", "series"]
+# One increment: (table, field, amount). int amounts stay integers (Redis HINCRBY).
+Delta = tuple[Table, str, int | float]
+
+_PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))
+_SERIES_FIELDS = ("requests", "completion_tokens", "reference_estimate", "saved_estimate")
+
+
+def check_bucket_seconds(bucket_seconds: int) -> int:
+    """Series buckets are whole seconds (counters are kept per second)."""
+    if (
+        isinstance(bucket_seconds, bool)
+        or not isinstance(bucket_seconds, int)
+        or bucket_seconds < 1
+    ):
+        raise LedgerFormatError("bucket_seconds must be a positive whole number of seconds")
+    return bucket_seconds
+
+
+def _reference_estimate(record: LedgerRecord) -> float:
+    # Without a reference estimate nothing beyond what was spent (plus claimed savings) is assumed.
+    if record.reference_tokens_estimate is not None:
+        return float(record.reference_tokens_estimate)
+    return float(record.completion_tokens) + float(record.saved_tokens_estimate)
+
+
+def record_deltas(record: LedgerRecord) -> list[Delta]:
+    """The counter increments one record contributes to the savings figures."""
+    reference = _reference_estimate(record)
+    saved = float(record.saved_tokens_estimate)
+    deltas: list[Delta] = [
+        ("counters", "requests", 1),
+        ("counters", "prompt_tokens", int(record.prompt_tokens)),
+        ("counters", "completion_tokens", int(record.completion_tokens)),
+        ("counters", "reference_estimate", reference),
+        ("counters", "saved_estimate", saved),
+        ("counters", f"profile:requests:{record.profile}", 1),
+        ("counters", f"profile:prompt_tokens:{record.profile}", int(record.prompt_tokens)),
+        ("counters", f"profile:completion_tokens:{record.profile}", int(record.completion_tokens)),
+    ]
+    for mechanism, amount in sorted(record.saved_by.items()):
+        deltas.append(("counters", f"saved_by:{mechanism}", float(amount)))
+    if record.early_exit is not None:
+        deltas.append(("counters", "early_exits", 1))
+    if record.difficulty is not None:
+        deltas.append(("counters", f"difficulty:{record.difficulty}", 1))
+    deltas.extend(feedback_deltas(None, record.feedback))
+    # Latency in tenths of a millisecond: percentiles are exact over that resolution.
+    deltas.append(("latency", str(round(float(record.latency_ms) * 10)), 1))
+    second = math.floor(record.time)
+    deltas += [
+        ("series", f"{second}:requests", 1),
+        ("series", f"{second}:completion_tokens", int(record.completion_tokens)),
+        ("series", f"{second}:reference_estimate", reference),
+        ("series", f"{second}:saved_estimate", saved),
+    ]
+    return deltas
+
+
+def feedback_deltas(old: bool | None, new: bool | None) -> list[Delta]:
+    """The increments that relabel one record from `old` to `new` feedback."""
+    labelled = int(new is not None) - int(old is not None)
+    correct = int(new is True) - int(old is True)
+    deltas: list[Delta] = []
+    if labelled:
+        deltas.append(("counters", "labelled", labelled))
+    if correct:
+        deltas.append(("counters", "correct", correct))
+    return deltas
+
+
+@dataclass
+class SavingsState:
+    """Summed counters, the same whether kept in memory or read back from Redis hashes."""
+
+    counters: dict[str, float] = field(default_factory=dict)
+    latency: dict[str, float] = field(default_factory=dict)
+    series: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, deltas: Iterable[Delta]) -> None:
+        """Add increments to the counters."""
+        for table, name, amount in deltas:
+            target: dict[str, float] = getattr(self, table)
+            target[name] = target.get(name, 0) + amount
+
+    @classmethod
+    def from_tables(cls, tables: Mapping[str, Mapping[str, Any]]) -> SavingsState:
+        """Counters read back as text (Redis HGETALL) -> a state."""
+        state = cls()
+        for table in ("counters", "latency", "series"):
+            raw = tables.get(table, {})
+            getattr(state, table).update({_text(k): float(_text(v)) for k, v in raw.items()})
+        return state
+
+    def summary(self, bucket_seconds: int = 60) -> dict[str, Any]:
+        """The `/v1/savings` JSON."""
+        check_bucket_seconds(bucket_seconds)
+        c = self.counters
+        requests = _int(c.get("requests", 0))
+        reference = c.get("reference_estimate", 0.0)
+        saved = c.get("saved_estimate", 0.0)
+        early_exits = _int(c.get("early_exits", 0))
+        labelled = _int(c.get("labelled", 0))
+        correct = _int(c.get("correct", 0))
+        return {
+            "requests": requests,
+            "by_profile": self._by_profile(),
+            "tokens": {
+                "prompt": _int(c.get("prompt_tokens", 0)),
+                "completion": _int(c.get("completion_tokens", 0)),
+                "reference_estimate": _round(reference),
+                "saved_estimate": _round(saved),
+                "saved_share": round(saved / reference, 4) if reference > 0 else 0.0,
+            },
+            "saved_by": self._saved_by(),
+            "early_exits": early_exits,
+            "early_exit_rate": round(early_exits / requests, 4) if requests else 0.0,
+            "difficulty": {
+                name.split(":", 1)[1]: _int(v)
+                for name, v in sorted(c.items())
+                if name.startswith("difficulty:") and _int(v)
+            },
+            "latency_ms": self._latency_percentiles(),
+            "feedback": {
+                "labelled": labelled,
+                "correct": correct,
+                "accuracy": round(correct / labelled, 4) if labelled else None,
+            },
+            "series": self._series(bucket_seconds),
+            "bucket_seconds": bucket_seconds,
+            "estimate": True,
+        }
+
+    def _by_profile(self) -> dict[str, dict[str, int]]:
+        profiles: dict[str, dict[str, int]] = {}
+        for name, value in self.counters.items():
+            if name.startswith("profile:"):
+                _, metric, profile = name.split(":", 2)
+                profiles.setdefault(profile, {})[metric] = _int(value)
+        return {
+            p: {m: v.get(m, 0) for m in ("requests", "prompt_tokens", "completion_tokens")}
+            for p, v in sorted(profiles.items())
+            if v.get("requests", 0)
+        }
+
+    def _saved_by(self) -> dict[str, float]:
+        saved_by = {k: 0.0 for k in SAVED_BY_KEYS}
+        for name, value in self.counters.items():
+            if name.startswith("saved_by:"):
+                saved_by[name.split(":", 1)[1]] = _round(value)
+        return saved_by
+
+    def _latency_percentiles(self) -> dict[str, float | None]:
+        values = sorted((int(k), _int(n)) for k, n in self.latency.items() if _int(n) > 0)
+        total = sum(n for _, n in values)
+        result: dict[str, float | None] = {}
+        for name, q in _PERCENTILES:
+            if not total:
+                result[name] = None
+                continue
+            rank, seen = max(1, math.ceil(q * total)), 0  # nearest-rank percentile
+            for tenths, n in values:
+                seen += n
+                if seen >= rank:
+                    result[name] = tenths / 10
+                    break
+        return result
+
+    def _series(self, bucket_seconds: int) -> list[dict[str, Any]]:
+        buckets: dict[int, dict[str, float]] = {}
+        for name, value in self.series.items():
+            second, metric = name.split(":", 1)
+            start = int(second) // bucket_seconds * bucket_seconds
+            row = buckets.setdefault(start, dict.fromkeys(_SERIES_FIELDS, 0.0))
+            row[metric] = row.get(metric, 0.0) + value
+        return [
+            {
+                "t": start,
+                "requests": _int(row["requests"]),
+                "completion_tokens": _int(row["completion_tokens"]),
+                "reference_estimate": _round(row["reference_estimate"]),
+                "saved_estimate": _round(row["saved_estimate"]),
+            }
+            for start, row in sorted(buckets.items())
+            if _int(row["requests"])
+        ]
+
+
+def aggregate(records: Iterable[LedgerRecord], bucket_seconds: int = 60) -> dict[str, Any]:
+    """The `GET /v1/savings` JSON for these records (pure: no clock, no I/O)."""
+    state = SavingsState()
+    for record in records:
+        state.apply(record_deltas(record))
+    return state.summary(bucket_seconds)
+
+
+def _int(value: float) -> int:
+    return int(round(value))
+
+
+def _round(value: float) -> float:
+    # Sums may be added up in another order (or in Redis' long doubles); round so they agree.
+    return round(float(value), 3) + 0.0
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
