@@ -1,0 +1,135 @@
+"""Rebuild the bundled outcome datasets from the raw public files (a developer tool).
+
+python -m difficulty.sources.build --shared /work/shared/data [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypedDict
+
+from difficulty.datasets import DATA_DIR
+from difficulty.outcomes import Outcome
+
+__all__ = ["Bundle", "BundleStats", "BUNDLES", "write_bundle", "main"]
+
+
+class BundleStats(TypedDict):
+    """Size of a written bundle, as recorded in ``difficulty/data/index.json``."""
+
+    rows: int
+    items: int
+    profiles: list[str]
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """One bundled dataset: its name, a one-line description and the reader that yields rows."""
+
+    name: str
+    description: str
+    source: str  # folder under shared/data whose LICENSE travels with the bundle
+    read: Callable[[Path], Iterable[Outcome]]
+
+
+def _mip(dataset: str) -> Callable[[Path], Iterable[Outcome]]:
+    def read(shared: Path) -> Iterable[Outcome]:
+        from difficulty.sources.mip import mip_outcomes
+
+        return mip_outcomes(shared, dataset)
+
+    return read
+
+
+def _missing_premise(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.mip import missing_premise_outcomes
+
+    return missing_premise_outcomes(shared)
+
+
+BUNDLES: tuple[Bundle, ...] = (
+    Bundle(
+        "mip-gsm8k",
+        "582 GSM8K questions x 11 models (thinking text split off), MiP-Overthinking",
+        "mip-overthinking",
+        _mip("gsm8k"),
+    ),
+    Bundle(
+        "mip-math",
+        "52 MATH-500 questions x 14 models (thinking text split off), MiP-Overthinking",
+        "mip-overthinking",
+        _mip("math"),
+    ),
+    Bundle(
+        "mip-missing-premise",
+        "52 ill-posed MATH questions (premise removed) x 12 models; correct is null",
+        "mip-overthinking",
+        _missing_premise,
+    ),
+)
+
+
+def write_bundle(rows: Iterable[Outcome], path: Path) -> BundleStats:
+    """Write rows as gzip-9 JSONL with a fixed header time (reproducible bytes); returns stats."""
+    ids: set[str] = set()
+    profiles: set[str] = set()
+    n = 0
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9, mtime=0) as gz:
+        for row in rows:
+            line = json.dumps(row.to_json(), ensure_ascii=False, separators=(",", ":"))
+            gz.write(line.encode("utf-8") + b"\n")
+            ids.add(row.id)
+            profiles.add(row.profile)
+            n += 1
+    path.write_bytes(buffer.getvalue())
+    return {"rows": n, "items": len(ids), "profiles": sorted(profiles)}
+
+
+def _copy_license(shared: Path, source: str) -> None:
+    target = DATA_DIR / "LICENSES" / f"{source}.txt"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for name in ("LICENSE", "LICENSE.md", "LICENSE.txt"):
+        candidate = shared / source / name
+        if candidate.is_file():
+            shutil.copyfile(candidate, target)
+            return
+    raise FileNotFoundError(f"no license file in {shared / source}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Build every bundle (or those named with --only) and update the index."""
+    parser = argparse.ArgumentParser(prog="python -m difficulty.sources.build")
+    parser.add_argument("--shared", type=Path, required=True, help="the shared/data folder")
+    parser.add_argument("--only", nargs="*", default=None, help="bundle names to rebuild")
+    args = parser.parse_args(argv)
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    index_path = DATA_DIR / "index.json"
+    index = json.loads(index_path.read_text("utf-8")) if index_path.is_file() else {}
+    for bundle in BUNDLES:
+        if args.only and bundle.name not in args.only:
+            continue
+        path = DATA_DIR / f"{bundle.name}.jsonl.gz"
+        stats = write_bundle(bundle.read(args.shared), path)
+        _copy_license(args.shared, bundle.source)
+        index[bundle.name] = {"description": bundle.description, **stats}
+        size = path.stat().st_size
+        print(
+            f"{bundle.name}: {stats['rows']} rows, {stats['items']} items, "
+            f"{len(stats['profiles'])} profiles, {size / 1e6:.2f} MB",
+            file=sys.stderr,
+        )
+    index_path.write_text(json.dumps(index, indent=1, sort_keys=True) + "\n", "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
