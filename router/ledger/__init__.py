@@ -2,7 +2,9 @@
 
 from router.ledger.base import Ledger, LedgerConfigError, LedgerError, open_ledger
 from router.ledger.record import SAVED_BY_KEYS, LedgerFormatError, LedgerRecord
+from router.ledger.redis_store import RedisLedger
 from router.ledger.savings import aggregate
+from router.ledger.sqlite import SQLiteLedger
 
 __all__ = [
     "Ledger",
@@ -10,7 +12,9 @@ __all__ = [
     "LedgerError",
     "LedgerFormatError",
     "LedgerRecord",
+    "RedisLedger",
     "SAVED_BY_KEYS",
+    "SQLiteLedger",
     "aggregate",
     "open_ledger",
 ]

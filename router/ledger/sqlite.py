@@ -1,0 +1,162 @@
+"""The embedded ledger store: one SQLite file in WAL mode, written from a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from router.ledger.base import LedgerConfigError, LedgerError
+from router.ledger.record import LedgerRecord
+from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
+
+__all__ = ["SQLiteLedger"]
+
+T = TypeVar("T")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    time REAL NOT NULL,
+    feedback INTEGER,
+    record TEXT NOT NULL
+)
+"""
+
+
+class SQLiteLedger:
+    """Ledger in one SQLite file, for one process; savings counters are kept in memory."""
+
+    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+        if synchronous.lower() not in ("full", "normal"):
+            raise LedgerConfigError("sqlite ledger option synchronous must be 'full' or 'normal'")
+        self.path = Path(path)
+        # One connection shared by worker threads; the lock serialises every use of it.
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn: sqlite3.Connection | None = sqlite3.connect(
+                self.path, check_same_thread=False, isolation_level=None
+            )
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            self._conn.execute("PRAGMA busy_timeout=5000")
+            self._conn.execute(_SCHEMA)
+            self._state = self._load_state(self._conn)
+        except (sqlite3.Error, OSError) as exc:
+            raise LedgerError(f"cannot open the ledger file {str(self.path)!r}: {exc}") from None
+
+    @staticmethod
+    def _load_state(conn: sqlite3.Connection) -> SavingsState:
+        state = SavingsState()
+        for text, feedback in conn.execute("SELECT record, feedback FROM ledger ORDER BY seq"):
+            state.apply(record_deltas(_decode(text, feedback)))
+        return state
+
+    async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        def locked() -> T:
+            with self._lock:
+                if self._conn is None:
+                    raise LedgerError("the ledger is closed")
+                try:
+                    return work(self._conn)
+                except sqlite3.Error as exc:
+                    raise LedgerError(f"ledger write failed: {exc}") from None
+
+        # Commits wait for fsync; keep them off the event loop.
+        return await asyncio.to_thread(locked)
+
+    async def append(self, record: LedgerRecord) -> None:
+        """Store a record; a request id already stored is left as it is."""
+        text = record.dumps()
+        feedback = _to_int(record.feedback)
+
+        def work(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "INSERT OR IGNORE INTO ledger (request_id, time, feedback, record) "
+                "VALUES (?, ?, ?, ?)",
+                (record.request_id, record.time, feedback, text),
+            )
+            if cursor.rowcount == 1:
+                self._state.apply(record_deltas(record))
+
+        await self._run(work)
+
+    async def set_feedback(self, request_id: str, correct: bool) -> bool:
+        """Label a stored request; False when the request id is unknown."""
+
+        def work(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT feedback FROM ledger WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute(
+                "UPDATE ledger SET feedback = ? WHERE request_id = ?",
+                (_to_int(correct), request_id),
+            )
+            self._state.apply(feedback_deltas(_to_bool(row[0]), bool(correct)))
+            return True
+
+        return await self._run(work)
+
+    async def get(self, request_id: str) -> LedgerRecord | None:
+        """The record of one request, with its latest feedback, or None."""
+
+        def work(conn: sqlite3.Connection) -> LedgerRecord | None:
+            row = conn.execute(
+                "SELECT record, feedback FROM ledger WHERE request_id = ?", (request_id,)
+            ).fetchone()
+            return None if row is None else _decode(*row)
+
+        return await self._run(work)
+
+    async def records(self, *, labelled_only: bool = False) -> list[LedgerRecord]:
+        """Every record in the order stored, optionally only those with feedback."""
+        where = "WHERE feedback IS NOT NULL " if labelled_only else ""
+
+        def work(conn: sqlite3.Connection) -> list[LedgerRecord]:
+            rows = conn.execute(f"SELECT record, feedback FROM ledger {where}ORDER BY seq")
+            return [_decode(text, feedback) for text, feedback in rows]
+
+        return await self._run(work)
+
+    async def savings(self, *, bucket_seconds: int = 60) -> dict[str, Any]:
+        """The `/v1/savings` JSON from the in-memory counters."""
+        return await self._run(lambda _conn: self._state.summary(bucket_seconds))
+
+    async def ping(self) -> bool:
+        """True when the file answers a query."""
+        try:
+            return await self._run(lambda conn: conn.execute("SELECT 1").fetchone() == (1,))
+        except LedgerError:
+            return False
+
+    async def close(self) -> None:
+        """Close the file; later calls raise LedgerError."""
+
+        def work() -> None:
+            with self._lock:
+                if self._conn is not None:
+                    self._conn.close()
+                    self._conn = None
+
+        await asyncio.to_thread(work)
+
+
+def _decode(text: str, feedback: int | None) -> LedgerRecord:
+    record = LedgerRecord.from_json(text)
+    record.feedback = _to_bool(feedback)  # the column is the latest label
+    return record
+
+
+def _to_int(value: bool | None) -> int | None:
+    return None if value is None else int(value)
+
+
+def _to_bool(value: int | None) -> bool | None:
+    return None if value is None else bool(value)
