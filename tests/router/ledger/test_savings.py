@@ -1,0 +1,136 @@
+"""The pure aggregation behind `GET /v1/savings`, checked against figures worked by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from router.ledger import LedgerFormatError, LedgerRecord, aggregate
+from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
+from tests.router.ledger.conftest import make_record
+
+
+def _three() -> list[LedgerRecord]:
+    return [
+        make_record(
+            0,
+            time=1000.0,
+            profile="direct",
+            difficulty="easy",
+            prompt_tokens=10,
+            completion_tokens=100,
+            reference_tokens_estimate=1000.0,
+            saved_tokens_estimate=900.0,
+            saved_by={"routing": 900.0},
+            early_exit=None,
+            latency_ms=10.0,
+            feedback=True,
+        ),
+        make_record(
+            1,
+            time=1059.9,
+            profile="think",
+            difficulty="hard",
+            prompt_tokens=20,
+            completion_tokens=600,
+            reference_tokens_estimate=1000.0,
+            saved_tokens_estimate=400.0,
+            saved_by={"early_exit": 400.0},
+            early_exit={"tokens_at_exit": 600, "checkpoint": 2, "answer": "7"},
+            latency_ms=30.04,
+            feedback=False,
+        ),
+        make_record(
+            2,
+            time=1060.0,
+            profile="direct",
+            difficulty=None,
+            prompt_tokens=30,
+            completion_tokens=50,
+            reference_tokens_estimate=None,  # no reference: counts as spent plus saved
+            saved_tokens_estimate=0.0,
+            saved_by={},
+            early_exit=None,
+            latency_ms=20.0,
+            feedback=None,
+        ),
+    ]
+
+
+def test_figures_of_three_requests() -> None:
+    s = aggregate(_three(), 60)
+    assert s["requests"] == 3
+    assert s["by_profile"] == {
+        "direct": {"requests": 2, "prompt_tokens": 40, "completion_tokens": 150},
+        "think": {"requests": 1, "prompt_tokens": 20, "completion_tokens": 600},
+    }
+    assert s["tokens"] == {
+        "prompt": 60,
+        "completion": 750,
+        "reference_estimate": 2050.0,
+        "saved_estimate": 1300.0,
+        "saved_share": round(1300 / 2050, 4),
+    }
+    assert s["saved_by"] == {"routing": 900.0, "early_exit": 400.0, "sampling": 0.0}
+    assert (s["early_exits"], s["early_exit_rate"]) == (1, round(1 / 3, 4))
+    assert s["difficulty"] == {"easy": 1, "hard": 1}
+    assert s["latency_ms"] == {"p50": 20.0, "p90": 30.0, "p99": 30.0}
+    assert s["feedback"] == {"labelled": 2, "correct": 1, "accuracy": 0.5}
+    assert s["series"] == [
+        {
+            "t": 960,
+            "requests": 1,
+            "completion_tokens": 100,
+            "reference_estimate": 1000.0,
+            "saved_estimate": 900.0,
+        },
+        {
+            "t": 1020,
+            "requests": 2,
+            "completion_tokens": 650,
+            "reference_estimate": 1050.0,
+            "saved_estimate": 400.0,
+        },
+    ]
+    assert s["estimate"] is True
+
+
+def test_no_records_give_zeros_and_nulls() -> None:
+    s = aggregate([], 60)
+    assert s["requests"] == 0 and s["series"] == [] and s["by_profile"] == {}
+    assert s["latency_ms"] == {"p50": None, "p90": None, "p99": None}
+    assert s["feedback"]["accuracy"] is None
+    assert s["tokens"]["saved_share"] == 0.0
+
+
+def test_rebucketing_sums_the_same_requests() -> None:
+    records = [make_record(i) for i in range(50)]
+    for bucket in (1, 7, 60, 86400):
+        series = aggregate(records, bucket)["series"]
+        assert sum(row["requests"] for row in series) == 50
+        assert all(row["t"] % bucket == 0 for row in series)
+    assert len(aggregate(records, 86400)["series"]) == 1
+
+
+def test_relabelling_deltas_cancel_out() -> None:
+    state = SavingsState()
+    state.apply(record_deltas(make_record(0, feedback=None)))
+    for old, new in [(None, True), (True, False), (False, True)]:
+        state.apply(feedback_deltas(old, new))
+    assert state.summary()["feedback"] == {"labelled": 1, "correct": 1, "accuracy": 1.0}
+
+
+def test_counters_read_back_as_text_give_the_same_summary() -> None:
+    state = SavingsState()
+    for record in _three():
+        state.apply(record_deltas(record))
+    as_text = {
+        table: {k: str(v) for k, v in getattr(state, table).items()}
+        for table in ("counters", "latency", "series")
+    }
+    assert SavingsState.from_tables(as_text).summary(60) == aggregate(_three(), 60)
+
+
+@pytest.mark.parametrize("bucket", [0, -5, 1.5, True])
+def test_bucket_seconds_must_be_a_positive_whole_number(bucket: object) -> None:
+    with pytest.raises(LedgerFormatError):
+        aggregate([], bucket)  # type: ignore[arg-type]
