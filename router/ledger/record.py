@@ -57,7 +57,9 @@ class LedgerRecord:
 
     def dumps(self) -> str:
         """The record as one line of compact JSON."""
-        return json.dumps(self.to_json(), ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(
+            self.to_json(), ensure_ascii=False, separators=(",", ":"), default=_json_scalar
+        )
 
     @classmethod
     def from_json(cls, row: Mapping[str, Any] | str | bytes) -> LedgerRecord:
@@ -89,3 +91,10 @@ class LedgerRecord:
 
 
 _OPTIONAL = frozenset({"feedback", "prompt", "completion", "gold"})
+
+
+def _json_scalar(value: Any) -> Any:
+    # numpy scalars (model predictions) carry .item(); anything else is a caller's bug.
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"ledger record value of type {type(value).__name__} is not JSON")

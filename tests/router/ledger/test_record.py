@@ -45,3 +45,14 @@ def test_counts_must_be_numbers_and_the_id_a_string() -> None:
         LedgerRecord.from_json({**row, "completion_tokens": "many"})
     with pytest.raises(LedgerFormatError, match="request_id"):
         LedgerRecord.from_json({**row, "request_id": ""})
+
+
+def test_numpy_scalars_from_model_predictions_are_written_as_numbers() -> None:
+    import numpy as np
+
+    record = make_record(1, predictions={"direct": {"p_correct": np.float32(0.5), "tokens": None}})
+    assert json.loads(record.dumps())["predictions"] == {
+        "direct": {"p_correct": 0.5, "tokens": None}
+    }
+    with pytest.raises(TypeError):
+        make_record(1, early_exit={"answer": object()}).dumps()
