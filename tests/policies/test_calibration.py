@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from difficulty.errors import InvalidInputError
+from policies.calibration import Target, calibrate, knob_grid
+from policies.policy import PolicyConfig, choose
+
+
+def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    hard = rng.uniform(size=n)
+    p = np.stack([1 - hard, np.full(n, 0.9)], axis=1)
+    correct = (rng.uniform(size=(n, 2)) < p).astype(float)
+    tokens = np.stack([np.full(n, 100.0), np.full(n, 1000.0)], axis=1)
+    return p, tokens, correct, tokens
+
+
+def test_target_validation() -> None:
+    with pytest.raises(InvalidInputError):
+        Target()
+    with pytest.raises(InvalidInputError):
+        Target(accuracy_loss=0.01, tokens=100)
+    with pytest.raises(InvalidInputError):
+        Target(accuracy_loss=2.0)
+    assert "1.00 points" in Target(accuracy_loss=0.01).describe()
+
+
+def test_knob_grids_start_at_the_most_accurate_setting() -> None:
+    assert knob_grid("utility", [[100.0, 1000.0]])[0] == 0.0
+    assert knob_grid("target", [[1.0]])[0] == 0.0
+
+
+def test_tighter_targets_choose_more_accurate_knobs() -> None:
+    p, c, y, t = _data(2000, 0)
+    loose = calibrate(PolicyConfig("utility"), Target(accuracy_loss=0.1), p, c, y, t, "ab", 1)
+    tight = calibrate(PolicyConfig("utility"), Target(accuracy_loss=0.01), p, c, y, t, "ab", 1)
+    assert loose.lam > tight.lam
+
+
+def test_calibrated_loss_meets_target_in_sample_with_margin() -> None:
+    p, c, y, t = _data(2000, 1)
+    tuned = calibrate(PolicyConfig("target"), Target(accuracy_loss=0.02), p, c, y, t, "ab", 1)
+    idx = choose(tuned, p, c, "ab")
+    loss = y[:, 1].mean() - y[np.arange(2000), idx].mean()
+    assert loss <= 0.02
+    assert (idx == 0).mean() > 0.1
+
+
+def test_token_target() -> None:
+    p, c, y, t = _data(2000, 2)
+    tuned = calibrate(PolicyConfig("utility"), Target(tokens=400.0), p, c, y, t, "ab", 1)
+    idx = choose(tuned, p, c, "ab")
+    assert t[np.arange(2000), idx].mean() <= 400.0
+
+
+def test_fixed_policy_cannot_be_calibrated() -> None:
+    p, c, y, t = _data(10, 3)
+    with pytest.raises(InvalidInputError):
+        calibrate(PolicyConfig("fixed", profile="a"), Target(tokens=1.0), p, c, y, t, "ab", 1)
