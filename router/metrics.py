@@ -1,0 +1,145 @@
+"""Prometheus metrics of one gateway process, in their own registry, fed one ledger record each.
+
+Each replica exposes its own counters on ``GET /metrics``; Prometheus sums them across replicas.
+Token savings are estimates (against the reference profile), like the ledger's.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client.exposition import generate_latest
+from starlette.responses import Response
+
+from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
+
+__all__ = ["GatewayMetrics", "metrics_router", "request_mode"]
+
+_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+_DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
+_SAMPLES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+
+
+def request_mode(model: str) -> str:
+    """How the profile was chosen: ``auto``, ``forced`` (thinkgate/<profile>) or ``passthrough``."""
+    if model.startswith("thinkgate/auto"):
+        return "auto"
+    if model.startswith("thinkgate/"):
+        return "forced"
+    return "passthrough"
+
+
+class GatewayMetrics:
+    """The gateway's Prometheus series; nothing is global, so many gateways can share a process."""
+
+    def __init__(
+        self, registry: CollectorRegistry | None = None, namespace: str = "thinkgate"
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        ns, reg = namespace, self.registry
+        self.requests = Counter(
+            "requests", "Requests answered, by profile, mode and HTTP status.",
+            ["profile", "mode", "status"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.prompt_tokens = Counter(
+            "prompt_tokens", "Prompt tokens sent upstream, by profile.",
+            ["profile"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.completion_tokens = Counter(
+            "completion_tokens", "Completion tokens (reasoning included), by profile.",
+            ["profile"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.reference_tokens = Counter(
+            "reference_tokens_estimate", "Estimated completion tokens of the reference profile.",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.saved_tokens = Counter(
+            "saved_tokens_estimate", "Estimated tokens saved against the reference, by mechanism.",
+            ["mechanism"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.decisions = Counter(
+            "decisions", "Routing decisions, by chosen profile and difficulty level.",
+            ["profile", "difficulty", "mode"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.early_exits = Counter(
+            "early_exits", "Reasoning streams cut by the convergence watcher, by profile.",
+            ["profile"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.upstream_errors = Counter(
+            "upstream_errors", "Requests that failed upstream (5xx to the caller), by profile.",
+            ["profile", "status"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.feedback = Counter(
+            "feedback", "Feedback labels received, by correctness.",
+            ["correct"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "request_duration_seconds", "Time from request to last byte, by profile.",
+            ["profile"], namespace=ns, registry=reg, buckets=_SECONDS,
+        )  # fmt: skip
+        self.ttft = Histogram(
+            "time_to_first_token_seconds", "Time to the first streamed token, by profile.",
+            ["profile"], namespace=ns, registry=reg, buckets=_SECONDS,
+        )  # fmt: skip
+        self.decision_latency = Histogram(
+            "decision_duration_seconds", "Time to score a prompt and choose a profile.",
+            namespace=ns, registry=reg, buckets=_DECISION_SECONDS,
+        )  # fmt: skip
+        self.samples = Histogram(
+            "samples", "Samples drawn by search profiles per request.",
+            ["profile"], namespace=ns, registry=reg, buckets=_SAMPLES,
+        )  # fmt: skip
+        for mechanism in SAVED_BY_KEYS:
+            self.saved_tokens.labels(mechanism)  # present at zero before the first request
+
+    def observe(self, record: LedgerRecord) -> None:
+        """Count one finished request (call once per ledger record)."""
+        profile, mode = record.profile, request_mode(record.model)
+        self.requests.labels(profile, mode, str(record.status)).inc()
+        self.prompt_tokens.labels(profile).inc(max(record.prompt_tokens, 0))
+        self.completion_tokens.labels(profile).inc(max(record.completion_tokens, 0))
+        if record.reference_tokens_estimate is not None:
+            self.reference_tokens.inc(max(record.reference_tokens_estimate, 0.0))
+        for mechanism, amount in record.saved_by.items():
+            # Counters only go up; a negative estimate (the choice cost more) is not a saving.
+            if amount > 0:
+                self.saved_tokens.labels(mechanism).inc(amount)
+        self.decisions.labels(profile, record.difficulty or "unknown", mode).inc()
+        if record.early_exit is not None:
+            self.early_exits.labels(profile).inc()
+        if record.status >= 500:
+            self.upstream_errors.labels(profile, str(record.status)).inc()
+        self.latency.labels(profile).observe(max(record.latency_ms, 0.0) / 1000)
+        if record.ttft_ms is not None:
+            self.ttft.labels(profile).observe(max(record.ttft_ms, 0.0) / 1000)
+        if record.samples is not None:
+            self.samples.labels(profile).observe(record.samples)
+        if record.feedback is not None:
+            self.observe_feedback(record.feedback)
+
+    def observe_feedback(self, correct: bool) -> None:
+        """Count one feedback label (``POST /v1/feedback``)."""
+        self.feedback.labels(str(correct).lower()).inc()
+
+    def observe_decision(self, seconds: float) -> None:
+        """Record how long one routing decision took."""
+        self.decision_latency.observe(seconds)
+
+    def render(self) -> bytes:
+        """The registry in Prometheus' text exposition format."""
+        return generate_latest(self.registry)
+
+    def response(self) -> Response:
+        """``GET /metrics`` response."""
+        return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+def metrics_router(metrics: GatewayMetrics) -> APIRouter:
+    """An APIRouter serving ``GET /metrics`` from ``metrics``."""
+    router = APIRouter()
+
+    @router.get("/metrics", include_in_schema=False)
+    async def get_metrics() -> Response:
+        return metrics.response()
+
+    return router
