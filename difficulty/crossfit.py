@@ -1,0 +1,100 @@
+"""Cross-fitted predictions: every item scored by a model that never saw it (k folds by item)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from difficulty.encoder import Encoder
+from difficulty.errors import InvalidInputError
+from difficulty.items import ItemTable
+from difficulty.model import DifficultyModel
+from difficulty.outcomes import Outcome
+
+__all__ = ["CrossFitted", "assign_folds", "cross_fit"]
+
+
+@dataclass(frozen=True, eq=False)
+class CrossFitted:
+    """Out-of-fold forecasts beside the actual outcomes, one row per item.
+
+    `p_correct`/`tokens` are predicted; `correct`/`actual_tokens` are what happened (nan where
+    the profile has no outcome). `fold[i]` is the fold whose model scored item i.
+    """
+
+    item_ids: list[str]
+    prompts: list[str]
+    profiles: list[str]
+    p_correct: np.ndarray
+    tokens: np.ndarray
+    fold: np.ndarray
+    correct: np.ndarray
+    actual_tokens: np.ndarray
+    embeddings: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+    def column(self, profile: str) -> int:
+        """Index of `profile` in the matrices."""
+        try:
+            return self.profiles.index(profile)
+        except ValueError:
+            raise InvalidInputError(f"unknown profile '{profile}'") from None
+
+
+def assign_folds(item_ids: Sequence[str], folds: int, seed: int) -> np.ndarray:
+    """A fold number per item: a seeded shuffle cut into `folds` near-equal parts."""
+    if folds < 2:
+        raise InvalidInputError("folds must be at least 2")
+    if len(item_ids) < folds:
+        raise InvalidInputError(f"{len(item_ids)} items cannot be split in {folds} folds")
+    order = np.random.default_rng(seed).permutation(len(item_ids))
+    fold = np.empty(len(item_ids), dtype=np.int64)
+    fold[order] = np.arange(len(item_ids)) % folds
+    return fold
+
+
+def cross_fit(
+    outcomes: Sequence[Outcome],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    encoder: Encoder | None = None,
+    model_params: Mapping[str, Any] | None = None,
+    profiles: Sequence[str] | None = None,
+) -> CrossFitted:
+    """Train one model per fold on the other folds' items and score the held-out items."""
+    table = ItemTable.from_outcomes(outcomes, profiles)
+    enc = encoder if encoder is not None else Encoder()
+    embeddings = enc.encode(table.prompts)
+    fold = assign_folds(table.item_ids, folds, seed)
+    n, p = len(table), len(table.profiles)
+    p_correct = np.full((n, p), np.nan)
+    tokens = np.full((n, p), np.nan)
+    params = dict(model_params or {})
+    params.setdefault("random_state", seed)
+    params.pop("encoder", None)
+    for k in range(folds):
+        test = fold == k
+        model = DifficultyModel(**params, encoder=enc)
+        model.fit_table(table.subset(~test), embeddings[~test])
+        preds = model.predict(
+            [table.prompts[i] for i in np.flatnonzero(test)], embeddings=embeddings[test]
+        )
+        p_correct[test] = preds.p_correct
+        tokens[test] = preds.tokens
+    return CrossFitted(
+        item_ids=list(table.item_ids),
+        prompts=list(table.prompts),
+        profiles=list(table.profiles),
+        p_correct=p_correct,
+        tokens=tokens,
+        fold=fold,
+        correct=table.correct,
+        actual_tokens=table.tokens,
+        embeddings=embeddings,
+    )
