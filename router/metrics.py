@@ -6,14 +6,14 @@ Token savings are estimates (against the reference profile), like the ledger's.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 
-__all__ = ["GatewayMetrics", "metrics_router", "request_mode"]
+__all__ = ["GatewayMetrics", "metrics_router", "mount", "request_mode"]
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
@@ -143,3 +143,11 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
         return metrics.response()
 
     return router
+
+
+def mount(app: FastAPI) -> GatewayMetrics:
+    """Give ``app`` its metrics (``app.state.metrics``; call ``observe``) and ``GET /metrics``."""
+    metrics = GatewayMetrics()
+    app.state.metrics = metrics
+    app.include_router(metrics_router(metrics))
+    return metrics

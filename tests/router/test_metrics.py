@@ -14,7 +14,7 @@ from router.metrics import GatewayMetrics, metrics_router, request_mode
 from router.server_thread import ServerThread
 
 
-def _record(**changes: Any) -> LedgerRecord:
+def make_record(**changes: Any) -> LedgerRecord:
     values: dict[str, Any] = {
         "request_id": "r1",
         "time": 1_700_000_000.0,
@@ -56,12 +56,12 @@ def _value(text: str, name: str, **labels: str) -> float:
 
 def test_records_become_counters_and_histograms() -> None:
     metrics = GatewayMetrics()
-    metrics.observe(_record())
-    metrics.observe(_record(request_id="r2", profile="think", difficulty="hard",
+    metrics.observe(make_record())
+    metrics.observe(make_record(request_id="r2", profile="think", difficulty="hard",
                             completion_tokens=1400, saved_by={"early_exit": 600.0},
                             early_exit={"tokens_at_exit": 900, "checkpoint": 3, "answer": "5"},
                             latency_ms=4000.0))  # fmt: skip
-    metrics.observe(_record(request_id="r3", model="thinkgate/think", profile="think",
+    metrics.observe(make_record(request_id="r3", model="thinkgate/think", profile="think",
                             status=502, error="upstream timed out", ttft_ms=None))  # fmt: skip
     text = metrics.render().decode()
     assert (
@@ -92,7 +92,7 @@ def test_records_become_counters_and_histograms() -> None:
 
 def test_negative_savings_do_not_decrement_and_feedback_and_decisions_count() -> None:
     metrics = GatewayMetrics()
-    metrics.observe(_record(saved_by={"routing": -300.0}, samples=5, profile="search"))
+    metrics.observe(make_record(saved_by={"routing": -300.0}, samples=5, profile="search"))
     metrics.observe_feedback(True)
     metrics.observe_feedback(False)
     metrics.observe_feedback(True)
@@ -108,7 +108,7 @@ def test_negative_savings_do_not_decrement_and_feedback_and_decisions_count() ->
 
 def test_each_instance_has_its_own_registry() -> None:
     first, second = GatewayMetrics(), GatewayMetrics()
-    first.observe(_record())
+    first.observe(make_record())
     assert 'profile="direct"' in first.render().decode()
     assert 'profile="direct"' not in second.render().decode()
 
@@ -127,7 +127,7 @@ def test_metrics_endpoint_over_http() -> None:
     app = FastAPI()
     app.include_router(metrics_router(metrics))
     with ServerThread(app) as server:
-        metrics.observe(_record())
+        metrics.observe(make_record())
         response = httpx.get(f"{server.url}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -1,0 +1,188 @@
+// thinkgate dashboard: reads the savings JSON (embedded, or fetched from /v1/savings) and draws
+// inline SVG. No libraries, no network access beyond the gateway's own savings endpoint.
+(function () {
+  "use strict";
+
+  function readJSON(id) {
+    var el = document.getElementById(id);
+    if (!el) return null;
+    var text = el.textContent.trim();
+    if (!text || text === "null") return null;
+    try { return JSON.parse(text); } catch (e) { return null; }
+  }
+
+  var config = readJSON("thinkgate-config") || {};
+  var embedded = readJSON("savings-data");
+  var statusEl = document.getElementById("status");
+
+  function lookup(data, path) {
+    return path.split("/").reduce(function (obj, key) {
+      return obj == null ? undefined : obj[decodeURIComponent(key)];
+    }, data);
+  }
+
+  function fmt(value, kind) {
+    if (value === null || value === undefined) return "–";
+    if (kind === "percent") return (value * 100).toFixed(1) + "%";
+    if (kind === "ms") return value.toFixed(1) + " ms";
+    if (kind === "int") return Math.round(value).toLocaleString("en-US");
+    return String(value);
+  }
+
+  function esc(text) {
+    return String(text).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  }
+
+  function setStatus(state, text) {
+    statusEl.dataset.state = state;
+    statusEl.textContent = text;
+  }
+
+  function empty(width, height, message) {
+    return '<svg viewBox="0 0 ' + width + " " + height + '"><text class="empty" x="' + width / 2 +
+      '" y="' + height / 2 + '" text-anchor="middle">' + esc(message) + "</text></svg>";
+  }
+
+  // Horizontal bars, one per [label, value]; every bar carries its label and value as data.
+  function bars(id, entries, color) {
+    var el = document.getElementById(id);
+    var width = 420, row = 26, left = 120, right = 70;
+    if (!entries.length) { el.innerHTML = empty(width, 60, "no data yet"); return; }
+    var max = Math.max.apply(null, entries.map(function (e) { return e[1]; }).concat([1e-9]));
+    var height = entries.length * row + 6;
+    var parts = ['<svg viewBox="0 0 ' + width + " " + height + '" role="img">'];
+    entries.forEach(function (entry, i) {
+      var w = Math.max(0, (width - left - right) * entry[1] / max);
+      var y = i * row + 4;
+      parts.push('<text x="' + (left - 6) + '" y="' + (y + 15) + '" text-anchor="end">' + esc(entry[0]) + "</text>");
+      parts.push('<rect x="' + left + '" y="' + y + '" width="' + w.toFixed(1) + '" height="' + (row - 8) +
+        '" fill="' + color + '" data-label="' + esc(entry[0]) + '" data-value="' + entry[1] + '"></rect>');
+      parts.push('<text x="' + (left + w + 6).toFixed(1) + '" y="' + (y + 15) + '">' + esc(fmt(entry[1], "int")) + "</text>");
+    });
+    parts.push("</svg>");
+    el.innerHTML = parts.join("");
+  }
+
+  // Per-bucket lines: tokens spent, reference estimate and saved estimate.
+  function seriesChart(series) {
+    var el = document.getElementById("chart-series");
+    var width = 900, height = 240, left = 64, right = 16, top = 12, bottom = 28;
+    if (!series.length) { el.innerHTML = empty(width, 120, "no requests yet"); return; }
+    var lines = [
+      ["completion_tokens", "var(--spent)"],
+      ["reference_estimate", "var(--reference)"],
+      ["saved_estimate", "var(--saved)"]
+    ];
+    var max = 1;
+    series.forEach(function (b) { lines.forEach(function (l) { max = Math.max(max, b[l[0]]); }); });
+    var n = series.length;
+    function x(i) { return left + (n === 1 ? (width - left - right) / 2 : i * (width - left - right) / (n - 1)); }
+    function y(v) { return top + (height - top - bottom) * (1 - v / max); }
+    var parts = ['<svg viewBox="0 0 ' + width + " " + height + '" role="img">'];
+    [0, 0.5, 1].forEach(function (f) {
+      var v = max * f;
+      parts.push('<line x1="' + left + '" x2="' + (width - right) + '" y1="' + y(v) + '" y2="' + y(v) + '" stroke="#e3e7ec"></line>');
+      parts.push('<text x="' + (left - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end">' + esc(fmt(v, "int")) + "</text>");
+    });
+    lines.forEach(function (line) {
+      var pts = series.map(function (b, i) { return x(i).toFixed(1) + "," + y(b[line[0]]).toFixed(1); });
+      parts.push('<polyline fill="none" stroke-width="2" stroke="' + line[1] + '" points="' + pts.join(" ") + '"></polyline>');
+      series.forEach(function (b, i) {
+        parts.push('<circle r="3" fill="' + line[1] + '" cx="' + x(i).toFixed(1) + '" cy="' + y(b[line[0]]).toFixed(1) +
+          '" data-series="' + line[0] + '" data-t="' + b.t + '" data-value="' + b[line[0]] + '"></circle>');
+      });
+    });
+    var label = function (t) { return new Date(t * 1000).toISOString().slice(11, 16) + " UTC"; };
+    parts.push('<text x="' + x(0) + '" y="' + (height - 8) + '" text-anchor="start">' + label(series[0].t) + "</text>");
+    if (n > 1) parts.push('<text x="' + x(n - 1) + '" y="' + (height - 8) + '" text-anchor="end">' + label(series[n - 1].t) + "</text>");
+    parts.push("</svg>");
+    el.innerHTML = parts.join("");
+  }
+
+  function tables(data) {
+    var profiles = Object.keys(data.by_profile || {}).sort();
+    document.querySelector("#profiles-table tbody").innerHTML = profiles.map(function (p) {
+      var key = "by_profile/" + encodeURIComponent(p) + "/";
+      return '<tr data-profile="' + esc(p) + '"><td>' + esc(p) + "</td>" +
+        ["requests", "prompt_tokens", "completion_tokens"].map(function (m) {
+          return '<td data-metric="' + key + m + '" data-format="int">–</td>';
+        }).join("") + "</tr>";
+    }).join("");
+    var levels = Object.keys(data.difficulty || {});
+    document.querySelector("#difficulty-table tbody").innerHTML = levels.map(function (d) {
+      return '<tr data-difficulty="' + esc(d) + '"><td>' + esc(d) + '</td><td data-metric="difficulty/' +
+        encodeURIComponent(d) + '" data-format="int">–</td></tr>';
+    }).join("");
+  }
+
+  function render(data) {
+    tables(data);
+    document.querySelectorAll("[data-metric]").forEach(function (el) {
+      var value = lookup(data, el.dataset.metric);
+      el.dataset.value = value === null || value === undefined ? "" : String(value);
+      el.textContent = fmt(value, el.dataset.format);
+    });
+    var saved = data.saved_by || {};
+    bars("chart-saved-by", [["routing", saved.routing || 0], ["early exit", saved.early_exit || 0],
+      ["adaptive sampling", saved.sampling || 0]], "var(--saved)");
+    bars("chart-profiles", Object.keys(data.by_profile || {}).sort().map(function (p) {
+      return [p, data.by_profile[p].requests];
+    }), "var(--bar)");
+    bars("chart-difficulty", Object.keys(data.difficulty || {}).map(function (d) {
+      return [d, data.difficulty[d]];
+    }), "var(--bar)");
+    seriesChart(data.series || []);
+    document.body.dataset.loaded = "true";
+  }
+
+  // A key may come in the URL fragment (#key=...), which browsers never send to the server.
+  (function keyFromFragment() {
+    var match = /(?:^#|&)key=([^&]+)/.exec(window.location.hash);
+    if (!match) return;
+    try { sessionStorage.setItem("thinkgate-key", decodeURIComponent(match[1])); } catch (e) { /* private mode */ }
+    history.replaceState(null, "", window.location.pathname + window.location.search);
+  })();
+
+  function key() { try { return sessionStorage.getItem("thinkgate-key"); } catch (e) { return null; } }
+
+  function load() {
+    var needsKey = false;
+    var headers = { Accept: "application/json" };
+    if (key()) headers.Authorization = "Bearer " + key();
+    fetch(config.savings_url || "v1/savings", { headers: headers, cache: "no-store" })
+      .then(function (response) {
+        if (response.status === 401) {
+          document.getElementById("auth").hidden = false;
+          needsKey = true;
+          throw new Error("an API key is needed");
+        }
+        if (!response.ok) throw new Error("savings endpoint answered " + response.status);
+        return response.json();
+      })
+      .then(function (data) {
+        render(data);
+        setStatus("ok", "live, refreshed " + new Date().toISOString().slice(11, 19) + " UTC");
+      })
+      .catch(function (error) { setStatus("error", String(error.message || error)); })
+      .then(function () {
+        // Waiting for a key: the form's submit starts loading again.
+        if (config.refresh_seconds > 0 && !needsKey) setTimeout(load, config.refresh_seconds * 1000);
+      });
+  }
+
+  document.getElementById("auth").addEventListener("submit", function (event) {
+    event.preventDefault();
+    try { sessionStorage.setItem("thinkgate-key", document.getElementById("auth-key").value); } catch (e) { /* private mode */ }
+    document.getElementById("auth").hidden = true;
+    load();
+  });
+
+  if (embedded) {
+    render(embedded);
+    setStatus("ok", "report generated " + (config.generated || ""));
+  } else {
+    load();
+  }
+})();
