@@ -138,12 +138,14 @@
   }
 
   // A key may come in the URL fragment (#key=...), which browsers never send to the server.
-  (function keyFromFragment() {
+  function keyFromFragment() {
     var match = /(?:^#|&)key=([^&]+)/.exec(window.location.hash);
-    if (!match) return;
+    if (!match) return false;
     try { sessionStorage.setItem("thinkgate-key", decodeURIComponent(match[1])); } catch (e) { /* private mode */ }
     history.replaceState(null, "", window.location.pathname + window.location.search);
-  })();
+    return true;
+  }
+  keyFromFragment();
 
   function key() { try { return sessionStorage.getItem("thinkgate-key"); } catch (e) { return null; } }
 
@@ -177,6 +179,13 @@
     try { sessionStorage.setItem("thinkgate-key", document.getElementById("auth-key").value); } catch (e) { /* private mode */ }
     document.getElementById("auth").hidden = true;
     load();
+  });
+
+  window.addEventListener("hashchange", function () {
+    if (!embedded && keyFromFragment()) {
+      document.getElementById("auth").hidden = true;
+      load();
+    }
   });
 
   if (embedded) {
