@@ -35,7 +35,7 @@ async def _export(url: str, out: str) -> int:
     from router.ledger import open_ledger
     from router.ledger.export import labelled_outcomes
 
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=False)
     try:
         result = labelled_outcomes(await ledger.records(labelled_only=True))
     finally:
@@ -57,7 +57,7 @@ async def _stats(url: str, bucket_seconds: int) -> int:
 
     from router.ledger import open_ledger
 
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, create=False)
     try:
         savings = await ledger.savings(bucket_seconds=bucket_seconds)
     finally:

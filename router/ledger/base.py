@@ -58,10 +58,11 @@ class Ledger(Protocol):
         ...
 
 
-def open_ledger(url: str) -> Ledger:
+def open_ledger(url: str, *, create: bool = True) -> Ledger:
     """Open a store: `sqlite:///path/file.db` or `redis://host:port/db?prefix=name`.
 
-    Cheap and synchronous: Redis connects on first use; SQLite opens the file.
+    Cheap and synchronous: Redis connects on first use; SQLite opens the file (and creates it
+    unless `create` is False, for readers such as `thinkgate ledger stats`).
     """
     parts = urlsplit(url)
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -72,7 +73,7 @@ def open_ledger(url: str) -> Ledger:
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
             raise LedgerConfigError(f"ledger URL {url!r}: expected sqlite:///path/to/file.db")
-        return SQLiteLedger(path, synchronous=options.get("synchronous", "full"))
+        return SQLiteLedger(path, synchronous=options.get("synchronous", "full"), create=create)
     if parts.scheme in ("redis", "rediss", "unix"):
         from router.ledger.redis_store import RedisLedger
 

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from difficulty.errors import NotFoundError
 from router.ledger.base import LedgerConfigError, LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
@@ -31,10 +32,12 @@ CREATE TABLE IF NOT EXISTS ledger (
 class SQLiteLedger:
     """Ledger in one SQLite file, for one process; savings counters are kept in memory."""
 
-    def __init__(self, path: str | Path, *, synchronous: str = "full") -> None:
+    def __init__(self, path: str | Path, *, synchronous: str = "full", create: bool = True) -> None:
         if synchronous.lower() not in ("full", "normal"):
             raise LedgerConfigError("sqlite ledger option synchronous must be 'full' or 'normal'")
         self.path = Path(path)
+        if not create and not self.path.is_file():
+            raise NotFoundError(f"ledger file not found: {self.path}", param="ledger")
         # One connection shared by worker threads; the lock serialises every use of it.
         self._lock = threading.Lock()
         try:

@@ -85,3 +85,12 @@ def test_a_bad_ledger_url_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[s
     code = main(["ledger", "stats", "--ledger", "mysql://x"])
     assert code == 2
     assert capsys.readouterr().err.startswith("thinkgate: error: ledger URL 'mysql://x'")
+
+
+def test_a_missing_ledger_file_is_not_created_by_readers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "typo.db"
+    assert main(["ledger", "stats", "--ledger", f"sqlite:///{missing}"]) == 2
+    assert "ledger file not found" in capsys.readouterr().err
+    assert not missing.exists()
