@@ -74,7 +74,7 @@ class DevTools:
             if reply.get("id") == ident:
                 if "error" in reply:
                     raise AssertionError(f"{method}: {reply['error']}")
-                return reply.get("result", {})  # type: ignore[no-any-return]
+                return reply.get("result", {})
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -142,7 +142,7 @@ async def _browser_call(ws: Any, method: str, **params: Any) -> dict[str, Any]:
     while True:
         reply = json.loads((await ws.receive(timeout=30)).data)
         if reply.get("id") == 10_000:
-            return reply["result"]  # type: ignore[no-any-return]
+            return reply["result"]
 
 
 _READ_PAGE = """JSON.stringify({
@@ -239,7 +239,7 @@ def test_live_dashboard_shows_the_savings_numbers(
             assert await page.evaluate("document.body.dataset.loaded") is None
             await page.open(f"{base}/dashboard#key={API_KEY}", "document.body.dataset.loaded")
             await page.screenshot(_artifact(tmp_path, "dashboard.png"))
-            return json.loads(await page.evaluate(_READ_PAGE))  # type: ignore[no-any-return]
+            return json.loads(await page.evaluate(_READ_PAGE))
 
     shown = asyncio.run(scenario())
     savings = httpx.get(f"{base}/v1/savings", headers={"authorization": f"Bearer {API_KEY}"}).json()
@@ -268,6 +268,6 @@ def test_report_file_shows_its_embedded_numbers(
         async with chromium_page() as page:
             await page.open(report.as_uri(), "document.body.dataset.loaded")
             await page.screenshot(_artifact(tmp_path, "report.png"))
-            return json.loads(await page.evaluate(_READ_PAGE))  # type: ignore[no-any-return]
+            return json.loads(await page.evaluate(_READ_PAGE))
 
     _assert_page_matches(asyncio.run(scenario()), savings)
