@@ -119,3 +119,14 @@ async def test_both_stores_give_equal_savings_for_the_same_records(tmp_path: Pat
         await redis_store.drop()
         for store in (sqlite_store, redis_store):
             await store.close()
+
+
+async def test_an_unwritable_record_fails_alone(ledger: Ledger) -> None:
+    bad = make_record(1, early_exit={"answer": object()})
+    results = await asyncio.gather(
+        ledger.append(bad),
+        *(ledger.append(make_record(i)) for i in range(2, 6)),
+        return_exceptions=True,
+    )
+    assert isinstance(results[0], TypeError) and results[1:] == [None] * 4
+    assert (await ledger.savings())["requests"] == 4
