@@ -1,0 +1,167 @@
+"""Answer candidates in unfinished reasoning: the latest answer a partial stream has stated.
+
+Built on the shared normaliser (`difficulty.answers`) so a candidate compares with gold answers
+the way every other figure does. Pure text functions, safe to call on every checkpoint.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from difficulty.answers import normalize_answer
+
+__all__ = [
+    "KINDS",
+    "Candidate",
+    "StatementScanner",
+    "statements",
+    "latest_candidate",
+    "clean_value",
+]
+
+# Statement kinds, strongest first. A candidate is the latest statement of the strongest kind
+# present, so a stated "the answer is 12" is not displaced by a later intermediate "= 3".
+KINDS: tuple[str, ...] = ("boxed", "answer", "conclusion", "equals", "number")
+_RANK = {"boxed": 0, "answer": 0, "conclusion": 1, "equals": 2, "number": 3}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer the reasoning has stated, with where its statement ends in the text."""
+
+    text: str
+    normalized: str
+    kind: str
+    end: int
+
+
+_NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?(?![\d,]*\.?\d)"
+_BOXED = re.compile(r"\\boxed\s*\{")
+_ANSWER_IS = re.compile(
+    r"\b(?:final\s+answer|answers?)\s*(?:is|should be|would be|will be|must be|:)\s*:?\s*"
+    r"(?P<val>[^\n]{1,80}?)"
+    r"(?P<stop>\?|\s*(?:[.!](?:\s|$)|\n|,\s|;|\s+(?:and|so|which|but|because|since)\b))",
+    re.IGNORECASE,
+)
+_CONCLUSION = re.compile(
+    r"\b(?:therefore|thus|hence)\b[^.\n?]{0,100}?\b(?:is|are|was|were|equals|be|=)\s+"
+    r"(?:about\s+|approximately\s+)?(?P<val>" + _NUMBER + r")(?P<stop>[^\d])",
+    re.IGNORECASE,
+)
+_EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
+_FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
+_PATTERNS = {"answer": _ANSWER_IS, "conclusion": _CONCLUSION, "equals": _EQUALS}
+
+_FILLER = re.compile(
+    r"^(?:(?:that|then|now|just|still|simply|likely|probably|indeed|definitely|clearly|"
+    r"actually|exactly|going to be|approximately|about|around|roughly|correct|right)\b[\s,:]*)+",
+    re.IGNORECASE,
+)
+_LEADING_NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
+_EXPRESSION_GOES_ON = re.compile(r"\s*[-+*/^=×÷<>]|[A-Za-z({\\]|\s*\\(?!text|,|;|quad)")
+_MATH_SPAN = re.compile(r"^\$(.+?)\$|^\\\((.+?)\\\)|^\\\[(.+?)\\\]")
+_AMBIGUOUS = re.compile(r"\b(?:or|either|not|between|if)\b", re.IGNORECASE)
+
+
+def clean_value(raw: str) -> str | None:
+    """The answer itself from the words after "the answer is" ("$12 left" -> "$12"), or None."""
+    value = raw.strip().rstrip(".!,;:")
+    if _AMBIGUOUS.search(value):
+        return None  # "either 450 or 900", "not 50": no single answer stated
+    value = _FILLER.sub("", value).strip()
+    math = _MATH_SPAN.match(value)
+    if math:
+        value = next(g for g in math.groups() if g is not None).strip()
+    if "=" in value:
+        value = value.rsplit("=", 1)[1].strip().rstrip("$").strip()
+    number = _LEADING_NUMBER.match(value)
+    if number and not _EXPRESSION_GOES_ON.match(value[number.end() :]):
+        return number.group(0).replace(" ", "")
+    if not re.search(r"[\d\\]", value):
+        return None
+    if re.search(r"[A-Za-z]{3,}", value) and "\\" not in value:
+        found = _LEADING_NUMBER.search(value)  # prose around a number: keep the number
+        return found.group(0).replace(" ", "") if found else None
+    return value.strip("$ ") or None
+
+
+def _boxed(text: str) -> list[tuple[int, str]]:
+    found = []
+    for m in _BOXED.finditer(text):
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            i += 1
+        if depth == 0:  # an unclosed box is still being written
+            found.append((i, text[m.end() : i - 1]))
+    return found
+
+
+def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str, str]]:
+    """Every closed answer statement of the given kinds: (end offset, kind, cleaned value)."""
+    found: list[tuple[int, str, str]] = []
+    if "boxed" in kinds:
+        found.extend((end, "boxed", v) for end, raw in _boxed(text) if (v := clean_value(raw)))
+    for kind, pattern in _PATTERNS.items():
+        if kind not in kinds:
+            continue
+        for m in pattern.finditer(text):
+            if m.group("stop").startswith("?"):
+                continue  # "so the answer is 40?" is a guess, not a statement
+            value = clean_value(m.group("val"))
+            if value:
+                found.append((m.end("val"), kind, value))
+    if "number" in kinds:  # the weakest kind: only used when nothing stronger was stated
+        found.extend((m.end("val"), "number", m.group("val")) for m in _FINAL_NUMBER.finditer(text))
+    found.sort()
+    return found
+
+
+def latest_candidate(text: str, kinds: tuple[str, ...] = KINDS) -> Candidate | None:
+    """The latest answer the text states, from the strongest kind it uses.
+
+    Each pattern needs a terminator after the value, so a number still being streamed
+    ("= 54" before the "0") never counts.
+    """
+    return _pick(statements(text, kinds))
+
+
+def _pick(found: list[tuple[int, str, str]]) -> Candidate | None:
+    if not found:
+        return None
+    best = min(_RANK[kind] for _, kind, _ in found)
+    end, kind, value = [s for s in found if _RANK[s[1]] == best][-1]
+    normalized = normalize_answer(value)
+    if not normalized:
+        return None
+    return Candidate(text=value, normalized=normalized, kind=kind, end=end)
+
+
+# Longest statement the scanner expects to cross the boundary of its previous scan.
+_OVERLAP = 400
+
+
+class StatementScanner:
+    """`latest_candidate` for a growing text, rescanning only the tail added since last time."""
+
+    def __init__(self, kinds: tuple[str, ...] = KINDS) -> None:
+        self.kinds = kinds
+        self._found: list[tuple[int, str, str]] = []
+        self._scanned = 0
+
+    def latest(self, text: str) -> Candidate | None:
+        """The latest candidate in `text`, which must extend the text of the previous call."""
+        # Statements ending before the overlap are settled; the tail is scanned afresh, from
+        # far enough back that a statement crossing the boundary is seen whole.
+        settled = max(0, self._scanned - _OVERLAP)
+        start = max(0, settled - _OVERLAP)
+        kept = [s for s in self._found if s[0] <= settled]
+        fresh = [
+            (end + start, kind, value)
+            for end, kind, value in statements(text[start:], self.kinds)
+            if end + start > settled
+        ]
+        self._found = kept + fresh
+        self._scanned = len(text)
+        return _pick(self._found)
