@@ -23,12 +23,14 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import openai
 import pytest
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from router.dashboard import mount, render_dashboard
 from router.ledger import Ledger, open_ledger
 from router.server_thread import ServerThread
+from tests.router.conftest import PROMPTS, RunningGateway
 from tests.router.test_metrics import make_record
 
 API_KEY = "dashboard-test-key"
@@ -271,3 +273,36 @@ def test_report_file_shows_its_embedded_numbers(
             return json.loads(await page.evaluate(_READ_PAGE))
 
     _assert_page_matches(asyncio.run(scenario()), savings)
+
+
+def test_gateway_dashboard_shows_its_savings(gateway: RunningGateway, tmp_path: Path) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
+    request_ids: list[str] = []
+    for prompt in PROMPTS:
+        raw = client.chat.completions.with_raw_response.create(
+            model="thinkgate/auto", messages=[{"role": "user", "content": prompt}]
+        )
+        request_ids.append(raw.headers["x-thinkgate-request-id"])
+        stream = client.chat.completions.create(
+            model="thinkgate/think",
+            messages=[{"role": "user", "content": prompt}],
+            stream=True,
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    labelled = httpx.post(
+        f"{gateway.url}/v1/feedback", json={"request_id": request_ids[0], "correct": True}
+    )
+    assert labelled.status_code == 200
+
+    async def scenario() -> dict[str, Any]:
+        async with chromium_page() as page:
+            await page.open(f"{gateway.url}/dashboard", "document.body.dataset.loaded")
+            await page.screenshot(_artifact(tmp_path, "gateway-dashboard.png"))
+            return json.loads(await page.evaluate(_READ_PAGE))
+
+    shown = asyncio.run(scenario())
+    savings = httpx.get(f"{gateway.url}/v1/savings").json()
+    _assert_page_matches(shown, savings)
+    assert savings["requests"] >= 2 * len(PROMPTS)
+    assert savings["feedback"]["labelled"] >= 1
+    assert {"think"} <= set(savings["by_profile"])
