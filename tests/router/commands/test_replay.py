@@ -1,0 +1,97 @@
+"""`thinkgate replay`: report keys, sweep, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from difficulty.traces import Trace, write_traces
+from router.cli import main
+
+PAD = "I go over the arithmetic once more, slowly, line by line, to be thorough here. "
+
+
+def _traces(path: Path, n: int = 6) -> Path:
+    rows = [
+        Trace(
+            id=f"item-{i}",
+            prompt="q",
+            gold=str(i),
+            reasoning=PAD * 2 + f"So the answer is {i}. " + PAD * 10,
+            final=f"\\boxed{{{i}}}",
+        )
+        for i in range(n)
+    ]
+    write_traces(rows, path)
+    return path
+
+
+def test_replay_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    traces = _traces(tmp_path / "tiny.jsonl")
+    report = tmp_path / "report.json"
+    args = ["replay", "--traces", str(traces), "--k", "2", "--interval", "20"]
+    assert main([*args, "--min-tokens", "10", "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    figures = data["datasets"]["tiny"]
+    for key in ("tokens_saved", "accuracy_full", "accuracy_exit", "exits", "n"):
+        assert key in figures
+    assert figures["n"] == 6 and figures["exits"] == 6
+    assert figures["accuracy_exit"] == figures["accuracy_full"] == 1.0
+    assert figures["tokens_saved"] > 0.3
+    assert data["params"]["k"] == 2 and data["params"]["interval_tokens"] == 20
+    assert "tiny" in capsys.readouterr().out
+
+
+def test_sweep_chooses_on_one_half_and_reports_the_other(tmp_path: Path) -> None:
+    traces = _traces(tmp_path / "tiny.jsonl.gz", n=12)
+    report = tmp_path / "sweep.json"
+    assert main(["replay", "--traces", str(traces), "--sweep", "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["sweep"]["frontier"] and data["sweep"]["chosen"] == data["params"]
+    assert 0 < data["datasets"]["tiny"]["n"] < 12  # only the held-out half is reported
+
+
+def test_bundled_dataset(tmp_path: Path) -> None:
+    report = tmp_path / "ta.json"
+    assert main(["replay", "--dataset", "thought-anchors", "--report", str(report)]) == 0
+    figures = json.loads(report.read_text())["datasets"]["thought-anchors"]
+    assert figures["n"] == 20
+    assert "savings_share_of_oracle" in figures and "premature_exits" in figures
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--dataset", "no-such-traces"], "unknown trace dataset 'no-such-traces'"),
+        (["--traces", "{missing}"], "No such file or directory"),
+        (["--traces", "{bad}"], "bad.jsonl:2: not valid JSON"),
+        (["--traces", "{good}", "--k", "0"], "k must be at least 1"),
+        (["--traces", "{good}", "--kinds", "hunch"], "kinds must be"),
+        (["--traces", "{good}", "--max-drop", "5"], "--max-drop"),
+        (["--traces", "{empty}"], "no traces in 'empty'"),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "a", "reasoning": "r"}) + "\n{oops\n")
+    (tmp_path / "empty.jsonl").write_text("")
+    paths = {
+        "missing": str(tmp_path / "missing.jsonl"),
+        "bad": str(bad),
+        "good": str(_traces(tmp_path / "good.jsonl", n=2)),
+        "empty": str(tmp_path / "empty.jsonl"),
+    }
+    assert main(["replay", *[a.format(**paths) for a in argv]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_trace_source_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["replay"])
+    assert info.value.code == 2
+    assert "--traces" in capsys.readouterr().err
