@@ -46,16 +46,22 @@ class CrossFitted:
             raise InvalidInputError(f"unknown profile '{profile}'") from None
 
 
-def assign_folds(item_ids: Sequence[str], folds: int, seed: int) -> np.ndarray:
-    """A fold number per item: a seeded shuffle cut into `folds` near-equal parts."""
+def assign_folds(
+    item_ids: Sequence[str], folds: int, seed: int, groups: Sequence[str] | None = None
+) -> np.ndarray:
+    """A fold number per item: a seeded shuffle of the groups (default: one per item) cut into
+    `folds` near-equal parts; items of one group share a fold."""
     if folds < 2:
         raise InvalidInputError("folds must be at least 2")
-    if len(item_ids) < folds:
-        raise InvalidInputError(f"{len(item_ids)} items cannot be split in {folds} folds")
-    order = np.random.default_rng(seed).permutation(len(item_ids))
-    fold = np.empty(len(item_ids), dtype=np.int64)
-    fold[order] = np.arange(len(item_ids)) % folds
-    return fold
+    keys = list(groups) if groups is not None else list(item_ids)
+    distinct = list(dict.fromkeys(keys))
+    if len(distinct) < folds:
+        raise InvalidInputError(f"{len(distinct)} items cannot be split in {folds} folds")
+    order = np.random.default_rng(seed).permutation(len(distinct))
+    group_fold = np.empty(len(distinct), dtype=np.int64)
+    group_fold[order] = np.arange(len(distinct)) % folds
+    position = {key: i for i, key in enumerate(distinct)}
+    return np.asarray([group_fold[position[k]] for k in keys], dtype=np.int64)
 
 
 def cross_fit(
@@ -67,11 +73,15 @@ def cross_fit(
     model_params: Mapping[str, Any] | None = None,
     profiles: Sequence[str] | None = None,
 ) -> CrossFitted:
-    """Train one model per fold on the other folds' items and score the held-out items."""
+    """Train one model per fold on the other folds' items and score the held-out items.
+
+    Folds are drawn by item; items with identical prompt text always share a fold.
+    """
     table = ItemTable.from_outcomes(outcomes, profiles)
     enc = encoder if encoder is not None else Encoder()
     embeddings = enc.encode(table.prompts)
-    fold = assign_folds(table.item_ids, folds, seed)
+    # The same prompt under two ids (one question in two datasets) must not straddle folds.
+    fold = assign_folds(table.item_ids, folds, seed, groups=[p.strip() for p in table.prompts])
     n, p = len(table), len(table.profiles)
     p_correct = np.full((n, p), np.nan)
     tokens = np.full((n, p), np.nan)

@@ -128,6 +128,10 @@ class Encoder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
             import torch
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            # The weight-loading bar is noise on every `thinkgate route`.
+            hf_logging.disable_progress_bar()
 
             if self.threads:
                 torch.set_num_threads(self.threads)

@@ -1,0 +1,100 @@
+"""`thinkgate train`: fit the difficulty model and report its k-fold cross-fitted quality."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "run", "format_report"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the `train` subcommand."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train the difficulty model and print its cross-fitted evaluation",
+        description="Train the difficulty model on an outcome table and report k-fold "
+        "cross-fitted AUC, Brier, ECE and tokens Spearman per profile, against baselines.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--outcomes", metavar="FILE", help="outcome table (JSONL, may be .gz)")
+    source.add_argument(
+        "--dataset",
+        metavar="NAME",
+        action="append",
+        help="bundled dataset (repeat to combine; see `thinkgate datasets list`)",
+    )
+    parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of folds and boosting")
+    parser.add_argument(
+        "--profile",
+        action="append",
+        metavar="NAME",
+        help="train only this profile (repeatable; default: every profile in the data)",
+    )
+    parser.add_argument("--out", metavar="DIR", help="save the model fitted on all rows here")
+    parser.add_argument("--report", metavar="FILE", help="write the report as JSON here")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _fmt(value: Any, spec: str = ".3f") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return format(value, spec)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as a plain-text table: one line per profile, baselines' AUC beside."""
+    baselines = list(report.get("baselines", {}))
+    head = f"{'profile':<24} {'n':>6} {'acc':>6} {'AUC':>6} {'Brier':>6} {'ECE':>6} {'tokρ':>6}"
+    head += "".join(f" {('AUC ' + b)[:11]:>11}" for b in baselines)
+    title = f"{report['folds']}-fold cross-fitted, {report['n_items']} items"
+    lines = [f"{title}, seed {report.get('seed')}", head]
+    for name, m in report["profiles"].items():
+        line = (
+            f"{name[:24]:<24} {m['n']:>6} {_fmt(m['accuracy']):>6} {_fmt(m['auc']):>6} "
+            f"{_fmt(m['brier']):>6} {_fmt(m['ece']):>6} {_fmt(m['tokens_spearman']):>6}"
+        )
+        line += "".join(f" {_fmt(report['baselines'][b][name]['auc']):>11}" for b in baselines)
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Cross-fit and report; then fit on every row and save when --out is given."""
+    from difficulty.encoder import Encoder
+    from difficulty.errors import InvalidInputError
+    from difficulty.evaluation import evaluation_report, json_ready
+    from difficulty.model import DifficultyModel
+    from difficulty.outcomes import Outcome, read_outcomes
+
+    if args.folds < 2:
+        raise InvalidInputError("--folds must be at least 2")
+    outcomes: list[Outcome] = []
+    if args.outcomes:
+        outcomes = read_outcomes(args.outcomes)
+    else:
+        from difficulty.datasets import load_dataset
+
+        for name in args.dataset:
+            outcomes.extend(load_dataset(name))
+    encoder = Encoder(progress=False if args.quiet else None)
+    report = evaluation_report(
+        outcomes, folds=args.folds, seed=args.seed, encoder=encoder, profiles=args.profile
+    )
+    report = json_ready(report)
+    print(format_report(report))
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+        print(f"report written to {args.report}")
+    if args.out:
+        model = DifficultyModel(profiles=args.profile, encoder=encoder, random_state=args.seed)
+        model.fit(outcomes)
+        model.metrics_ = report
+        model.save(args.out)
+        print(f"model saved to {args.out}")
+    return 0
