@@ -1,0 +1,159 @@
+"""The gateway's other endpoints: models, route, feedback, savings, health, admin policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+
+from difficulty.errors import InvalidInputError, NotFoundError
+from router.chat_request import Message, message_text, parse_json, read_body
+from router.gateway import GatewayDep, require_admin, require_api_key
+from router.pipeline import AUTO_MODEL, MODEL_PREFIX
+from router.settings import PolicySettings
+
+__all__ = ["router", "RouteRequest", "FeedbackRequest"]
+
+router = APIRouter()
+
+
+class RouteRequest(BaseModel):
+    """POST /v1/route: a prompt (or messages) and the model to route as."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: StrictStr = AUTO_MODEL
+    prompt: StrictStr | None = None
+    messages: list[Message] | None = None
+
+
+class FeedbackRequest(BaseModel):
+    """POST /v1/feedback: whether a recorded request was answered correctly."""
+
+    model_config = ConfigDict(extra="forbid")
+    request_id: StrictStr = Field(min_length=1)
+    correct: StrictBool
+
+
+def _validate(model: type[BaseModel], data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise InvalidInputError("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        param = ".".join(str(p) for p in err["loc"])
+        raise InvalidInputError(f"invalid '{param}': {err['msg']}", param=param) from None
+
+
+async def _json(request: Request, limit: int) -> Any:
+    return parse_json(await read_body(request, limit))
+
+
+@router.get("/v1/models", dependencies=[Depends(require_api_key)])
+async def models(gateway: GatewayDep) -> dict[str, Any]:
+    """thinkgate/auto, its targets, and one forced model per profile."""
+    ids = [AUTO_MODEL]
+    ids += [f"{AUTO_MODEL}?target={t}" for t in gateway.settings.targets]
+    ids += [MODEL_PREFIX + name for name in gateway.settings.profiles]
+    data = [{"id": i, "object": "model", "created": 0, "owned_by": "thinkgate"} for i in ids]
+    return {"object": "list", "data": data}
+
+
+@router.post("/v1/route", dependencies=[Depends(require_api_key)])
+async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    """The decision and per-profile predictions for a prompt; nothing is sent upstream."""
+    pipeline = gateway.ready_pipeline()
+    body = _validate(RouteRequest, await _json(request, gateway.settings.limits.max_body_bytes))
+    if body.prompt is not None:
+        prompt = body.prompt
+    else:
+        users = [m for m in body.messages or [] if m.role == "user"]
+        prompt = message_text(users[-1]) if users else ""
+    if not prompt.strip():
+        raise InvalidInputError("give a non-empty 'prompt' or user message", param="prompt")
+    routing = await pipeline.route(body.model, prompt)
+    d = routing.decision
+    sampling = None
+    if d.sampling is not None:
+        sampling = {
+            "max_samples": d.sampling.max_samples,
+            "min_samples": d.sampling.min_samples,
+            "threshold": d.sampling.threshold,
+        }
+    ref = gateway.settings.reference_profile
+    return {
+        "model": body.model,
+        "profile": d.profile,
+        "difficulty": routing.difficulty,
+        "reason": d.reason,
+        "forced": routing.forced,
+        "budget": d.budget,
+        "sampling": sampling,
+        "expected": {"p_correct": d.p_correct, "tokens": d.tokens, "cost": d.cost},
+        "reference_profile": ref,
+        "predictions": {
+            n: {"p_correct": p.p_correct, "tokens": p.tokens}
+            for n, p in routing.predictions.items()
+        },
+        "decision_ms": routing.decision_ms,
+    }
+
+
+@router.post("/v1/feedback", dependencies=[Depends(require_api_key)])
+async def feedback(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    """Label a recorded request as correct or not (for accuracy figures and retraining)."""
+    ledger = gateway.ready_ledger()
+    body = _validate(FeedbackRequest, await _json(request, gateway.settings.limits.max_body_bytes))
+    if not await ledger.set_feedback(body.request_id, body.correct):
+        raise NotFoundError(f"no recorded request {body.request_id!r}", param="request_id")
+    if gateway.metrics is not None:
+        gateway.metrics.observe_feedback(body.correct)
+    return {"request_id": body.request_id, "correct": body.correct, "recorded": True}
+
+
+@router.get("/v1/savings", dependencies=[Depends(require_api_key)])
+async def savings(
+    gateway: GatewayDep, bucket_seconds: int = Query(60, ge=1, le=86_400)
+) -> dict[str, Any]:
+    """Tokens spent and (estimated) saved, by profile, mechanism and time."""
+    return await gateway.ready_ledger().savings(bucket_seconds=bucket_seconds)
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(gateway: GatewayDep) -> JSONResponse:
+    """Readiness: the difficulty model is loaded and the ledger answers."""
+    model = gateway.pipeline is not None
+    ledger = False
+    if gateway.ledger is not None:
+        try:
+            ledger = await gateway.ledger.ping()
+        except Exception:  # an unreachable store is "not ready", never a 500
+            ledger = False
+    ready = model and ledger
+    body = {"status": "ready" if ready else "not ready", "model": model, "ledger": ledger}
+    return JSONResponse(body, status_code=200 if ready else 503)
+
+
+@router.put("/admin/policy", dependencies=[Depends(require_admin)])
+async def put_policy(request: Request, gateway: GatewayDep) -> dict[str, Any]:
+    """Replace the default policy of this replica (not persisted)."""
+    pipeline = gateway.ready_pipeline()
+    policy = _validate(PolicySettings, await _json(request, gateway.settings.limits.max_body_bytes))
+    if policy.profile is not None and policy.profile not in gateway.settings.profiles:
+        raise InvalidInputError(f"unknown profile {policy.profile!r}", param="profile")
+    pipeline.set_policy(policy)
+    return {"policy": policy.model_dump()}
+
+
+@router.get("/admin/policy", dependencies=[Depends(require_admin)])
+async def get_policy(gateway: GatewayDep) -> dict[str, Any]:
+    """The default policy in force."""
+    return {"policy": gateway.settings.policy.model_dump()}

@@ -1,0 +1,165 @@
+"""The app factory: `create_app(settings)` with a lifespan that opens and closes every resource."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from difficulty.errors import InvalidInputError, ThinkgateError
+from router.errors import error_body, render_error
+from router.gateway import Gateway
+from router.settings import Settings
+
+__all__ = ["create_app", "default_model_dir", "load_predictor"]
+
+_log = logging.getLogger("thinkgate.app")
+
+# Routers other parts of thinkgate provide; mounted when present.
+_OPTIONAL_ROUTERS = ("router.dashboard", "router.metrics")
+
+
+def default_model_dir() -> Path:
+    """The difficulty model shipped with the package."""
+    import difficulty
+
+    return Path(difficulty.__file__).parent / "default_model"
+
+
+def load_predictor(settings: Settings) -> tuple[Any, Any]:
+    """Load the difficulty model and its level function, and warm them up (blocking)."""
+    from difficulty.model import DifficultyModel
+
+    model = DifficultyModel.load(settings.model_dir or default_model_dir())
+    model.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
+    level = None
+    try:
+        from difficulty.level import difficulty_level
+
+        level = difficulty_level
+    except ImportError:
+        level = None
+    return model, level
+
+
+def _check_predictors(settings: Settings, model: Any) -> None:
+    known = set(getattr(model, "profiles_", ()) or ())
+    for name, profile in settings.profiles.items():
+        if profile.predictor and known and profile.predictor not in known:
+            from router.errors import ConfigError
+
+            key = f"profiles.{name}.predictor"
+            raise ConfigError(
+                f"config key '{key}': the difficulty model has no profile "
+                f"{profile.predictor!r} (it has: {', '.join(sorted(known))})",
+                key,
+            )
+
+
+def _check_convergence(settings: Settings) -> None:
+    from router.errors import ConfigError
+
+    for name, profile in settings.profiles.items():
+        if not profile.watches_convergence:
+            continue
+        try:
+            from router.convergence import WatcherParams
+
+            WatcherParams.from_config(profile.convergence)
+        except (ValueError, TypeError) as exc:
+            key = f"profiles.{name}.convergence"
+            raise ConfigError(f"config key '{key}': {exc}", key) from None
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    from router.ledger.base import open_ledger
+    from router.pipeline import Pipeline
+    from router.upstream import Upstream
+
+    gateway: Gateway = app.state.gateway
+    settings = gateway.settings
+    gateway.ledger = open_ledger(settings.ledger.url)
+    try:
+        try:
+            model, level = await asyncio.to_thread(load_predictor, settings)
+            _check_predictors(settings, model)
+        except ThinkgateError as exc:
+            _log.error("thinkgate: error: %s", exc.message)
+            raise
+        gateway.upstream = await asyncio.to_thread(Upstream, settings.profiles)
+        gateway.pipeline = Pipeline(settings, model, gateway.ledger, level=level)
+        _log.info("thinkgate ready: %d profiles", len(settings.profiles))
+        yield
+    finally:
+        gateway.pipeline = None
+        await gateway.ledger.close()
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ThinkgateError)
+    async def _thinkgate_error(request: Request, exc: ThinkgateError) -> Response:
+        return render_error(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        param = ".".join(loc) or None
+        return render_error(InvalidInputError(f"invalid '{param}': {first['msg']}", param=param))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        err = ThinkgateError(str(exc.detail))
+        err.status = exc.status_code
+        err.type = "invalid_request_error" if exc.status_code < 500 else "server_error"
+        err.code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return JSONResponse(error_body(err), status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        _log.exception("unexpected error on %s %s", request.method, request.url.path)
+        err = ThinkgateError("the gateway hit an internal error; it has been logged")
+        return render_error(err)
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """The gateway's FastAPI app for `settings`; resources open when the app starts."""
+    from router import api, chat
+
+    app = FastAPI(
+        title="thinkgate",
+        summary="Adaptive-compute gateway for LLM traffic",
+        lifespan=_lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    _check_convergence(settings)
+    app.state.gateway = Gateway(settings=settings)
+    _install_error_handlers(app)
+    app.include_router(chat.router)
+    app.include_router(api.router)
+    for name in _OPTIONAL_ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue  # not built yet
+            raise
+        mount = getattr(module, "mount", None)
+        if mount is not None:
+            mount(app)
+        elif hasattr(module, "router"):
+            app.include_router(module.router)
+    app.state.gateway.metrics = getattr(app.state, "metrics", None)
+    return app

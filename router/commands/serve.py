@@ -1,0 +1,49 @@
+"""`thinkgate serve`: run the gateway (OpenAI-compatible API) from one YAML config."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the `serve` subcommand."""
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the gateway",
+        description="Serve the OpenAI-compatible gateway described by a YAML config.",
+    )
+    parser.add_argument(
+        "--config", help="YAML config file (default: $THINKGATE_CONFIG)", default=None
+    )
+    parser.add_argument("--host", default=None, help="bind address (default: the config's host)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: the config's port)")
+    parser.add_argument("--log-level", default="info", help="uvicorn log level")
+    parser.add_argument(
+        "--check", action="store_true", help="validate the config and exit without serving"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate the config (failing with the offending key named), then serve until stopped."""
+    from router.app import create_app
+    from router.settings import load_settings
+
+    settings = load_settings(args.config)
+    app = create_app(settings)
+    if args.check:
+        print(f"config ok: {len(settings.profiles)} profiles ({', '.join(settings.profiles)})")
+        return 0
+    import uvicorn
+
+    uvicorn.run(
+        app,
+        host=args.host or settings.host,
+        port=args.port if args.port is not None else settings.port,
+        log_level=args.log_level,
+        access_log=False,
+    )
+    return 0

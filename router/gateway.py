@@ -1,0 +1,105 @@
+"""The running gateway's resources (opened by the app's lifespan) and the request dependencies."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+
+from router.errors import AuthenticationError, NotReadyError, PermissionDeniedError
+from router.ledger.base import Ledger
+from router.pipeline import Pipeline
+from router.settings import Settings
+from router.upstream import Upstream
+
+__all__ = [
+    "Gateway",
+    "get_gateway",
+    "require_api_key",
+    "require_admin",
+    "GatewayDep",
+    "bearer_token",
+]
+
+
+@dataclass
+class Gateway:
+    """Everything a request needs; `pipeline` is None until the model has loaded."""
+
+    settings: Settings
+    ledger: Ledger | None = None
+    upstream: Upstream | None = None
+    pipeline: Pipeline | None = None
+    metrics: Any = None  # router.metrics.GatewayMetrics when mounted
+
+    def ready_pipeline(self) -> Pipeline:
+        """The pipeline, or 503 while the gateway is still starting."""
+        if self.pipeline is None or self.upstream is None:
+            raise NotReadyError("the gateway is starting; the difficulty model is not loaded yet")
+        return self.pipeline
+
+    def ready_upstream(self) -> Upstream:
+        """The upstream client, or 503 while starting."""
+        if self.upstream is None:
+            raise NotReadyError("the gateway is starting")
+        return self.upstream
+
+    def ready_ledger(self) -> Ledger:
+        """The ledger, or 503 while starting."""
+        if self.ledger is None:
+            raise NotReadyError("the gateway is starting; the ledger is not open yet")
+        return self.ledger
+
+
+def get_gateway(request: Request) -> Gateway:
+    """The app's Gateway."""
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+
+def bearer_token(request: Request) -> str | None:
+    """The bearer token of the Authorization header, if any."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def _matches(token: str, keys: list[str]) -> bool:
+    found = False
+    for key in keys:
+        # compare against every key so timing does not reveal which one matched
+        found |= hmac.compare_digest(token.encode(), key.encode())
+    return found
+
+
+def require_api_key(request: Request, gateway: GatewayDep) -> None:
+    """401 unless the request carries a configured API key (open when none are configured)."""
+    keys = [k.get_secret_value() for k in gateway.settings.auth.api_keys]
+    if not keys:
+        return
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationError(
+            "You didn't provide an API key. Send 'Authorization: Bearer YOUR_KEY'."
+        )
+    if not _matches(token, keys):
+        raise AuthenticationError("Incorrect API key provided.")
+
+
+def require_admin(request: Request, gateway: GatewayDep) -> None:
+    """401/403 unless the request carries the admin key."""
+    admin = gateway.settings.auth.admin_key
+    if admin is None:
+        raise PermissionDeniedError("admin endpoints are disabled: no auth.admin_key_env set")
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationError("admin endpoints need 'Authorization: Bearer ADMIN_KEY'")
+    if not _matches(token, [admin.get_secret_value()]):
+        raise PermissionDeniedError("this key may not use admin endpoints")

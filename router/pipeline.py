@@ -1,0 +1,327 @@
+"""One request through the gateway: score -> decide -> (call) -> record.
+
+The pipeline owns the loaded difficulty model, the ledger and the upstream; the HTTP layer
+parses and renders, the pipeline decides and accounts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from difficulty.errors import InvalidInputError
+from policies.decision import Decision, SamplingPlan
+from policies.policy import PolicyConfig, PredictionLike, decide
+from policies.profiles import ProfileCost
+from router.errors import ModelNotFoundError
+from router.ledger.base import Ledger
+from router.ledger.record import LedgerRecord
+from router.settings import PolicySettings, ProfileSettings, Settings
+
+__all__ = [
+    "AUTO_MODEL",
+    "MODEL_PREFIX",
+    "Predictor",
+    "Routing",
+    "CallStats",
+    "Pipeline",
+    "new_request_id",
+]
+
+MODEL_PREFIX = "thinkgate/"
+AUTO_MODEL = "thinkgate/auto"
+# Scoring under this many microseconds runs on the event loop; above, in a worker thread.
+_INLINE_SCORING_US = 1000.0
+
+
+class Predictor(Protocol):
+    """The difficulty model's serving method (difficulty.model.DifficultyModel)."""
+
+    def predict_one(self, prompt: str) -> Mapping[str, PredictionLike]: ...
+
+
+def new_request_id() -> str:
+    """A fresh request id."""
+    return uuid.uuid4().hex
+
+
+@dataclass
+class Routing:
+    """What the gateway decided for one request, and on what predictions."""
+
+    request_id: str
+    model: str
+    profile: str
+    decision: Decision
+    predictions: dict[str, PredictionLike]  # keyed by gateway profile
+    difficulty: str | None
+    forced: bool
+    decision_ms: float = 0.0
+
+    def facts(self) -> dict[str, Any]:
+        """The `thinkgate` field of a response body."""
+        return {
+            "request_id": self.request_id,
+            "profile": self.profile,
+            "difficulty": self.difficulty,
+            "reason": self.decision.reason,
+            "forced": self.forced,
+        }
+
+    def headers(self) -> dict[str, str]:
+        """The x-thinkgate-* response headers."""
+        return {
+            "x-thinkgate-profile": self.profile,
+            "x-thinkgate-difficulty": self.difficulty or "unknown",
+            "x-thinkgate-request-id": self.request_id,
+        }
+
+
+@dataclass
+class CallStats:
+    """What happened upstream, filled in while the answer streams."""
+
+    started: float = field(default_factory=time.perf_counter)
+    profile: str | None = None  # the profile that answered (after failover)
+    ttft_ms: float | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    status: int = 200
+    error: str | None = None
+    early_exit: dict[str, Any] | None = None
+    saved_early_exit: float = 0.0
+    samples: int | None = None
+    saved_sampling: float = 0.0
+    prompt_text: str = ""
+    completion_text: str = ""
+
+    def first_token(self) -> None:
+        """Mark the time of the first relayed token (once)."""
+        if self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self.started) * 1000.0
+
+
+def _policy_config(p: PolicySettings) -> PolicyConfig:
+    return PolicyConfig(
+        kind=p.kind,
+        lam=p.lam,
+        epsilon=p.epsilon,
+        profile=p.profile,
+        cost_unit=p.cost_unit,
+        threshold=p.threshold,
+    )
+
+
+def profile_cost(name: str, profile: ProfileSettings) -> ProfileCost:
+    """The policy's view of a profile: prices and limits."""
+    return ProfileCost(
+        name=name,
+        price_in=profile.price_in,
+        price_out=profile.price_out,
+        default_tokens=profile.default_tokens,
+        max_tokens=profile.max_tokens,
+        max_samples=profile.search.max_samples if profile.search else 1,
+    )
+
+
+class Pipeline:
+    """Scores prompts, decides profiles, and turns finished calls into ledger records."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        predictor: Predictor,
+        ledger: Ledger,
+        *,
+        level: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.predictor = predictor
+        self.ledger = ledger
+        self.policy = _policy_config(settings.policy)
+        self.targets = {k: _policy_config(v) for k, v in settings.targets.items()}
+        self.costs = {n: profile_cost(n, p) for n, p in settings.profiles.items()}
+        self._level = level
+        self._aliases: dict[str, str] = {}
+        for name, profile in settings.profiles.items():
+            for alias in [profile.upstream_name, *profile.aliases]:
+                self._aliases.setdefault(alias, name)
+        self._scoring_us = 10_000.0  # assume slow until measured
+
+    def set_policy(self, policy: PolicySettings) -> None:
+        """Replace the default policy (admin)."""
+        self.settings.policy = policy
+        self.policy = _policy_config(policy)
+
+    # -- scoring ----------------------------------------------------------------------------
+
+    async def score(self, prompt: str) -> dict[str, PredictionLike]:
+        """Per gateway profile predictions (profiles without a predictor are left out)."""
+        if self._scoring_us <= _INLINE_SCORING_US:
+            raw = self._predict(prompt)
+        else:
+            raw = await asyncio.to_thread(self._predict, prompt)
+        out: dict[str, PredictionLike] = {}
+        for name, profile in self.settings.profiles.items():
+            if profile.predictor and profile.predictor in raw:
+                out[name] = raw[profile.predictor]
+        return out
+
+    def _predict(self, prompt: str) -> Mapping[str, PredictionLike]:
+        t0 = time.perf_counter()
+        raw = self.predictor.predict_one(prompt)
+        us = (time.perf_counter() - t0) * 1e6
+        self._scoring_us = 0.8 * self._scoring_us + 0.2 * us
+        return raw
+
+    def difficulty(self, predictions: Mapping[str, PredictionLike]) -> str | None:
+        """The human difficulty level for these predictions, when a level function is set."""
+        if self._level is None or not predictions:
+            return None
+        return str(self._level(predictions))
+
+    # -- deciding ---------------------------------------------------------------------------
+
+    def _resolve(self, model: str) -> tuple[str | None, PolicyConfig, bool]:
+        """(forced profile or None, policy, passthrough) for a requested model name."""
+        if model == AUTO_MODEL or model.startswith(AUTO_MODEL + "?"):
+            _, _, query = model.partition("?")
+            if not query:
+                return None, self.policy, False
+            key, _, value = query.partition("=")
+            if key != "target" or not value:
+                raise InvalidInputError(
+                    f"model {model!r}: use thinkgate/auto?target=NAME", param="model"
+                )
+            if value not in self.targets:
+                known = ", ".join(sorted(self.targets)) or "none configured"
+                raise InvalidInputError(
+                    f"unknown target {value!r} (targets: {known})", param="model"
+                )
+            return None, self.targets[value], False
+        if model.startswith(MODEL_PREFIX):
+            name = model[len(MODEL_PREFIX) :]
+            if name in self.settings.profiles:
+                return name, self.policy, False
+        elif model in self._aliases:
+            return self._aliases[model], self.policy, True
+        raise ModelNotFoundError(
+            f"the model {model!r} does not exist; use {AUTO_MODEL}, thinkgate/<profile> "
+            f"or an upstream model name",
+            param="model",
+        )
+
+    def check_model(self, model: str, n: int | None) -> None:
+        """Refuse unknown models and n > 1 with automatic routing, before any scoring."""
+        forced, _, _ = self._resolve(model)
+        if forced is None and n is not None and n > 1:
+            raise InvalidInputError("n > 1 is not supported with thinkgate/auto", param="n")
+
+    async def route(self, model: str, prompt: str, *, n: int | None = None) -> Routing:
+        """Score the prompt and pick the profile for `model`."""
+        t0 = time.perf_counter()
+        self.check_model(model, n)
+        forced, policy, passthrough = self._resolve(model)
+        predictions = await self.score(prompt)
+        if forced is not None:
+            how = "upstream model name passed through" if passthrough else "forced by the caller"
+            profile = self.settings.profiles[forced]
+            pred = predictions.get(forced)
+            decision = Decision(
+                profile=forced,
+                budget=profile.max_tokens,
+                sampling=None,
+                reason=f"{how}: {model}",
+                p_correct=pred.p_correct if pred else None,
+                tokens=pred.tokens if pred else None,
+            )
+        else:
+            if not predictions:
+                raise InvalidInputError("no profile has a predictor to route with", param="model")
+            decision = decide(
+                policy, predictions, self.costs, reference=self.settings.reference_profile
+            )
+        decision = self._with_search_plan(decision)
+        return Routing(
+            request_id=new_request_id(),
+            model=model,
+            profile=decision.profile,
+            decision=decision,
+            predictions=predictions,
+            difficulty=self.difficulty(predictions),
+            forced=forced is not None,
+            decision_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+
+    def _with_search_plan(self, decision: Decision) -> Decision:
+        search = self.settings.profiles[decision.profile].search
+        if search is None:
+            return replace(decision, sampling=None)
+        plan = SamplingPlan(
+            max_samples=search.max_samples,
+            threshold=search.threshold,
+            min_samples=search.min_samples,
+            prior_p_correct=decision.p_correct,
+        )
+        return replace(decision, sampling=plan)
+
+    # -- accounting -------------------------------------------------------------------------
+
+    def record(self, routing: Routing, stats: CallStats, *, stream: bool) -> LedgerRecord:
+        """The ledger record of a finished (or failed) request; token savings are estimates."""
+        from difficulty.tokens import count_tokens
+
+        counted = stats.completion_tokens is None or stats.prompt_tokens is None
+        prompt_tokens = stats.prompt_tokens
+        if prompt_tokens is None:
+            prompt_tokens = count_tokens(stats.prompt_text)
+        completion_tokens = stats.completion_tokens
+        if completion_tokens is None:
+            completion_tokens = count_tokens(stats.completion_text)
+        ref = self.settings.reference_profile
+        ref_pred = routing.predictions.get(ref) if ref else None
+        ref_est = ref_pred.tokens if ref_pred is not None else None
+        used = stats.profile or routing.profile
+        used_pred = routing.predictions.get(used)
+        plan = routing.decision.sampling
+        per_sample = used_pred.tokens if used_pred is not None else None
+        planned = per_sample * plan.max_samples if per_sample is not None and plan else per_sample
+        routing_saved = ref_est - planned if ref_est is not None and planned is not None else 0.0
+        saved_by = {
+            "routing": float(routing_saved),
+            "early_exit": float(stats.saved_early_exit),
+            "sampling": float(stats.saved_sampling),
+        }
+        store_text = self.settings.ledger.store_text
+        return LedgerRecord(
+            request_id=routing.request_id,
+            time=time.time(),
+            model=routing.model,
+            profile=used,
+            decision_reason=routing.decision.reason,
+            predictions={
+                n: {"p_correct": p.p_correct, "tokens": p.tokens}
+                for n, p in routing.predictions.items()
+            },
+            difficulty=routing.difficulty,
+            reference_profile=ref,
+            prompt_tokens=int(prompt_tokens),
+            completion_tokens=int(completion_tokens),
+            tokens_counted=counted,
+            reference_tokens_estimate=ref_est,
+            saved_tokens_estimate=float(sum(saved_by.values())),
+            saved_by=saved_by,
+            early_exit=stats.early_exit,
+            samples=stats.samples,
+            latency_ms=(time.perf_counter() - stats.started) * 1000.0,
+            ttft_ms=stats.ttft_ms,
+            stream=stream,
+            status=stats.status,
+            error=stats.error,
+            prompt=stats.prompt_text if store_text else None,
+            completion=stats.completion_text if store_text else None,
+        )

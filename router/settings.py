@@ -1,0 +1,240 @@
+"""The gateway's one Settings object, read from one YAML file; the only reader of env vars."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from router.errors import ConfigError
+
+__all__ = [
+    "SearchSettings",
+    "ProfileSettings",
+    "PolicySettings",
+    "LedgerSettings",
+    "AuthSettings",
+    "LimitSettings",
+    "Settings",
+    "load_settings",
+    "config_path_from_env",
+]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class SearchSettings(BaseModel):
+    """A search profile's sampling plan: up to `max_samples`, drawn `wave` at a time."""
+
+    model_config = _STRICT
+    max_samples: int = Field(default=4, ge=1, le=64)
+    min_samples: int = Field(default=2, ge=1)
+    wave: int = Field(default=2, ge=1, le=64)
+    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> SearchSettings:
+        if self.min_samples > self.max_samples:
+            raise ValueError("min_samples must not exceed max_samples")
+        return self
+
+
+class ProfileSettings(BaseModel):
+    """One way to answer: the upstream litellm model, its reasoning controls, limits and price.
+
+    `params` is passed to litellm as is (e.g. `reasoning_effort`, Anthropic `thinking`,
+    `extra_body: {chat_template_kwargs: {enable_thinking: false}}`).
+    """
+
+    model_config = _STRICT
+    model: str = Field(min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    api_key: SecretStr | None = Field(default=None, exclude=True)  # filled from api_key_env at load
+    predictor: str | None = None
+    prompt_style: Literal["direct", "step_by_step"] = "direct"
+    max_tokens: int | None = Field(default=None, ge=1)
+    price_in: float = Field(default=0.0, ge=0.0)
+    price_out: float = Field(default=0.0, ge=0.0)
+    default_tokens: float = Field(default=0.0, ge=0.0)
+    params: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float = Field(default=120.0, gt=0.0)
+    retries: int = Field(default=1, ge=0, le=10)
+    fallbacks: list[str] = Field(default_factory=list)
+    search: SearchSettings | None = None
+    convergence: dict[str, Any] | None = None
+    prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
+    aliases: list[str] = Field(default_factory=list)
+
+    @property
+    def upstream_name(self) -> str:
+        """The model name the upstream knows (the litellm string without its provider)."""
+        return self.model.split("/", 1)[1] if "/" in self.model else self.model
+
+    @property
+    def watches_convergence(self) -> bool:
+        """Whether the live convergence watcher runs on this profile's streams."""
+        return bool(self.convergence) and bool((self.convergence or {}).get("enabled", True))
+
+
+class PolicySettings(BaseModel):
+    """The operator's policy (see policies.policy.PolicyConfig)."""
+
+    model_config = _STRICT
+    kind: Literal["fixed", "utility", "target"] = "utility"
+    lam: float = Field(default=0.0, ge=0.0)
+    epsilon: float = Field(default=0.0, ge=0.0)
+    profile: str | None = None
+    cost_unit: Literal["tokens", "money"] = "tokens"
+    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _fixed_needs_profile(self) -> PolicySettings:
+        if self.kind == "fixed" and not self.profile:
+            raise ValueError("the fixed policy needs a profile")
+        return self
+
+
+class LedgerSettings(BaseModel):
+    """Where records go (`sqlite:///file.db` or `redis://host:port/db?prefix=...`)."""
+
+    model_config = _STRICT
+    url: str = "sqlite:///thinkgate-ledger.db"
+    store_text: bool = False
+
+
+class AuthSettings(BaseModel):
+    """Bearer keys, named by environment variable; no key names means an open gateway."""
+
+    model_config = _STRICT
+    api_key_envs: list[str] = Field(default_factory=list)
+    admin_key_env: str | None = None
+    api_keys: list[SecretStr] = Field(default_factory=list, exclude=True)
+    admin_key: SecretStr | None = Field(default=None, exclude=True)
+
+
+class LimitSettings(BaseModel):
+    """Request limits."""
+
+    model_config = _STRICT
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_messages: int = Field(default=256, ge=1)
+
+
+class Settings(BaseSettings):
+    """Everything the gateway is configured with; built by `load_settings` from YAML."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", env_prefix="THINKGATE_", env_nested_delimiter="__"
+    )
+
+    profiles: dict[str, ProfileSettings]
+    policy: PolicySettings = Field(default_factory=lambda: PolicySettings())
+    targets: dict[str, PolicySettings] = Field(default_factory=dict)
+    reference_profile: str | None = None
+    model_dir: str | None = None  # None: the difficulty model shipped with the package
+    ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
+    auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
+    limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Settings:
+        if not self.profiles:
+            raise _KeyProblem("profiles", "at least one profile is needed")
+        names = set(self.profiles)
+        for name in self.profiles:
+            if not name or "/" in name or "?" in name:
+                raise _KeyProblem(f"profiles.{name}", "profile names may not contain '/' or '?'")
+        if self.reference_profile is not None and self.reference_profile not in names:
+            raise _KeyProblem("reference_profile", f"unknown profile {self.reference_profile!r}")
+        for key, policy in [("policy", self.policy)] + [
+            (f"targets.{t}", p) for t, p in self.targets.items()
+        ]:
+            if policy.profile is not None and policy.profile not in names:
+                raise _KeyProblem(f"{key}.profile", f"unknown profile {policy.profile!r}")
+        for name, profile in self.profiles.items():
+            for i, fb in enumerate(profile.fallbacks):
+                if fb not in names or fb == name:
+                    raise _KeyProblem(f"profiles.{name}.fallbacks.{i}", f"bad fallback {fb!r}")
+        if not any(p.predictor for p in self.profiles.values()) and self.policy.kind != "fixed":
+            raise _KeyProblem("profiles", "no profile names a predictor, so nothing can be routed")
+        return self
+
+
+class _KeyProblem(ValueError):
+    """A cross-field problem that names its config key."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(f"{key}: {message}")
+        self.key = key
+
+
+def config_path_from_env() -> str | None:
+    """The config path named by THINKGATE_CONFIG, if any."""
+    return os.environ.get("THINKGATE_CONFIG") or None
+
+
+def _read_secret(env_name: str, key: str) -> SecretStr:
+    value = os.environ.get(env_name)
+    if not value:
+        raise ConfigError(f"config key '{key}': environment variable {env_name} is not set", key)
+    return SecretStr(value)
+
+
+def _resolve_secrets(settings: Settings) -> Settings:
+    for name, profile in settings.profiles.items():
+        if profile.api_key_env:
+            profile.api_key = _read_secret(profile.api_key_env, f"profiles.{name}.api_key_env")
+    auth = settings.auth
+    auth.api_keys = [
+        _read_secret(env, f"auth.api_key_envs.{i}") for i, env in enumerate(auth.api_key_envs)
+    ]
+    if auth.admin_key_env:
+        auth.admin_key = _read_secret(auth.admin_key_env, "auth.admin_key_env")
+    return settings
+
+
+def _error_key(exc: ValidationError) -> tuple[str, str]:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    ctx_error = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_error, _KeyProblem):
+        return ctx_error.key, str(ctx_error).split(": ", 1)[1]
+    return loc or "<root>", msg
+
+
+def settings_from_mapping(data: Any, source: str = "<config>") -> Settings:
+    """Validate a parsed config; the error names the offending key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the config must be a YAML mapping", None)
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        key, msg = _error_key(exc)
+        raise ConfigError(f"{source}: config key '{key}': {msg}", key) from None
+    return _resolve_secrets(settings)
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read the YAML config at `path` (or $THINKGATE_CONFIG) into Settings."""
+    path = path or config_path_from_env()
+    if path is None:
+        raise ConfigError("no config: pass --config FILE or set THINKGATE_CONFIG", None)
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {p}: {exc.strerror}", None) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML ({exc})", None) from None
+    return settings_from_mapping(data, str(p))

@@ -1,0 +1,151 @@
+"""The app around the chat endpoint: health, readiness, models, route, feedback, savings, auth."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import openai
+import pytest
+
+from router.replay_upstream import ReplayUpstream
+from tests.router.conftest import EASY, HARD, RunningGateway, base_config
+
+
+def _assert_openai_error(resp: httpx.Response, status: int) -> dict[str, object]:
+    assert resp.status_code == status, resp.text
+    error = resp.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert "Traceback" not in resp.text
+    return error
+
+
+def test_health_and_readiness(gateway: RunningGateway) -> None:
+    assert httpx.get(f"{gateway.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{gateway.url}/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "model": True, "ledger": True}
+
+
+def test_not_ready_while_the_ledger_is_unreachable(
+    replay: ReplayUpstream, gateway_factory: Callable[..., RunningGateway]
+) -> None:
+    gw = gateway_factory(base_config(replay.base_url, "redis://127.0.0.1:1/0?prefix=nowhere"))
+    resp = httpx.get(f"{gw.url}/readyz", timeout=30)
+    assert resp.status_code == 503
+    assert resp.json()["ledger"] is False and resp.json()["model"] is True
+
+
+def test_models_lists_auto_targets_and_profiles(gateway: RunningGateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="unused")
+    ids = {m.id for m in client.models.list()}
+    assert {"thinkgate/auto", "thinkgate/auto?target=accurate"} <= ids
+    assert {"thinkgate/direct", "thinkgate/think"} <= ids
+
+
+def test_route_explains_without_calling_upstream(
+    gateway: RunningGateway, replay: ReplayUpstream
+) -> None:
+    before = replay.stats.requests
+    resp = httpx.post(f"{gateway.url}/v1/route", json={"prompt": HARD})
+    assert resp.status_code == 200
+    body = resp.json()
+    assert body["profile"] in ("direct", "think")
+    assert set(body["predictions"]) == {"direct", "think"}
+    for pred in body["predictions"].values():
+        assert 0.0 <= pred["p_correct"] <= 1.0 and pred["tokens"] > 0
+    assert body["reason"] and body["decision_ms"] > 0
+    forced = httpx.post(
+        f"{gateway.url}/v1/route",
+        json={
+            "model": "thinkgate/auto?target=accurate",
+            "messages": [{"role": "user", "content": EASY}],
+        },
+    ).json()
+    assert forced["profile"] == "think"
+    assert replay.stats.requests == before
+
+
+def test_route_rejects_bad_bodies(gateway: RunningGateway) -> None:
+    _assert_openai_error(httpx.post(f"{gateway.url}/v1/route", json={"prompt": "  "}), 400)
+    _assert_openai_error(httpx.post(f"{gateway.url}/v1/route", json={"prompt": 3}), 400)
+    _assert_openai_error(
+        httpx.post(f"{gateway.url}/v1/route", json={"prompt": "x", "model": "gpt-9"}), 404
+    )
+
+
+def test_feedback_labels_a_recorded_request_and_savings_count_it(gateway: RunningGateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="unused")
+    raw = client.chat.completions.with_raw_response.create(
+        model="thinkgate/direct", messages=[{"role": "user", "content": EASY}]
+    )
+    rid = raw.headers["x-thinkgate-request-id"]
+    before = httpx.get(f"{gateway.url}/v1/savings").json()
+    resp = httpx.post(f"{gateway.url}/v1/feedback", json={"request_id": rid, "correct": True})
+    assert resp.status_code == 200 and resp.json()["correct"] is True
+    after = httpx.get(f"{gateway.url}/v1/savings").json()
+    assert after["feedback"]["labelled"] == before["feedback"]["labelled"] + 1
+    assert after["estimate"] is True and after["requests"] >= 1
+    assert after["by_profile"]["direct"]["requests"] >= 1
+    missing = httpx.post(
+        f"{gateway.url}/v1/feedback", json={"request_id": "nope", "correct": False}
+    )
+    assert _assert_openai_error(missing, 404)["param"] == "request_id"
+    wrong = httpx.post(f"{gateway.url}/v1/feedback", json={"request_id": rid, "correct": "yes"})
+    _assert_openai_error(wrong, 400)
+
+
+def test_unknown_paths_and_methods_use_openai_errors(gateway: RunningGateway) -> None:
+    _assert_openai_error(httpx.get(f"{gateway.url}/v1/nothing-here"), 404)
+    _assert_openai_error(httpx.get(f"{gateway.url}/v1/chat/completions"), 405)
+    _assert_openai_error(httpx.get(f"{gateway.url}/v1/savings?bucket_seconds=zero"), 400)
+
+
+@pytest.fixture
+def secured(
+    replay: ReplayUpstream,
+    gateway_factory: Callable[..., RunningGateway],
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> RunningGateway:
+    monkeypatch.setenv("TG_TEST_KEY_A", "sk-alpha")
+    monkeypatch.setenv("TG_TEST_KEY_B", "sk-beta")
+    monkeypatch.setenv("TG_TEST_ADMIN", "sk-admin")
+    db = tmp_path_factory.mktemp("secured") / "ledger.db"
+    auth = {"api_key_envs": ["TG_TEST_KEY_A", "TG_TEST_KEY_B"], "admin_key_env": "TG_TEST_ADMIN"}
+    return gateway_factory(base_config(replay.base_url, f"sqlite:///{db}", auth=auth))
+
+
+def test_api_keys_are_required(secured: RunningGateway) -> None:
+    bad = openai.OpenAI(base_url=secured.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(openai.AuthenticationError) as info:
+        bad.chat.completions.create(
+            model="thinkgate/auto", messages=[{"role": "user", "content": EASY}]
+        )
+    assert info.value.status_code == 401
+    assert info.value.code == "invalid_api_key"
+    _assert_openai_error(httpx.get(f"{secured.url}/v1/models"), 401)
+    _assert_openai_error(httpx.post(f"{secured.url}/v1/route", json={"prompt": EASY}), 401)
+    good = openai.OpenAI(base_url=secured.base_url, api_key="sk-beta")
+    reply = good.chat.completions.create(
+        model="thinkgate/direct", messages=[{"role": "user", "content": EASY}]
+    )
+    assert "72" in (reply.choices[0].message.content or "")
+    assert httpx.get(f"{secured.url}/healthz").status_code == 200
+
+
+def test_admin_policy_needs_the_admin_key_and_takes_effect(secured: RunningGateway) -> None:
+    url = f"{secured.url}/admin/policy"
+    policy = {"kind": "fixed", "profile": "direct"}
+    _assert_openai_error(httpx.put(url, json=policy), 401)
+    user = {"authorization": "Bearer sk-alpha"}
+    _assert_openai_error(httpx.put(url, json=policy, headers=user), 403)
+    admin = {"authorization": "Bearer sk-admin"}
+    _assert_openai_error(
+        httpx.put(url, json={"kind": "fixed", "profile": "ghost"}, headers=admin), 400
+    )
+    _assert_openai_error(httpx.put(url, json={"kind": "nonsense"}, headers=admin), 400)
+    assert httpx.put(url, json=policy, headers=admin).status_code == 200
+    routed = httpx.post(f"{secured.url}/v1/route", json={"prompt": HARD}, headers=user).json()
+    assert routed["profile"] == "direct" and "fixed" in routed["reason"]
+    assert httpx.get(url, headers=admin).json()["policy"]["profile"] == "direct"

@@ -1,0 +1,122 @@
+"""Settings: one YAML file, validated at start-up with the offending key named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from router.cli import main
+from router.errors import ConfigError
+from router.settings import load_settings, settings_from_mapping
+
+CONFIGS = Path(__file__).resolve().parents[2] / "router" / "configs"
+
+
+def _config(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {
+        "profiles": {
+            "direct": {"model": "openai/Qwen2.5-32B", "predictor": "Qwen2.5-32B"},
+            "think": {"model": "openai/QwQ-32B", "predictor": "QwQ-32B", "max_tokens": 4096},
+        },
+        "reference_profile": "think",
+    }
+    config.update(overrides)
+    return config
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.yaml")), ids=lambda p: p.name)
+def test_example_configs_load(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "THINKGATE_API_KEY", "THINKGATE_ADMIN_KEY"):
+        monkeypatch.setenv(name, "sk-test")
+    settings = load_settings(path)
+    assert settings.profiles
+    assert settings.reference_profile in settings.profiles
+
+
+def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai")
+    monkeypatch.setenv("THINKGATE_API_KEY", "k1")
+    monkeypatch.setenv("THINKGATE_ADMIN_KEY", "adm")
+    settings = load_settings(CONFIGS / "openai-reasoning.yaml")
+    assert settings.profiles["think-low"].params == {"reasoning_effort": "low"}
+    key = settings.profiles["direct"].api_key
+    assert key is not None and key.get_secret_value() == "sk-openai"
+    assert [k.get_secret_value() for k in settings.auth.api_keys] == ["k1"]
+    qwen = load_settings(CONFIGS / "vllm-qwen3.yaml").profiles["direct"]
+    assert qwen.params["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        (
+            {"profiles": {"a": {"model": "x", "predictor": "p", "max_tokens": "lots"}}},
+            "profiles.a.max_tokens",
+        ),
+        (
+            {"profiles": {"a": {"model": "x", "predictor": "p", "temprature": 1}}},
+            "profiles.a.temprature",
+        ),
+        ({"reference_profile": "nope"}, "reference_profile"),
+        ({"policy": {"kind": "fixed", "profile": "ghost"}}, "policy.profile"),
+        ({"policy": {"kind": "greedy"}}, "policy.kind"),
+        ({"limits": {"max_body_bytes": -1}}, "limits.max_body_bytes"),
+        ({"ledgr": {"url": "sqlite:///x.db"}}, "ledgr"),
+        (
+            {"profiles": {"a": {"model": "x", "predictor": "p", "fallbacks": ["b"]}}},
+            "profiles.a.fallbacks.0",
+        ),
+        ({"profiles": {}}, "profiles"),
+    ],
+)
+def test_invalid_config_names_the_key(overrides: dict[str, Any], key: str) -> None:
+    config = _config(**overrides)
+    if "profiles" in overrides and "reference_profile" not in overrides:
+        config.pop("reference_profile")
+    with pytest.raises(ConfigError) as info:
+        settings_from_mapping(config)
+    assert info.value.key == key
+    assert f"'{key}'" in info.value.message
+
+
+def test_missing_secret_env_var_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TG_TEST_UNSET_KEY", raising=False)
+    config = _config(auth={"api_key_envs": ["TG_TEST_UNSET_KEY"]})
+    with pytest.raises(ConfigError) as info:
+        settings_from_mapping(config)
+    assert info.value.key == "auth.api_key_envs.0"
+    assert "TG_TEST_UNSET_KEY" in info.value.message
+
+
+def test_config_path_and_overrides_from_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(yaml.safe_dump(_config()))
+    monkeypatch.setenv("THINKGATE_CONFIG", str(path))
+    monkeypatch.setenv("THINKGATE_PORT", "9123")
+    settings = load_settings()
+    assert settings.port == 9123
+    assert settings.profiles["think"].max_tokens == 4096
+
+
+def test_no_config_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("THINKGATE_CONFIG", raising=False)
+    with pytest.raises(ConfigError, match="--config"):
+        load_settings()
+
+
+def test_serve_refuses_a_bad_config_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(_config(reference_profile="ghost")))
+    assert main(["serve", "--config", str(path), "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "'reference_profile'" in err
+    path.write_text("profiles: [unclosed")
+    assert main(["serve", "--config", str(path), "--check"]) == 2
+    assert "not valid YAML" in capsys.readouterr().err
