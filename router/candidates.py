@@ -52,6 +52,14 @@ _CONCLUSION = re.compile(
 _EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
 _FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
 _PATTERNS = {"answer": _ANSWER_IS, "conclusion": _CONCLUSION, "equals": _EQUALS}
+# A statement the model hedges, before ("maybe the answer is") or right after ("5, but"),
+# is a hypothesis, not an answer.
+_HEDGE_BEFORE = re.compile(
+    r"\b(?:if|maybe|perhaps|might|suppose|supposing|whether|unless|assuming)\b[^.\n?!]*$",
+    re.IGNORECASE,
+)
+_HEDGE_AFTER = re.compile(r"^[\s,;:)$]*(?:or|unless|if)\b", re.I)
+_SENTENCE_LOOKBACK = 120
 
 _FILLER = re.compile(
     r"^(?:(?:that|then|now|just|still|simply|likely|probably|indeed|definitely|clearly|"
@@ -59,9 +67,17 @@ _FILLER = re.compile(
     re.IGNORECASE,
 )
 _LEADING_NUMBER = re.compile(r"-?\$?\s?\d[\d,]*(?:\.\d+)?(?:/\d+)?")
-_EXPRESSION_GOES_ON = re.compile(r"\s*[-+*/^=×÷<>]|[A-Za-z({\\]|\s*\\(?!text|,|;|quad)")
+_EXPRESSION_GOES_ON = re.compile(r"\s*[-+*/^=×÷<>!]|[A-Za-z({\\]|\s*\\(?!text|,|;|quad)")
 _MATH_SPAN = re.compile(r"^\$(.+?)\$|^\\\((.+?)\\\)|^\\\[(.+?)\\\]")
 _AMBIGUOUS = re.compile(r"\b(?:or|either|not|between|if)\b", re.IGNORECASE)
+# Words that make prose around a number a formula in words ("20000 over pi"), not a number.
+_MATH_WORDS = re.compile(
+    r"\b(?:over|times|plus|minus|pi|sqrt|root|squared|cubed|divided|power|factorial)\b",
+    re.IGNORECASE,
+)
+# Arithmetic not yet carried out ("2! * 5! * 5!"): the model has not reached its number.
+_UNEVALUATED = re.compile(r"^[\d\s.,()]*(?:[!*×+]|\d\s*-\s*\d)[\d\s.,()!*×+\-]*$")
+_SQRT_CALL = re.compile(r"\bsqrt\s*\(([^()]*)\)")
 
 
 def clean_value(raw: str) -> str | None:
@@ -70,15 +86,18 @@ def clean_value(raw: str) -> str | None:
     if _AMBIGUOUS.search(value):
         return None  # "either 450 or 900", "not 50": no single answer stated
     value = _FILLER.sub("", value).strip()
+    value = _SQRT_CALL.sub(r"\\sqrt{\1}", value.replace("√", "\\sqrt").replace("π", "\\pi"))
     math = _MATH_SPAN.match(value)
     if math:
         value = next(g for g in math.groups() if g is not None).strip()
     if "=" in value:
         value = value.rsplit("=", 1)[1].strip().rstrip("$").strip()
+    if "\\" not in value and _MATH_WORDS.search(value):
+        return None  # a formula in words ("20000 over pi") is not a number we can compare
     number = _LEADING_NUMBER.match(value)
     if number and not _EXPRESSION_GOES_ON.match(value[number.end() :]):
         return number.group(0).replace(" ", "")
-    if not re.search(r"[\d\\]", value):
+    if not re.search(r"[\d\\]", value) or _UNEVALUATED.match(value):
         return None
     if re.search(r"[A-Za-z]{3,}", value) and "\\" not in value:
         found = _LEADING_NUMBER.search(value)  # prose around a number: keep the number
@@ -98,6 +117,11 @@ def _boxed(text: str) -> list[tuple[int, str]]:
     return found
 
 
+def _hedged(text: str, start: int, end: int) -> bool:
+    before = text[max(0, start - _SENTENCE_LOOKBACK) : start]
+    return bool(_HEDGE_BEFORE.search(before) or _HEDGE_AFTER.match(text[end : end + 20]))
+
+
 def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str, str]]:
     """Every closed answer statement of the given kinds: (end offset, kind, cleaned value)."""
     found: list[tuple[int, str, str]] = []
@@ -109,6 +133,8 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
         for m in pattern.finditer(text):
             if m.group("stop").startswith("?"):
                 continue  # "so the answer is 40?" is a guess, not a statement
+            if kind == "answer" and _hedged(text, m.start(), m.end("val")):
+                continue
             value = clean_value(m.group("val"))
             if value:
                 found.append((m.end("val"), kind, value))

@@ -25,6 +25,21 @@ def test_vague_or_hedged_values_are_not_candidates() -> None:
     assert latest_candidate("So the answer would be $600? But maybe not.", ("answer",)) is None
 
 
+def test_formulas_in_words_and_unevaluated_arithmetic_are_not_candidates() -> None:
+    assert clean_value("20000 over pi") is None
+    assert clean_value("2! * 5! * 5!") is None
+    assert clean_value("sqrt(66)") == "\\sqrt{66}"
+    assert clean_value("√5 meters") == "\\sqrt5 meters"
+
+
+def test_hedged_statements_are_hypotheses() -> None:
+    assert latest_candidate("If the answer is 168, then it is the total. ", ("answer",)) is None
+    assert latest_candidate("Maybe the answer is 318. ", ("answer",)) is None
+    assert latest_candidate("The answer is 5 or 6 days. ", ("answer",)) is None
+    stated = latest_candidate("So the answer is 318. But let me check. ", ("answer",))
+    assert stated is not None and stated.text == "318"
+
+
 def test_strongest_kind_wins_over_later_weaker_statements() -> None:
     text = "Therefore the total is 30. So the answer is 42. Then 2 + 3 = 5.\n"
     candidate = latest_candidate(text)

@@ -1,0 +1,150 @@
+"""Convergence watcher figures on the bundled traces: tokens saved vs accuracy, held out.
+
+python bench/convergence.py [--sweep] [--json FILE]
+
+Defaults (`WatcherParams()`) were chosen on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
+traces (seeded split by item id, `router.trace_replay.split_traces`); every figure for those
+sets is on the other half. `--sweep` redoes the choice and prints the frontier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+from difficulty.traces import load_traces
+from router.convergence import WatcherParams
+from router.trace_replay import (
+    PreparedTrace,
+    choose_params,
+    frontier,
+    replay,
+    split_traces,
+    summarize,
+    sweep,
+)
+
+TARGET_MODELS = ("QwQ-32B", "s1.1")
+OTHER_MODEL = "R1-Distill-Qwen-32B"
+SOURCES = ("mip-gsm8k", "mip-math")
+TARGET_SAVED = 0.45
+MAX_DROP = 0.01
+# The known trap: stop as soon as any stated answer repeats, no calm window, no minimum.
+NAIVE = WatcherParams(
+    k=2,
+    interval_tokens=20,
+    min_tokens=0,
+    hesitation_window=0,
+    kinds=("boxed", "answer", "conclusion", "equals"),
+)
+
+
+def _pct(value: float | None) -> str:
+    return "  -  " if value is None else f"{100 * value:5.1f}%"
+
+
+def _row(name: str, s: dict[str, Any], verdict: str = "") -> str:
+    return (
+        f"  {name:<40} n={s['n']:<4} exits={s['exits']:<4} saved={_pct(s['tokens_saved'])}  "
+        f"acc full={_pct(s['accuracy_full'])} exit={_pct(s['accuracy_exit'])}  {verdict}"
+    )
+
+
+def _verdict(s: dict[str, Any]) -> str:
+    ok_saved = s["tokens_saved"] >= TARGET_SAVED
+    ok_acc = s["accuracy_exit"] >= s["accuracy_full"] - MAX_DROP - 1e-9
+    return "PASS" if ok_saved and ok_acc else "FALLS SHORT"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print every figure of the convergence issue; returns 0."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sweep", action="store_true", help="re-choose the defaults")
+    parser.add_argument("--json", help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {sys.platform}")
+    figures: dict[str, Any] = {}
+
+    halves = {}
+    for source in SOURCES:
+        for model in TARGET_MODELS:
+            name = f"{source}-{model}"
+            tune, held = split_traces(load_traces(name))
+            halves[name] = (
+                [PreparedTrace.of(t) for t in tune],
+                [PreparedTrace.of(t) for t in held],
+            )
+    params = WatcherParams()
+    if args.sweep:
+        points = sweep([tune for tune, _ in halves.values()])
+        chosen = choose_params(points, max_drop=MAX_DROP)
+        params = chosen.params
+        print("\nfrontier on the tuning half (mean saving, worst-dataset accuracy drop):")
+        for p in frontier(points):
+            print(
+                f"  k={p.params.k} m={p.params.interval_tokens} "
+                f"window={p.params.hesitation_window} min={p.params.min_tokens}: "
+                f"saved {100 * p.tokens_saved:.1f}%  drop {100 * p.accuracy_drop:.1f} pt"
+            )
+    print(f"\nwatcher params: {json.dumps({**params.to_config(), 'markers': '...'})}")
+    figures["params"] = params.to_config()
+
+    print(f"\nQwQ-32B and s1.1, held-out half (target: saved >= {100 * TARGET_SAVED:.0f}%, ")
+    print(f"accuracy at exit >= full - {100 * MAX_DROP:.0f} pt):")
+    for name, (_, held) in halves.items():
+        s = summarize(replay(held, params))
+        figures[name] = s
+        print(_row(name, s, _verdict(s)))
+
+    print(f"\n{OTHER_MODEL}, same params, all traces (reported as they fall):")
+    for source in SOURCES:
+        name = f"{source}-{OTHER_MODEL}"
+        s = summarize(replay(load_traces(name), params))
+        figures[name] = s
+        print(_row(name, s))
+
+    print("\nnaive rule (exit when any stated answer repeats), held-out half, for contrast:")
+    for name, (_, held) in halves.items():
+        s = summarize(replay(held, NAIVE))
+        figures[f"naive:{name}"] = s
+        print(_row(name, s))
+
+    anchors = summarize(replay(load_traces("thought-anchors"), params))
+    anchors.pop("traces", None)
+    figures["thought-anchors"] = anchors
+    print(
+        "\nthought-anchors (20 traces, oracle = first chunk whose resampled accuracy stays >= 0.9):"
+    )
+    print(_row("thought-anchors", anchors))
+    print(
+        f"  premature exits (wrong at exit, right in full): {anchors['premature_exits']}; "
+        f"exits before the oracle chunk: {anchors['exits_before_oracle']}\n"
+        f"  oracle would save {_pct(anchors['oracle_tokens_saved'])}; watcher saves "
+        f"{_pct(anchors['tokens_saved'])} = {_pct(anchors['savings_share_of_oracle'])} of the "
+        f"oracle's savings; tokens left on the table: {anchors['tokens_left_on_table']}"
+    )
+
+    print("\nmissing-premise (ill-posed MATH; no right answer): share of traces forced to answer")
+    for model in (*TARGET_MODELS, OTHER_MODEL):
+        name = f"mip-missing-premise-{model}"
+        s = summarize(replay(load_traces(name), params))
+        figures[name] = s
+        print(
+            f"  {name:<40} n={s['n']:<4} forced={_pct(s['forced_answer_share'])} "
+            f"saved={_pct(s['tokens_saved'])}"
+        )
+    print(f"\n({time.perf_counter() - started:.0f} s)")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(figures, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
