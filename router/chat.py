@@ -79,6 +79,7 @@ async def _record(gateway: Gateway, routing: Routing, stats: CallStats, *, strea
 async def _collect_unless_gone(request: Request, source: ChunkSource, stats: CallStats) -> Any:
     """Collect the whole answer; cancel the upstream call if the caller leaves meanwhile."""
     result: list[Any] = []
+    failure: list[BaseException] = []
     gone = False
 
     async with anyio.create_task_group() as tg:
@@ -91,11 +92,16 @@ async def _collect_unless_gone(request: Request, source: ChunkSource, stats: Cal
             tg.cancel_scope.cancel()
 
         async def run() -> None:
-            result.append(await collect(source, stats))
+            try:
+                result.append(await collect(source, stats))
+            except Exception as exc:  # re-raised below, outside the task group's wrapping
+                failure.append(exc)
             tg.cancel_scope.cancel()
 
         tg.start_soon(watch)
         tg.start_soon(run)
+    if failure:
+        raise failure[0]
     return None if gone else result[0]
 
 

@@ -1,0 +1,240 @@
+"""Upstream faults through a real gateway: retries, failover, 502/504, broken streams, disconnects.
+
+Faults are injected by the replay upstream (server side, for the next request), so the gateway
+sees real HTTP failures: error statuses, a server that never answers, a connection dropped
+mid-body, a port nobody listens on.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from router.replay_upstream import ReplayUpstream
+from tests.router.conftest import (
+    EASY,
+    HARD,
+    RunningGateway,
+    base_config,
+    replay_rows,
+    start_gateway,
+)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def upstreams() -> Iterator[tuple[ReplayUpstream, ReplayUpstream]]:
+    """A fast replay for faults and a paced one (a real model's speed) for disconnects."""
+    with (
+        ReplayUpstream(replay_rows()) as fast,
+        ReplayUpstream(replay_rows(), tokens_per_second=20) as paced,
+    ):
+        yield fast, paced
+
+
+@pytest.fixture(scope="module")
+def gw(
+    upstreams: tuple[ReplayUpstream, ReplayUpstream], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    fast, paced = upstreams
+    db = tmp_path_factory.mktemp("faults") / "ledger.db"
+    config = base_config(fast.base_url, f"sqlite:///{db}")
+    profiles: dict[str, Any] = config["profiles"]
+    profiles["flaky"] = {
+        "model": "openai/Qwen2.5-32B",
+        "api_base": fast.base_url,
+        "retries": 0,
+        "fallbacks": ["think"],
+    }
+    profiles["dead"] = {
+        "model": "openai/Qwen2.5-32B",
+        "api_base": f"http://127.0.0.1:{_closed_port()}/v1",
+        "retries": 1,
+    }
+    profiles["slow"] = {
+        "model": "openai/QwQ-32B",
+        "api_base": fast.base_url,
+        "retries": 0,
+        "timeout_s": 1.0,
+    }
+    profiles["paced"] = {"model": "openai/QwQ-32B", "api_base": paced.base_url, "retries": 0}
+    gateway = start_gateway(config)
+    yield gateway
+    gateway.server.stop()
+
+
+def _post(gw: RunningGateway, model: str, prompt: str = EASY, **extra: Any) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}], **extra}
+    return httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=30)
+
+
+def _record(gw: RunningGateway, request_id: str) -> Any:
+    return next(r for r in gw.records() if r.request_id == request_id)
+
+
+def test_a_5xx_is_retried(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    before = fast.stats.requests
+    fast.schedule_fault("500")
+    resp = _post(gw, "thinkgate/direct")
+    assert resp.status_code == 200, resp.text
+    assert "72" in resp.json()["choices"][0]["message"]["content"]
+    assert fast.stats.requests == before + 2
+
+
+def test_failover_to_the_fallback_profile(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("503")
+    resp = _post(gw, "thinkgate/flaky")
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["x-thinkgate-profile"] == "think"
+    assert resp.json()["thinkgate"]["profile"] == "think"
+    assert _record(gw, resp.headers["x-thinkgate-request-id"]).profile == "think"
+
+
+def test_persistent_5xx_is_a_502(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("500", count=2)
+    resp = _post(gw, "thinkgate/direct")
+    assert resp.status_code == 502
+    error = resp.json()["error"]
+    assert error["code"] == "upstream_error" and error["type"] == "api_error"
+    record = _record(gw, resp.headers["x-thinkgate-request-id"])
+    assert record.status == 502 and record.error
+
+
+def test_persistent_5xx_before_a_stream_starts_is_a_502_too(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("502", count=2)
+    client = openai.OpenAI(base_url=gw.base_url, api_key="x", max_retries=0)
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(
+            model="thinkgate/direct", messages=[{"role": "user", "content": EASY}], stream=True
+        )
+    assert info.value.status_code == 502
+
+
+def test_timeout_is_a_504(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("timeout")
+    t0 = time.monotonic()
+    resp = _post(gw, "thinkgate/slow")
+    assert resp.status_code == 504, resp.text
+    assert resp.json()["error"]["code"] == "upstream_timeout"
+    assert time.monotonic() - t0 < 10
+
+
+def test_connection_refused_is_a_502(gw: RunningGateway) -> None:
+    resp = _post(gw, "thinkgate/dead")
+    assert resp.status_code == 502
+    assert resp.json()["error"]["type"] == "api_error"
+    streamed = _post(gw, "thinkgate/dead", stream=True)
+    assert streamed.status_code == 502 and "error" in streamed.json()
+
+
+def test_a_stream_broken_midway_ends_with_an_error_event(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("break-after=6")
+    body = {
+        "model": "thinkgate/think",
+        "messages": [{"role": "user", "content": HARD}],
+        "stream": True,
+    }
+    t0 = time.monotonic()
+    with httpx.stream("POST", f"{gw.base_url}/chat/completions", json=body, timeout=30) as resp:
+        assert resp.status_code == 200
+        rid = resp.headers["x-thinkgate-request-id"]
+        events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    assert time.monotonic() - t0 < 10  # ended, not hung
+    assert "[DONE]" not in events
+    last = json.loads(events[-1])
+    assert set(last["error"]) == {"message", "type", "param", "code"}
+    assert last["error"]["code"] == "upstream_error"
+    assert any("choices" in json.loads(e) for e in events[:-1])  # some text was relayed first
+    record = _record(gw, rid)
+    assert record.status == 502 and record.stream is True
+
+    fast.schedule_fault("break-after=6")
+    client = openai.OpenAI(base_url=gw.base_url, api_key="x", max_retries=0)
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(
+            model="thinkgate/think", messages=[{"role": "user", "content": HARD}], stream=True
+        ):
+            pass
+
+
+def test_a_non_streamed_request_broken_midway_is_a_502(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("break-after=6")
+    resp = _post(gw, "thinkgate/think", HARD)
+    assert resp.status_code == 502
+    assert resp.json()["error"]["code"] == "upstream_error"
+
+
+def _wait_for(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_client_disconnect_cancels_the_upstream_stream(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    _, paced = upstreams
+    before = paced.stats.disconnects
+    body = {
+        "model": "thinkgate/paced",
+        "messages": [{"role": "user", "content": EASY}],
+        "stream": True,
+    }
+    with httpx.stream("POST", f"{gw.base_url}/chat/completions", json=body, timeout=30) as resp:
+        rid = resp.headers["x-thinkgate-request-id"]
+        lines = resp.iter_lines()
+        got = [next(lines) for _ in range(4)]
+    assert any(line.startswith("data: ") for line in got)
+    # The paced upstream would need ~4 s more; it must see the disconnect well before that.
+    assert _wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
+    assert _wait_for(lambda: any(r.request_id == rid for r in gw.records()))
+    record = _record(gw, rid)
+    assert record.status == 499 and record.completion_tokens < 60
+
+
+def test_client_disconnect_cancels_a_non_streamed_call(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    _, paced = upstreams
+    before = paced.stats.disconnects
+    body = {"model": "thinkgate/paced", "messages": [{"role": "user", "content": EASY}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=1.0)
+    assert _wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
