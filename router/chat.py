@@ -127,6 +127,8 @@ async def chat_completions(request: Request, gateway: GatewayDep) -> Response:
         with anyio.CancelScope(shield=True):
             await _record(gateway, routing, stats, stream=chat.stream)
         return render_error(exc, headers=headers)
+    if stats.samples is not None:
+        headers["x-thinkgate-samples"] = str(stats.samples)
     if stats.profile and stats.profile != routing.profile:
         headers["x-thinkgate-profile"] = stats.profile
         model = settings.profiles[stats.profile].upstream_name

@@ -293,3 +293,39 @@ def test_redis_ledger_records_the_request(
     records = read_records(redis_ledger_url)
     assert [r.request_id for r in records] == [rid]
     assert httpx.get(f"{gw.url}/v1/savings").json()["requests"] == 1
+
+
+def test_search_profile_votes_and_says_how_many_samples_ran(
+    replay: ReplayUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Any
+) -> None:
+    config = base_config(replay.base_url, f"sqlite:///{tmp_path / 's.db'}")
+    config["profiles"]["vote"] = {
+        "model": "openai/Qwen2.5-32B",
+        "api_base": replay.base_url,
+        "predictor": "Qwen2.5-32B",
+        "search": {"max_samples": 8, "min_samples": 2, "wave": 2, "threshold": 0.9},
+    }
+    gw = gateway_factory(config)
+    before = replay.stats.requests
+    raw = _client(gw).chat.completions.with_raw_response.create(
+        model="thinkgate/vote", messages=[{"role": "user", "content": EASY}]
+    )
+    reply = raw.parse()
+    samples = int(raw.headers["x-thinkgate-samples"])
+    # Every recorded sample agrees, so the vote stops long before the plan's maximum.
+    assert 2 <= samples < 8
+    assert json.loads(raw.http_response.text)["thinkgate"]["samples"] == samples
+    assert "\\boxed{72}" in (reply.choices[0].message.content or "")
+    assert replay.stats.requests - before >= samples
+    assert reply.usage is not None and reply.usage.completion_tokens > 0
+    record = _record(gw, raw.headers["x-thinkgate-request-id"])
+    assert record.samples == samples
+    assert record.saved_by["sampling"] > 0
+
+    events = list(
+        _client(gw).chat.completions.create(
+            model="thinkgate/vote", messages=[{"role": "user", "content": EASY}], stream=True
+        )
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in events if c.choices)
+    assert "\\boxed{72}" in text
