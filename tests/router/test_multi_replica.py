@@ -1,0 +1,157 @@
+"""Two `thinkgate serve` processes on one Redis ledger: either replica reports every request.
+
+Issue 6's scale-out check: concurrent load split over two real gateway processes, then
+`/v1/savings` on each equals the number of requests both served, with no record lost, and
+feedback given to one replica labels a request the other one served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from router.replay_upstream import ReplayUpstream
+from tests.router.conftest import PROMPTS, base_config, read_records
+
+REQUESTS = 60
+CONCURRENCY = 16
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 180.0
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise AssertionError(f"gateway at {url} exited with {process.returncode}:\n{tail}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise AssertionError(f"gateway at {url} not ready after {timeout:.0f} s")
+
+
+@pytest.fixture
+def replicas(
+    replay: ReplayUpstream, redis_ledger_url: str, tmp_path: Path
+) -> Iterator[tuple[list[str], str]]:
+    """Two gateway processes sharing one Redis ledger; yields their URLs and the ledger URL."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(base_config(replay.base_url, redis_ledger_url)))
+    ports = [_free_port(), _free_port()]
+    logs = [tmp_path / f"replica-{port}.log" for port in ports]
+    sinks = [log.open("wb") for log in logs]
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "serve", "--config", str(config)]
+            + ["--port", str(port), "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+        for port, sink in zip(ports, sinks, strict=True)
+    ]
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        for url, process, log in zip(urls, processes, logs, strict=True):
+            _wait_ready(url, process, log)
+        yield urls, redis_ledger_url
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for sink in sinks:
+            sink.close()
+
+
+async def _load(urls: list[str]) -> list[tuple[str, str]]:
+    """REQUESTS chat calls, alternating replicas, a third of them streamed; (replica, id) each."""
+    sem = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(client: httpx.AsyncClient, i: int) -> tuple[str, str]:
+        url = urls[i % 2]
+        body = {
+            "model": "thinkgate/auto",
+            "messages": [{"role": "user", "content": PROMPTS[i % len(PROMPTS)]}],
+            "stream": i % 3 == 0,
+        }
+        async with (
+            sem,
+            client.stream("POST", f"{url}/v1/chat/completions", json=body) as response,
+        ):
+            text = (await response.aread()).decode()
+            assert response.status_code == 200, text
+            if body["stream"]:
+                assert text.rstrip().endswith("data: [DONE]"), text[-200:]
+            return url, response.headers["x-thinkgate-request-id"]
+
+    async with httpx.AsyncClient(timeout=60.0) as client:
+        return await asyncio.gather(*(one(client, i) for i in range(REQUESTS)))
+
+
+def _savings(url: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/v1/savings", timeout=10.0)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _settled_savings(url: str, expected: int, timeout: float = 10.0) -> dict[str, Any]:
+    # Records are written when each response finishes; give the last ones a moment.
+    deadline = time.monotonic() + timeout
+    savings = _savings(url)
+    while savings["requests"] < expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        savings = _savings(url)
+    return savings
+
+
+def test_savings_on_either_replica_count_every_request(
+    replicas: tuple[list[str], str],
+) -> None:
+    urls, ledger_url = replicas
+    served = asyncio.run(_load(urls))
+    per_replica = {url: sum(1 for u, _ in served if u == url) for url in urls}
+    assert per_replica == {urls[0]: REQUESTS // 2, urls[1]: REQUESTS // 2}
+
+    first, second = (_settled_savings(url, REQUESTS) for url in urls)
+    assert first["requests"] == second["requests"] == sum(per_replica.values())
+    assert sum(p["requests"] for p in first["by_profile"].values()) == REQUESTS
+    assert first == second
+
+    ids = [request_id for _, request_id in served]
+    assert len(set(ids)) == REQUESTS
+    assert sorted(r.request_id for r in read_records(ledger_url)) == sorted(ids)
+
+    # Feedback sent to one replica labels a request the other replica served.
+    served_by_first = next(rid for url, rid in served if url == urls[0])
+    response = httpx.post(
+        f"{urls[1]}/v1/feedback", json={"request_id": served_by_first, "correct": True}
+    )
+    assert response.status_code == 200, response.text
+    assert _savings(urls[0])["feedback"] == {"labelled": 1, "correct": 1, "accuracy": 1.0}
