@@ -1,4 +1,4 @@
-"""The embedded ledger store: one SQLite file in WAL mode, written from a worker thread."""
+"""The embedded ledger store: one SQLite file in WAL mode, committed in batches off the loop."""
 
 from __future__ import annotations
 
@@ -31,7 +31,11 @@ CREATE TABLE IF NOT EXISTS ledger (
 
 
 class SQLiteLedger:
-    """Ledger in one SQLite file, for one process; savings counters are kept in memory."""
+    """Ledger in one SQLite file, for one process; savings counters are kept in memory.
+
+    Other processes may read the file (`thinkgate ledger stats`), but a second writer's records
+    would be missing from this process's savings: replicas share a Redis ledger instead.
+    """
 
     def __init__(self, path: str | Path, *, synchronous: str = "full", create: bool = True) -> None:
         if synchronous.lower() not in ("full", "normal"):
@@ -71,7 +75,7 @@ class SQLiteLedger:
                 try:
                     return work(self._conn)
                 except sqlite3.Error as exc:
-                    raise LedgerError(f"ledger write failed: {exc}") from None
+                    raise LedgerError(f"ledger file error: {exc}") from None
 
         # Commits wait for fsync; keep them off the event loop.
         return await asyncio.to_thread(locked)
