@@ -109,6 +109,7 @@ class ReplayPlan:
     finish_reason: str
     prompt_tokens: int
     texts: dict[str, str] = field(default_factory=dict)
+    _usage: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def tokens(self) -> int:
@@ -117,6 +118,11 @@ class ReplayPlan:
 
     def usage(self) -> dict[str, Any]:
         """OpenAI ``usage``; reasoning tokens count as completion tokens, as OpenAI counts them."""
+        if self._usage is None:
+            self._usage = self._count()
+        return self._usage
+
+    def _count(self) -> dict[str, Any]:
         reasoning = count_tokens(self.texts.get("reasoning_content", ""))
         visible = count_tokens(self.texts.get("content", "") + self.texts.get("text", ""))
         return {
@@ -135,16 +141,22 @@ def build_plan(
 ) -> ReplayPlan:
     """Lay the parts end to end, stopping (finish ``length``) before ``max_tokens`` is passed."""
     deltas: list[tuple[str, ReplayPiece]] = []
-    texts: dict[str, str] = {}
     spent = 0
+    finish = "stop"
     for name, pieces in parts:
         for piece in pieces:
             if max_tokens is not None and spent + piece.tokens > max_tokens:
-                return ReplayPlan(outcome, deltas, "length", prompt_tokens, texts)
+                finish = "length"
+                break
             deltas.append((name, piece))
-            texts[name] = texts.get(name, "") + piece.text
             spent += piece.tokens
-    return ReplayPlan(outcome, deltas, "stop", prompt_tokens, texts)
+        if finish == "length":
+            break
+    texts: dict[str, list[str]] = {}
+    for name, piece in deltas:
+        texts.setdefault(name, []).append(piece.text)
+    joined = {name: "".join(chunks) for name, chunks in texts.items()}
+    return ReplayPlan(outcome, deltas, finish, prompt_tokens, joined)
 
 
 class _BrokenStream(Exception):
