@@ -90,6 +90,7 @@ class CallStats:
     ttft_ms: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    counted: bool = False  # usage was counted by thinkgate, not reported by the upstream
     status: int = 200
     error: str | None = None
     early_exit: dict[str, Any] | None = None
@@ -275,7 +276,7 @@ class Pipeline:
         """The ledger record of a finished (or failed) request; token savings are estimates."""
         from difficulty.tokens import count_tokens
 
-        counted = stats.completion_tokens is None or stats.prompt_tokens is None
+        counted = stats.counted or stats.completion_tokens is None or stats.prompt_tokens is None
         prompt_tokens = stats.prompt_tokens
         if prompt_tokens is None:
             prompt_tokens = count_tokens(stats.prompt_text)

@@ -69,6 +69,7 @@ class ProfileSettings(BaseModel):
     search: SearchSettings | None = None
     convergence: dict[str, Any] | None = None
     prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
+    prefill_params: dict[str, Any] = Field(default_factory=dict)  # extra params for that call
     aliases: list[str] = Field(default_factory=list)
 
     @property

@@ -1,0 +1,172 @@
+"""Live convergence pruning: watch a thinking stream and cut it once its answer has settled.
+
+The watcher (router.convergence) reads the reasoning as it streams (`reasoning_content`
+deltas, or `<think>...</think>` inside content). When it calls the answer settled, the upstream
+connection is closed, so the server stops generating, and the caller still gets a well-formed
+end: the answer from a short continuation with the thinking closed (where the profile allows
+prefilling), otherwise the converged candidate, then the final chunk and usage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from difficulty.errors import ThinkgateError
+from router.convergence import ConvergenceWatcher, ExitDecision, ThinkSplitter, WatcherParams
+from router.pipeline import CallStats, Routing
+from router.settings import ProfileSettings
+from router.upstream import Upstream, UpstreamStream
+
+__all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
+
+# The continuation only has to state the answer.
+ANSWER_MAX_TOKENS = 512
+
+
+def continuation_messages(messages: list[dict[str, Any]], reasoning: str) -> list[dict[str, Any]]:
+    """The request for the final answer: the thinking so far, closed, as the assistant's prefill."""
+    prefill = f"<think>\n{reasoning.rstrip()}\n</think>\n\n"
+    return [*messages, {"role": "assistant", "content": prefill}]
+
+
+def _merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = {**out[key], **value}
+        else:
+            out[key] = value
+    return out
+
+
+class WatchedStream:
+    """An upstream stream relayed through the convergence watcher; ends early on convergence."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        stream: UpstreamStream,
+        routing: Routing,
+        profile: ProfileSettings,
+        messages: list[dict[str, Any]],
+        params: Mapping[str, Any],
+        stats: CallStats,
+    ) -> None:
+        self.upstream = upstream
+        self.stream = stream
+        self.routing = routing
+        self.profile = profile
+        self.messages = messages
+        self.params = params
+        self.stats = stats
+        self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
+        self.splitter = ThinkSplitter()
+        self.reasoning: list[str] = []
+        self.answering = False  # the model has started its visible answer: stop watching
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def aclose(self) -> None:
+        """Close the upstream connection."""
+        await self.stream.aclose()
+
+    def _watch(self, chunk: dict[str, Any]) -> ExitDecision | None:
+        decision = None
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            thought = delta.get("reasoning_content") or ""
+            content = delta.get("content") or ""
+            if content:
+                more, content = self.splitter.feed(content)
+                thought += more
+            if content.strip():
+                self.answering = True
+            if thought and not self.answering:
+                self.reasoning.append(thought)
+                decision = self.watcher.feed(thought) or decision
+        return decision
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        template: dict[str, Any] = {}
+        async for chunk in self.stream:
+            template = {k: chunk[k] for k in ("object", "created") if k in chunk}
+            decision = None if self.answering else self._watch(chunk)
+            yield chunk
+            if decision is not None:
+                await self.stream.aclose()  # the server sees the disconnect and stops
+                async for end in self._finish(decision, template):
+                    yield end
+                return
+
+    async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
+        if self.profile.prefill:
+            params = _merge(self.params, self.profile.prefill_params)
+            params["max_tokens"] = ANSWER_MAX_TOKENS
+            messages = continuation_messages(self.messages, "".join(self.reasoning))
+            try:
+                text, tokens = await self.upstream.complete_text(
+                    self.stream.profile, messages, params
+                )
+            except ThinkgateError:
+                text, tokens = "", None
+            if text.strip():
+                return text, tokens, "continuation"
+        from router.convergence import final_answer_text
+
+        return final_answer_text(decision), None, "candidate"
+
+    async def _finish(
+        self, decision: ExitDecision, template: dict[str, Any]
+    ) -> AsyncIterator[dict[str, Any]]:
+        from difficulty.tokens import count_tokens
+
+        base = template or {"object": "chat.completion.chunk", "created": int(time.time())}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+        answer, answer_tokens, source = await self._answer(decision)
+        if self.splitter.in_think:
+            answer = "\n</think>\n\n" + answer  # keep <think>-in-content output well formed
+        yield chunk({"content": answer})
+        yield chunk({}, "stop")
+        reasoning_tokens = count_tokens("".join(self.reasoning))
+        completion = reasoning_tokens + (answer_tokens or count_tokens(answer))
+        prompt = count_tokens("\n".join(str(m.get("content") or "") for m in self.messages))
+        usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        self.stats.counted = True
+        yield {**base, "choices": [], "usage": usage}
+        pred = self.routing.predictions.get(self.routing.profile)
+        expected = pred.tokens if pred is not None and pred.tokens is not None else None
+        self.stats.early_exit = {
+            "tokens_at_exit": reasoning_tokens,
+            "checkpoint": decision.checkpoint,
+            "answer": decision.answer,
+            "answer_from": source,
+            "expected_tokens": expected,
+        }
+        if expected is not None:
+            self.stats.saved_early_exit = max(0.0, float(expected) - completion)
+
+
+async def open_watched(
+    upstream: Upstream,
+    routing: Routing,
+    profile: ProfileSettings,
+    messages: list[dict[str, Any]],
+    params: Mapping[str, Any],
+    stats: CallStats,
+) -> WatchedStream:
+    """Open the upstream stream for a thinking profile with the watcher on."""
+    stream = await upstream.open(routing.profile, messages, params)
+    stats.profile = stream.profile
+    return WatchedStream(upstream, stream, routing, profile, messages, params, stats)
