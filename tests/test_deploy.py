@@ -171,6 +171,20 @@ def test_compose_stack_is_consistent() -> None:
         assert str(urlsplit(profile["api_base"]).port) in replay["expose"]
 
 
+def test_gateway_commands_parse_with_the_cli() -> None:
+    commands = [
+        json.loads(next(a for i, a in _dockerfile() if i == "CMD")),
+        COMPOSE["services"]["gateway"]["command"],
+        _one("Deployment", "thinkgate")["spec"]["template"]["spec"]["containers"][0]["command"],
+    ]
+    for command in commands:
+        assert command[0] == "thinkgate"
+        args = build_parser().parse_args(command[1:])
+        assert args.command == "serve"
+        assert args.config == "/etc/thinkgate/config.yaml"
+        assert args.host is None and args.port is None  # host and port come from the config
+
+
 def test_replay_commands_parse_and_name_bundled_datasets() -> None:
     from difficulty.datasets import dataset_path
 

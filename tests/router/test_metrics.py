@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
+import openai
 import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
@@ -12,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from router.ledger.record import LedgerRecord
 from router.metrics import GatewayMetrics, metrics_router, request_mode
 from router.server_thread import ServerThread
+from tests.router.conftest import PROMPTS, RunningGateway
 
 
 def make_record(**changes: Any) -> LedgerRecord:
@@ -132,3 +135,30 @@ def test_metrics_endpoint_over_http() -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert _value(response.text, "thinkgate_completion_tokens_total", profile="direct") == 200
+
+
+def test_gateway_metrics_agree_with_its_ledger(gateway: RunningGateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="unused", max_retries=0)
+    for prompt in PROMPTS:
+        client.chat.completions.create(
+            model="thinkgate/auto", messages=[{"role": "user", "content": prompt}]
+        )
+    deadline = time.monotonic() + 10
+    while True:
+        text = httpx.get(f"{gateway.url}/metrics").text
+        savings = httpx.get(f"{gateway.url}/v1/savings").json()
+        counted = {
+            labels: value
+            for (name, labels), value in _samples(text).items()
+            if name == "thinkgate_requests_total"
+        }
+        if sum(counted.values()) == savings["requests"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert sum(counted.values()) == savings["requests"] >= len(PROMPTS)
+    for profile, stats in savings["by_profile"].items():
+        assert (
+            _value(text, "thinkgate_completion_tokens_total", profile=profile)
+            == stats["completion_tokens"]
+        )
+    assert _value(text, "thinkgate_decision_duration_seconds_count") >= len(PROMPTS)
