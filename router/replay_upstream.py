@@ -154,6 +154,7 @@ def create_replay_app(
         stream = bool(body.get("stream"))
         opts = body.get("stream_options")
         include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
+        n = _int_option(body, "n") or 1  # validated before any counter moves
         fault = state.take_fault(request.headers.get(FAULT_HEADER))
         state.stats.begin(plan.outcome.profile)
         headers = {"x-replay-item": plan.outcome.id}
@@ -182,7 +183,6 @@ def create_replay_app(
         if await _wait_or_disconnect(request, state.pace.duration(plan.tokens)):
             state.stats.end(completed=False, disconnected=True)
             return Response(status_code=499)
-        n = _int_option(body, "n") or 1
         if kind == "chat":
             message: dict[str, Any] = {
                 "role": "assistant",

@@ -355,3 +355,18 @@ def test_catalog_rejects_tables_without_text_and_bad_aliases() -> None:
         create_replay_app([ROWS[3]])
     with pytest.raises(UnknownModelError):
         create_replay_app(ROWS, aliases={"think": "missing-model"})
+
+
+def test_n_copies_the_recording_and_bad_n_is_refused(upstream: ReplayUpstream) -> None:
+    reply = _client(upstream).chat.completions.create(
+        model="Qwen2.5-32B", messages=[{"role": "user", "content": PROMPT}], n=2
+    )
+    assert [c.message.content for c in reply.choices] == [DIRECT, DIRECT]
+    active = upstream.stats.active
+    bad = httpx.post(
+        f"{upstream.base_url}/chat/completions",
+        json={"model": "QwQ-32B", "n": 0, "messages": [{"role": "user", "content": PROMPT}]},
+    )
+    assert bad.status_code == 400
+    assert bad.json()["error"]["param"] == "n"
+    assert upstream.stats.active == active
