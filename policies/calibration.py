@@ -17,10 +17,18 @@ import numpy.typing as npt
 from difficulty.errors import InvalidInputError
 from policies.policy import PolicyConfig, choose
 
-__all__ = ["Target", "CONFIDENCE_Z", "knob_grid", "calibrate", "with_knob"]
+__all__ = [
+    "Target",
+    "CONFIDENCE_Z",
+    "knob_grid",
+    "calibrate",
+    "with_knob",
+    "fit_recalibration",
+]
 
-# One-sided ~84%: the held-out loss then exceeds the target in roughly one split in six.
-CONFIDENCE_Z = 1.0
+# Half a standard error: on routellm-gsm8k and mip the held-out target then held in 90-100%
+# of 20 random splits, where z = 0 held in 15-45% and z = 1 gave up a third of the savings.
+CONFIDENCE_Z = 0.5
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,20 @@ def calibrate(
     reference: int,
     *,
     z: float = CONFIDENCE_Z,
+    spend: npt.ArrayLike | None = None,
 ) -> PolicyConfig:
     """The cheapest knob whose training loss (or tokens) meets the target at a UCB of `z` SEs.
 
     `p_correct`/`cost` are the model's (out-of-fold) forecasts for the training items,
     `correct`/`tokens` what actually happened; `reference` is the reference profile's column.
-    When no knob meets the target, the most accurate setting (knob 0) is returned.
+    "Cheapest" is by actual `spend` per item and profile (default: `tokens`; pass money to
+    minimise money). When no knob meets the target, the most accurate setting is returned.
     """
     p = np.asarray(p_correct, dtype=float)
     c = np.asarray(cost, dtype=float)
     y = np.asarray(correct, dtype=float)
     t = np.asarray(tokens, dtype=float)
+    money = t if spend is None else np.asarray(spend, dtype=float)
     n = p.shape[0]
     if n < 2:
         raise InvalidInputError("calibration needs at least two items")
@@ -97,9 +108,9 @@ def calibrate(
         if target.accuracy_loss is not None:
             d = y[:, reference] - y[rows, idx]
             ucb = d.mean() + z * d.std(ddof=1) / np.sqrt(n)
-            ok = ucb <= target.accuracy_loss + 1e-12
-            if ok and spent.mean() < best_tokens - 1e-9:
-                best, best_tokens = float(knob), float(spent.mean())
+            paid = float(money[rows, idx].mean())
+            if ucb <= target.accuracy_loss + 1e-12 and paid < best_tokens - 1e-12:
+                best, best_tokens = float(knob), paid
         else:
             assert target.tokens is not None
             ucb = spent.mean() + z * spent.std(ddof=1) / np.sqrt(n)
@@ -108,3 +119,33 @@ def calibrate(
     if target.tokens is not None:
         return with_knob(policy, float(knob_grid(policy.kind, c)[-1]))
     return with_knob(policy, best)
+
+
+def fit_recalibration(
+    p_correct: npt.ArrayLike,
+    correct: npt.ArrayLike,
+    profiles: Sequence[str],
+    *,
+    strength: float = 1.0,
+) -> tuple[tuple[str, float, float], ...]:
+    """Per profile, a regularised logistic fit of the outcome on logit(P(correct)).
+
+    Fitted on held-out forecasts it measures how much the difficulty model really knows about
+    each profile: a profile whose forecasts carry no signal gets a slope near 0 (every item
+    then looks the same), so noise in one profile's forecast cannot drive the routing.
+    `strength` is the inverse L2 penalty (scikit-learn's C).
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    p = np.clip(np.asarray(p_correct, dtype=float), 1e-6, 1 - 1e-6)
+    y = np.asarray(correct, dtype=float)
+    out: list[tuple[str, float, float]] = []
+    for j, name in enumerate(profiles):
+        ok = ~(np.isnan(p[:, j]) | np.isnan(y[:, j]))
+        labels = y[ok, j] > 0.5
+        if ok.sum() < 10 or labels.all() or not labels.any():
+            continue  # nothing to learn from: keep the model's own forecast
+        x = np.log(p[ok, j] / (1 - p[ok, j]))[:, None]
+        fit = LogisticRegression(C=strength).fit(x, labels)
+        out.append((name, float(fit.coef_[0, 0]), float(fit.intercept_[0])))
+    return tuple(out)

@@ -23,6 +23,7 @@ __all__ = [
     "PolicyConfig",
     "PredictionLike",
     "choose",
+    "recalibrated",
     "cost_matrix",
     "decide",
 ]
@@ -49,7 +50,9 @@ class PolicyConfig:
     fixed: always `profile`. utility: maximise P(correct) - `lam` * cost, where cost is expected
     completion tokens (`cost_unit="tokens"`) or money. target: the cheapest profile whose
     P(correct) is within `epsilon` of the best. `threshold` is the stopping threshold handed to
-    search profiles.
+    search profiles. `recalibration` holds (profile, slope, intercept) triples that map the
+    difficulty model's P(correct) through sigmoid(slope * logit(p) + intercept) before the
+    choice, as fitted by `policies.calibration.fit_recalibration` on held-out outcomes.
     """
 
     kind: PolicyKind = "utility"
@@ -58,6 +61,7 @@ class PolicyConfig:
     profile: str | None = None
     cost_unit: CostUnit = "tokens"
     threshold: float = 0.95
+    recalibration: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -81,6 +85,24 @@ def cost_matrix(
     return t * prices
 
 
+def recalibrated(
+    policy: PolicyConfig, p_correct: npt.ArrayLike, profiles: Sequence[str]
+) -> npt.NDArray[np.float64]:
+    """P(correct) after the policy's recalibration (unchanged for profiles it does not name)."""
+    p = np.atleast_2d(np.asarray(p_correct, dtype=float))
+    if not policy.recalibration:
+        return p
+    out = p.copy()
+    col = {name: j for j, name in enumerate(profiles)}
+    for name, slope, intercept in policy.recalibration:
+        j = col.get(name)
+        if j is not None:
+            q = np.clip(p[:, j], 1e-6, 1 - 1e-6)
+            z = slope * np.log(q / (1 - q)) + intercept
+            out[:, j] = 1.0 / (1.0 + np.exp(-np.clip(z, -50, 50)))
+    return out
+
+
 def choose(
     policy: PolicyConfig,
     p_correct: npt.ArrayLike,
@@ -91,7 +113,7 @@ def choose(
 
     Ties go to the cheaper profile, then to the earlier column.
     """
-    p = np.atleast_2d(np.asarray(p_correct, dtype=float))
+    p = recalibrated(policy, p_correct, profiles)
     c = np.atleast_2d(np.asarray(cost, dtype=float))
     if p.shape != c.shape or p.shape[1] != len(profiles):
         raise InvalidInputError("predictions, costs and profiles disagree in shape")
@@ -129,10 +151,11 @@ def decide(
         raise InvalidInputError("no profile predictions to decide from")
     names = list(predictions)
     pcs = [costs.get(n) or ProfileCost(n) for n in names]
-    p = np.array([[predictions[n].p_correct for n in names]], dtype=float)
+    raw = np.array([[predictions[n].p_correct for n in names]], dtype=float)
     tok = np.array([[_expected_tokens(predictions[n], c) for n, c in zip(names, pcs, strict=True)]])
     c = cost_matrix(tok, pcs, policy.cost_unit)
-    i = int(choose(policy, p, c, names)[0])
+    i = int(choose(policy, raw, c, names)[0])
+    p = recalibrated(policy, raw, names)
     name, pc = names[i], pcs[i]
     reason = _reason(policy, names, p[0], tok[0], i, reference)
     sampling = None

@@ -8,15 +8,22 @@ is an honest held-out estimate of what a deployment would see.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from difficulty.errors import InvalidInputError
-from policies.calibration import CONFIDENCE_Z, Target, calibrate, knob_grid, with_knob
-from policies.policy import PolicyConfig, choose, cost_matrix
+from policies.calibration import (
+    CONFIDENCE_Z,
+    Target,
+    calibrate,
+    fit_recalibration,
+    knob_grid,
+    with_knob,
+)
+from policies.policy import PolicyConfig, choose, cost_matrix, recalibrated
 from policies.profiles import ProfileCost
 
 __all__ = [
@@ -84,6 +91,29 @@ class RoutingTable:
             fold=self.fold[r],
         )
 
+    def with_forecasts(self, p_correct: _Array) -> RoutingTable:
+        """The same table with other P(correct) forecasts."""
+        return RoutingTable(
+            self.item_ids,
+            self.prompts,
+            self.profiles,
+            p_correct,
+            self.tokens_pred,
+            self.correct,
+            self.tokens,
+            self.fold,
+        )
+
+    def recalibrated(self) -> RoutingTable:
+        """Each fold's forecasts recalibrated by a map fitted on the other folds only."""
+        p = self.p_correct.copy()
+        for k in np.unique(self.fold):
+            train = self.fold != k
+            recal = fit_recalibration(self.p_correct[train], self.correct[train], self.profiles)
+            config = PolicyConfig("utility", recalibration=recal)
+            p[~train] = recalibrated(config, self.p_correct[~train], self.profiles)
+        return self.with_forecasts(p)
+
     def complete(self) -> RoutingTable:
         """Only items with an outcome for every profile; missing token forecasts filled in."""
         keep = ~(np.isnan(self.correct).any(axis=1) | np.isnan(self.tokens).any(axis=1))
@@ -120,6 +150,7 @@ class Point:
     accuracy_loss: float
     shares: dict[str, float] = field(default_factory=dict)
     knob: float | None = None
+    cost_saved: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The point as a JSON-ready dict."""
@@ -131,6 +162,8 @@ class Point:
             "accuracy_loss": self.accuracy_loss,
             "shares": self.shares,
         }
+        if self.cost_saved is not None:
+            out["cost_saved"] = self.cost_saved
         if self.knob is not None:
             out["knob"] = self.knob
         return out
@@ -161,6 +194,7 @@ def evaluate(
     cost = float((weights * table.tokens * prices).sum(axis=1).mean())
     ref_acc = float(table.correct[:, reference].mean())
     ref_tokens = float(table.tokens[:, reference].mean())
+    ref_cost = float((table.tokens[:, reference] * prices[reference]).mean())
     shares = {name: float(weights[:, j].mean()) for j, name in enumerate(table.profiles)}
     return Point(
         accuracy=accuracy,
@@ -170,6 +204,7 @@ def evaluate(
         accuracy_loss=ref_acc - accuracy,
         shares=shares,
         knob=knob,
+        cost_saved=1.0 - cost / ref_cost if ref_cost > 0 else None,
     )
 
 
@@ -177,6 +212,11 @@ def _policy_cost(
     table: RoutingTable, costs: Mapping[str, ProfileCost], policy: PolicyConfig
 ) -> _Array:
     return cost_matrix(table.tokens_pred, _prices(table, costs), policy.cost_unit)
+
+
+def _spend(table: RoutingTable, costs: Mapping[str, ProfileCost], policy: PolicyConfig) -> _Array:
+    """What each item would actually cost on each profile, in the policy's unit."""
+    return cost_matrix(table.tokens, _prices(table, costs), policy.cost_unit)
 
 
 def frontier(
@@ -203,9 +243,11 @@ def operating_point(
     reference: int,
     *,
     z: float = CONFIDENCE_Z,
+    recalibrate: bool = True,
 ) -> tuple[Point, npt.NDArray[np.intp], list[float]]:
     """The policy calibrated on the other folds and applied to each held-out fold, pooled.
 
+    With `recalibrate`, the forecasts' recalibration map is also fitted on the other folds.
     Returns the pooled point, the per-item choices and the knob chosen for each fold.
     """
     c = _policy_cost(table, costs, policy)
@@ -214,8 +256,12 @@ def operating_point(
     for k in np.unique(table.fold):
         test = table.fold == k
         train = ~test
+        base = policy
+        if recalibrate:
+            recal = fit_recalibration(table.p_correct[train], table.correct[train], table.profiles)
+            base = replace(policy, recalibration=recal)
         tuned = calibrate(
-            policy,
+            base,
             target,
             table.p_correct[train],
             c[train],
@@ -224,6 +270,7 @@ def operating_point(
             table.profiles,
             reference,
             z=z,
+            spend=_spend(table, costs, policy)[train],
         )
         knobs.append(tuned.lam if policy.kind == "utility" else tuned.epsilon)
         choice[test] = choose(tuned, table.p_correct[test], c[test], table.profiles)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from difficulty.errors import InvalidInputError
-from policies.calibration import Target, calibrate, knob_grid
-from policies.policy import PolicyConfig, choose
+from policies.calibration import Target, calibrate, fit_recalibration, knob_grid
+from policies.policy import PolicyConfig, choose, recalibrated
 
 
 def _data(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -59,3 +59,28 @@ def test_fixed_policy_cannot_be_calibrated() -> None:
     p, c, y, t = _data(10, 3)
     with pytest.raises(InvalidInputError):
         calibrate(PolicyConfig("fixed", profile="a"), Target(tokens=1.0), p, c, y, t, "ab", 1)
+
+
+def test_recalibration_flattens_a_forecast_without_signal() -> None:
+    rng = np.random.default_rng(4)
+    n = 3000
+    informative = rng.uniform(0.05, 0.95, n)
+    noise = rng.uniform(0.05, 0.95, n)
+    correct = np.stack([rng.uniform(size=n) < informative, rng.uniform(size=n) < 0.9], axis=1)
+    recal = dict(
+        (name, (a, b))
+        for name, a, b in fit_recalibration(
+            np.stack([informative, noise], axis=1), correct.astype(float), ["good", "noisy"]
+        )
+    )
+    assert recal["good"][0] > 0.7
+    assert abs(recal["noisy"][0]) < 0.15
+    policy = PolicyConfig(recalibration=tuple((k, a, b) for k, (a, b) in recal.items()))
+    flat = recalibrated(policy, np.stack([informative, noise], axis=1), ["good", "noisy"])
+    assert flat[:, 1].std() < 0.02
+    assert flat[:, 1].mean() == pytest.approx(0.9, abs=0.03)
+
+
+def test_recalibration_skips_profiles_without_both_outcomes() -> None:
+    p = np.full((20, 1), 0.5)
+    assert fit_recalibration(p, np.ones((20, 1)), ["always"]) == ()

@@ -112,3 +112,15 @@ def test_choose_matches_decide_row_by_row() -> None:
 def test_utility_ties_go_to_the_cheaper_profile() -> None:
     idx = choose(PolicyConfig("utility"), [[0.8, 0.8]], [[500.0, 10.0]], ["x", "y"])
     assert idx.tolist() == [1]
+
+
+def test_recalibration_changes_the_decision_and_the_reported_probability() -> None:
+    # A map that says the model's forecast for think carries no signal: always 0.6.
+    flat = PolicyConfig("target", epsilon=0.05, recalibration=(("think", 0.0, 0.405465),))
+    d = decide(flat, PREDS, COSTS)
+    assert d.profile == "cot"
+    assert decide(PolicyConfig("target", epsilon=0.0), PREDS, COSTS).profile == "think"
+    d2 = decide(
+        PolicyConfig("fixed", profile="think", recalibration=flat.recalibration), PREDS, COSTS
+    )
+    assert d2.p_correct == pytest.approx(0.6, abs=1e-4)

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from router.cli import main
+
+
+def _routing_rows(n: int = 60) -> list[dict[str, object]]:
+    """Two profiles: `direct` fails on long (hard) prompts, `think` rarely fails but costs 10x."""
+    rng = random.Random(0)
+    rows: list[dict[str, object]] = []
+    for i in range(n):
+        hard = i % 3 == 0
+        prompt = (
+            f"Prove that the sequence {i} converges and compute its limit with full working, "
+            "considering every case of the recurrence carefully." * (2 if hard else 1)
+            if hard
+            else f"What is {i} plus {i + 1}?"
+        )
+        rows.append(
+            {
+                "id": f"q{i}",
+                "prompt": prompt,
+                "profile": "direct",
+                "correct": (not hard) or rng.random() < 0.2,
+                "tokens": 40 + rng.randint(0, 20),
+            }
+        )
+        rows.append(
+            {
+                "id": f"q{i}",
+                "prompt": prompt,
+                "profile": "think",
+                "correct": rng.random() < 0.95,
+                "tokens": 600 + rng.randint(0, 400),
+            }
+        )
+    return rows
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def test_simulate_routing_writes_the_report_keys_and_plot(tmp_path: Path) -> None:
+    src = _write(tmp_path / "outcomes.jsonl", _routing_rows())
+    report, plot = tmp_path / "r.json", tmp_path / "f.png"
+    code = main(
+        [
+            "simulate",
+            "--outcomes",
+            str(src),
+            "--reference",
+            "think",
+            "--folds",
+            "3",
+            "--target-accuracy-loss",
+            "0.05",
+            "--report",
+            str(report),
+            "--plot",
+            str(plot),
+        ]
+    )
+    assert code == 0
+    data = json.loads(report.read_text())
+    for key in ("accuracy", "tokens", "tokens_saved", "accuracy_loss"):
+        assert key in data["operating_point"]
+    assert {"fixed:direct", "fixed:think", "random", "prompt_length"} <= set(data["baselines"])
+    assert {"accuracy", "tokens"} <= set(data["baselines"]["random"])
+    assert data["oracle"]["tokens"] < data["baselines"]["fixed:think"]["tokens"]
+    assert len(data["frontier"]) >= 2
+    assert 0.0 <= data["cpt50"] <= 1.0 and 0.0 <= data["cpt80"] <= 1.0 and "apgr" in data
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_search_on_sampled_rows(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = []
+    for i in range(20):
+        answers = ["7"] * 40 if i % 2 else ["7", "8"] * 20
+        rows.append(
+            {
+                "id": f"s{i}",
+                "prompt": f"p{i}",
+                "profile": "sampler",
+                "correct": None,
+                "tokens": None,
+                "gold": "7",
+                "samples": [{"answer": a, "tokens": 100} for a in answers],
+            }
+        )
+    src = _write(tmp_path / "sampled.jsonl", rows)
+    report = tmp_path / "r.json"
+    assert main(["simulate", "--outcomes", str(src), "--report", str(report), "--orders", "2"]) == 0
+    search = json.loads(report.read_text())["search"]["sampler"]
+    assert set(search) == {
+        "majority@1",
+        "majority@4",
+        "majority@8",
+        "majority@16",
+        "majority@32",
+        "adaptive",
+    }
+    assert search["majority@16"]["samples"] == 16
+    assert search["adaptive"]["samples"] < 16
+    assert search["adaptive"]["tokens"] == pytest.approx(100 * search["adaptive"]["samples"])
+    assert "search sampler" in capsys.readouterr().out
+
+
+def test_malformed_file_fails_with_its_line_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = _routing_rows(2)
+    src = tmp_path / "bad.jsonl"
+    src.write_text(json.dumps(rows[0]) + "\n" + json.dumps(rows[1]) + "\n{not json\n")
+    assert main(["simulate", "--outcomes", str(src), "--report", str(tmp_path / "r.json")]) == 2
+    assert f"{src}:3:" in capsys.readouterr().err
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_unknown_profile_and_missing_file_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _write(tmp_path / "o.jsonl", _routing_rows(6))
+    out = str(tmp_path / "r.json")
+    assert (
+        main(["simulate", "--outcomes", str(src), "--profiles", "direct,nope", "--report", out])
+        == 2
+    )
+    assert "unknown profile 'nope'" in capsys.readouterr().err
+    assert main(["simulate", "--outcomes", str(tmp_path / "none.jsonl"), "--report", out]) == 2
+    assert main(["simulate", "--outcomes", str(src), "--profiles", "direct", "--report", out]) == 2
+    assert "nothing to simulate" in capsys.readouterr().err
+
+
+def test_bad_price_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", "--outcomes", "x", "--price", "think=1", "--report", "r.json"])
+    assert exc.value.code == 2
