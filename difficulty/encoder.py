@@ -141,7 +141,7 @@ class Encoder:
     def _cache(self) -> EmbeddingCache:
         return EmbeddingCache(self.cache_dir or default_cache_dir())
 
-    def _embed(self, texts: Sequence[str], progress: bool) -> np.ndarray:
+    def _embed(self, texts: Sequence[str]) -> np.ndarray:
         model = self._load()
         vectors = model.encode(
             list(texts),
@@ -152,25 +152,26 @@ class Encoder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
-    def _embed_with_bar(self, texts: Sequence[str], progress: bool) -> np.ndarray:
+    def _embed_missing(self, texts: Sequence[str], progress: bool) -> dict[str, np.ndarray]:
+        """Embed distinct texts batch by batch, storing each batch so an interrupted run
+        keeps what it did."""
         from tqdm import tqdm
 
         # Sorting by length keeps padding small inside a batch: about 2x faster on mixed text.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.empty((len(texts), 0), dtype=np.float32)
-        parts: list[np.ndarray] = []
+        ordered = sorted(texts, key=len)
+        found: dict[str, np.ndarray] = {}
+        step = self.batch_size * 8
         with tqdm(
-            total=len(texts), desc="embedding", unit="text", file=sys.stderr, disable=not progress
+            total=len(ordered), desc="embedding", unit="text", file=sys.stderr, disable=not progress
         ) as bar:
-            for start in range(0, len(order), self.batch_size):
-                chunk = [texts[i] for i in order[start : start + self.batch_size]]
-                parts.append(self._embed(chunk, progress))
+            for start in range(0, len(ordered), step):
+                chunk = ordered[start : start + step]
+                new = dict(zip(map(_text_key, chunk), self._embed(chunk), strict=True))
+                if self.use_cache:
+                    self._cache().put_many(self.name, new)
+                found.update(new)
                 bar.update(len(chunk))
-        if parts:
-            out = np.concatenate(parts)
-        result = np.empty_like(out)
-        result[np.asarray(order)] = out
-        return result
+        return found
 
     def encode(self, texts: Sequence[str], *, progress: bool | None = None) -> np.ndarray:
         """Embed many texts -> float32 array (n, dim), unit-norm rows; cached texts are reused."""
@@ -184,17 +185,13 @@ class Encoder:
         cached = self._cache().get_many(self.name, keys) if self.use_cache else {}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
         if todo:
-            fresh = self._embed_with_bar(todo, show)
-            new = {_text_key(t): v for t, v in zip(todo, fresh, strict=True)}
-            if self.use_cache:
-                self._cache().put_many(self.name, new)
-            cached.update(new)
+            cached.update(self._embed_missing(todo, show))
         return np.stack([cached[k] for k in keys]).astype(np.float32, copy=False)
 
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single prompt, skipping the cache (the serving path) -> float32 (dim,)."""
         (text,) = check_prompts([text])
-        return self._embed([text], False)[0]
+        return self._embed([text])[0]
 
 
 def check_prompts(texts: Sequence[str]) -> list[str]:

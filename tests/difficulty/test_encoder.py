@@ -1,0 +1,79 @@
+"""The encoder: unit-norm embeddings, on-disk cache reuse, single-prompt path, lazy import."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from difficulty.encoder import EmbeddingCache, Encoder
+from difficulty.errors import InvalidInputError
+
+TEXTS = ["What is 2 + 3?", "Prove that there are infinitely many primes.", "What is 2 + 3?"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("encoder-cache")
+
+
+@pytest.fixture(scope="module")
+def encoder(cache_dir: Path) -> Encoder:
+    return Encoder(cache_dir=cache_dir, progress=False)
+
+
+def test_encode_gives_unit_rows_in_input_order(encoder: Encoder) -> None:
+    vectors = encoder.encode(TEXTS)
+    assert vectors.shape == (3, 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(vectors[0], vectors[2])
+    assert float(vectors[0] @ vectors[1]) < 0.9
+
+
+def test_cached_texts_are_not_re_embedded(encoder: Encoder, cache_dir: Path) -> None:
+    first = encoder.encode(TEXTS[:2])
+    fresh = Encoder(cache_dir=cache_dir, progress=False)
+    again = fresh.encode(TEXTS[:2])
+    np.testing.assert_array_equal(first, again)
+    assert fresh._model is None  # served from the cache: the network was never loaded
+
+
+def test_cache_is_keyed_by_model_name(cache_dir: Path) -> None:
+    cache = EmbeddingCache(cache_dir)
+    cache.put_many("model-a", {"k": np.ones(3, dtype=np.float32)})
+    assert "k" in cache.get_many("model-a", ["k"])
+    assert cache.get_many("model-b", ["k"]) == {}
+
+
+def test_encode_one_matches_batch(encoder: Encoder) -> None:
+    one = encoder.encode_one(TEXTS[1])
+    np.testing.assert_allclose(one, encoder.encode([TEXTS[1]])[0], atol=1e-5)
+
+
+@pytest.mark.parametrize("bad", [[""], ["   "], [None], [3]])
+def test_bad_prompts_raise(encoder: Encoder, bad: list[object]) -> None:
+    with pytest.raises(InvalidInputError):
+        encoder.encode(bad)  # type: ignore[arg-type]
+
+
+def test_single_string_is_refused(encoder: Encoder) -> None:
+    with pytest.raises(InvalidInputError):
+        encoder.encode("not a list")
+
+
+def test_unknown_encoder_name_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError):
+        Encoder("no-such-model", cache_dir=tmp_path).encode(["x"])
+
+
+def test_import_loads_nothing_heavy() -> None:
+    code = (
+        "import sys, difficulty.encoder, difficulty.model, difficulty.crossfit; "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
