@@ -6,9 +6,10 @@ watcher), so that "correct" means the same thing in every figure thinkgate repor
 
 from __future__ import annotations
 
-import ast
 import math
 import re
+
+from difficulty._closed_form import closed_form_value
 
 __all__ = ["extract_answer", "normalize_answer", "answers_match", "answer_value"]
 
@@ -16,12 +17,17 @@ _THINK_END = "</think>"
 _BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
 _BOXED_BARE = re.compile(r"\\boxed\s+([^\s$]+)")
 _HASHES = re.compile(r"####\s*([^\n]*)")
-_FINAL = re.compile(r"final\s+answer\s*(?:is|:|：)?\s*:?\s*(.+)", re.IGNORECASE)
-_ANSWER_IS = re.compile(r"answer\s+(?:is|would be|will be|=)\s*:?\s*(.+)", re.IGNORECASE)
-_ANSWER_LINE = re.compile(
-    r"^[\s*#>]*answer\s*\**\s*[:：]\s*\**\s*(.+)$", re.IGNORECASE | re.MULTILINE
+# The phrase is captured inside a lookahead so that later mentions on the same line still match
+# (hedged texts: "if 2016, the answer is X. If 2020, the answer is Y").
+_ANSWER_PATTERNS = (
+    re.compile(r"final\s+answer\s*(?:is|:|：)?\s*:?\s*(?=(.+))", re.IGNORECASE),
+    re.compile(r"^[\s*#>]*answer\s*\**\s*[:：]\s*\**\s*(?=(.+)$)", re.IGNORECASE | re.MULTILINE),
+    re.compile(r"answer\s+(?:is|would be|will be|=)\s*:?\s*(?=(.+))", re.IGNORECASE),
 )
-_CHOICE = re.compile(r"^\**\s*(?:\(([A-Ea-e])\)|([A-E])(?:[).:]|\s*$|\s+(?=\S)))")
+# "(B)", "B)", "B.", "B" alone, or "B because ..." (but "A total of ..." is the article).
+_CHOICE = re.compile(
+    r"^\**\s*(?:\(([A-Ea-e])\)|([A-E])(?:[).:]|\s*$)|([B-E])\s+(?=\S)|(A)\s+(?=[^a-z]))"
+)
 _NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
 _MATH_SPAN = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
@@ -29,10 +35,46 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _FRACTION = re.compile(r"^([+-]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_UNIT_TAIL = re.compile(r"^([+-]?[\d.,/]+)\s*(?:[a-z]+\.?(?:\^\{?\d\}?)?\s*)+$")
-_VAR_PREFIX = re.compile(r"^(?:[a-z]|\\[a-z]+)(?:_\{?\w+\}?)?\s*=\s*(?=\S)")
+_UNIT_WORD = r"[a-z]+\.?(?:\^\{?\d\}?)?"
+_UNIT_TAIL = re.compile(rf"^([+-]?[\d.,/]+)\s*{_UNIT_WORD}(?:\s+{_UNIT_WORD})*\s*$")
+_UNICODE = str.maketrans(
+    {
+        "−": "-",
+        "–": "-",
+        "×": "*",
+        "·": "*",
+        "÷": "/",
+        "π": "\\pi ",
+        "½": "1/2",
+        "¼": "1/4",
+        "¾": "3/4",
+        "⅓": "1/3",
+        "⅔": "2/3",
+        "∞": "\\infty ",
+        "\u2003": " ",
+        "\u2002": " ",
+        "\u2009": " ",
+        "\u202f": " ",
+        "\u00a0": " ",
+    }
+)
+_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[a-zA-Z]|\([^()]*\))")
+_CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K calculator annotations
+_CONCLUSION = re.compile(
+    r"(?:^|[.!:\n]\s*)(?:thus|therefore|hence|so|in conclusion|consequently|finally),?\s+"
+    r"(?=([^\n]+))",
+    re.IGNORECASE,
+)
+_YES_NO = {"true": "yes", "false": "no"}
+_PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
 _SIMPLE_FRAC = re.compile(r"\\frac\s*\{\s*([+-]?\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}")
 _SHORT_FRAC = re.compile(r"\\frac\s*(\d)\s*(\d)")
+_HALF_BRACED_FRAC = (
+    re.compile(r"\\frac(\d)\{"),  # \frac9{19}
+    re.compile(r"\\frac(\{[^{}]*\})(\d)"),  # \frac{270}7
+)
+_MATRIX = re.compile(r"\\begin\{[pb]matrix\}(.*?)\\end\{[pb]matrix\}", re.DOTALL)
+_SET_PREFIX = re.compile(r"^[a-z]\s*\\in\s*")
 _SQRT_BARE = re.compile(r"\\sqrt\s*(\d+|[a-z])")
 _SPACING = re.compile(r"\\[,;:! ]|\\q?quad|~")
 _WORD_UNITS = re.compile(
@@ -58,28 +100,81 @@ def _last_boxed(text: str) -> str | None:
     return bare[-1].group(1) if bare else None
 
 
+def _unicode_to_latex(text: str) -> str:
+    """Unicode math (−, √66, π, ½, thin spaces) as the ASCII/LaTeX the normaliser knows."""
+    text = text.translate(_UNICODE)
+    return _ROOT.sub(lambda m: "\\sqrt{" + m.group(1).strip("()") + "}", text)
+
+
+def _strip_words(phrase: str) -> str:
+    """Drop words around a value: "approximately 39.5 USD" -> "39.5"."""
+    if not re.search(r"\d", phrase):
+        return phrase
+    while True:
+        trimmed = re.sub(r"\s+[A-Za-z]{2,}\.?$", "", phrase)
+        trimmed = re.sub(r"^[A-Za-z']+:?\s+(?=.*\d)", "", trimmed)
+        if trimmed == phrase:
+            return phrase
+        phrase = trimmed
+
+
+def _first_value(prose: str) -> str | None:
+    """The number a sentence states: the first ("spend $16 after 60 days"), skipping compound
+    adjectives ("the 400-meter hurdles in 36 seconds")."""
+    for m in _NUMBER.finditer(prose):
+        if not re.match(r"-[A-Za-z]", prose[m.end() :]):
+            return m.group(0)
+    return None
+
+
 def _clean_phrase(phrase: str) -> str:
-    """The words after "the answer is" as an answer: their math span, choice or number."""
-    phrase = phrase.strip()
+    """The words after "the answer is" as an answer: their math span, choice or value."""
+    phrase = _unicode_to_latex(phrase).strip()
     boxed = _last_boxed(phrase)
     if boxed:
         return boxed
     math_span = _MATH_SPAN.search(phrase)
     if math_span:
-        return next(g for g in math_span.groups() if g is not None).strip()
+        content = next(g for g in math_span.groups() if g is not None).strip()
+        # "$21, while Savannah spent $18" is prose about money, not a math span.
+        if not _PROSE_WORD.search(_TEXT_CMD.sub("", content)):
+            return content
     phrase = phrase.strip("*: ")
     choice = _CHOICE.match(phrase)
     if choice:
-        return (choice.group(1) or choice.group(2)).upper()
+        return next(g for g in choice.groups() if g).upper()
     # Stop at the end of the sentence (a period not inside a decimal number).
     phrase = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|\n", phrase, maxsplit=1)[0].strip()
-    if re.search(r"[a-zA-Z]{3,}", phrase) and _NUMBER.search(phrase):
-        # Prose with a number in it: the value after the last "=", else the first number.
-        tail = phrase.rsplit("=", 1)[-1]
-        number = _NUMBER.search(tail) or _NUMBER.search(phrase)
-        if number:
-            return number.group(0)
+    phrase = phrase.replace("*", " ").strip() if "**" in phrase else phrase
+    if _PROSE_WORD.search(phrase) and re.search(r"\d", phrase):
+        # Prose around a value: what follows the last "=" or " is ", without the words.
+        for marker in ("=", " is ", " are ", " be "):
+            tail = phrase.rsplit(marker, 1)[-1].strip()
+            if marker in phrase and re.search(r"\d", tail):
+                phrase = tail
+                break
+        phrase = _strip_words(phrase)
+        if _PROSE_WORD.search(_TEXT_CMD.sub("", phrase).replace("\\sqrt", "")):
+            return _first_value(phrase) or phrase
     return phrase
+
+
+def _conclusion(text: str) -> str | None:
+    """The value stated by the last "Thus/Therefore/Hence/So ..." sentence, if any."""
+    found = list(_CONCLUSION.finditer(text))
+    if not found:
+        return None
+    last = found[-1]
+    sentence = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|\n\n", last.group(1), maxsplit=1)[0]
+    if re.search(r"\d", text[last.end() + len(sentence) :]):
+        return None  # more working follows: the conclusion was an intermediate one
+    for marker in ("=", " is ", " are ", " be "):
+        if marker in sentence:
+            value = _clean_phrase(sentence.rsplit(marker, 1)[-1])
+            if value and re.search(r"\d", value):
+                return value
+    numbers = _NUMBER.findall(sentence)
+    return numbers[-1] if numbers else None
 
 
 def extract_answer(text: str) -> str | None:
@@ -97,12 +192,21 @@ def extract_answer(text: str) -> str | None:
     marked = _HASHES.findall(text)
     if marked and marked[-1].strip():
         return _clean_phrase(marked[-1])
-    for pattern in (_FINAL, _ANSWER_LINE, _ANSWER_IS):
-        phrases = [m.group(1) for m in pattern.finditer(text) if m.group(1).strip()]
-        if phrases:
-            phrase = _clean_phrase(phrases[-1])
-            if phrase:
-                return phrase
+    # The last announced answer wins, whichever way it was announced.
+    mentions = sorted(
+        (m.start(), m.group(1))
+        for pattern in _ANSWER_PATTERNS
+        for m in pattern.finditer(text)
+        if m.group(1).strip()
+    )
+    for _, phrase in reversed(mentions[-3:]):
+        cleaned = _clean_phrase(phrase)
+        if cleaned:
+            return cleaned
+    text = _unicode_to_latex(_CALCULATOR.sub("", text))
+    concluded = _conclusion(text)
+    if concluded:
+        return concluded
     numbers = _NUMBER.findall(text)
     return numbers[-1] if numbers else None
 
@@ -150,10 +254,13 @@ def normalize_answer(answer: str) -> str:
 
 
 def _normalize_once(answer: str) -> str:
-    s = _strip_delimiters(answer)
+    s = _strip_delimiters(_unicode_to_latex(answer))
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
     s = s.replace("{,}", ",")
+    # A column vector or matrix is written as a tuple of rows: (a,b) or (a&b,c&d).
+    s = _MATRIX.sub(lambda m: "(" + ",".join(r.strip() for r in m.group(1).split("\\\\")) + ")", s)
+    s = _SET_PREFIX.sub("", s.strip())
     s = _SPACING.sub(" ", s)
     s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
     s = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°", "", s)
@@ -164,19 +271,23 @@ def _normalize_once(answer: str) -> str:
     s = s.strip().lower()
     s = _WORD_UNITS.sub("", s).strip()
     s = s.rstrip(".").strip()
-    if s.count("=") >= 1 and not re.search(r"[<>]|\\[lg]eq?", s):
+    if "=" in s and not re.search(r"[<>]|\\[lg]eq?", s) and "," not in s.split("=", 1)[0]:
+        # "x = 5", "24 - 6 = 18": the value is what follows the last "=".
         tail = s.rsplit("=", 1)[-1].strip()
-        if tail and (s.count("=") > 1 or _VAR_PREFIX.match(s)):
+        if tail:
             s = tail
     unit = _UNIT_TAIL.match(s)
     if unit:
         s = unit.group(1)
+    s = _YES_NO.get(s, s)
     choice = re.fullmatch(r"\(?([a-e])\)", s)
     if choice:
         s = choice.group(1)
     s = re.sub(r"\s+", "", s)
     s = _SQRT_BARE.sub(r"\\sqrt{\1}", s)
     s = _SHORT_FRAC.sub(r"\\frac{\1}{\2}", s)
+    s = _HALF_BRACED_FRAC[0].sub(r"\\frac{\1}{", s)
+    s = _HALF_BRACED_FRAC[1].sub(r"\\frac\1{\2}", s)
     s = _SIMPLE_FRAC.sub(r"\1/\2", s)
     if _THOUSANDS.match(s):
         s = s.replace(",", "")
@@ -188,72 +299,6 @@ def _normalize_once(answer: str) -> str:
         if frac:
             s = f"{_canonical_number(frac.group(1))}/{_canonical_number(frac.group(2))}"
     return s
-
-
-# --- numeric evaluation of simple closed forms (fractions, roots, pi) -------------------------
-
-_LATEX_TO_PY = (
-    (re.compile(r"\\cdot|\\times"), "*"),
-    (re.compile(r"\\pi"), "(pi)"),
-    (re.compile(r"\^"), "**"),
-)
-_ALLOWED_NAMES = {"pi": math.pi, "sqrt": math.sqrt}
-
-
-def _latex_to_python(s: str) -> str | None:
-    for _ in range(10):
-        new = re.sub(r"\\frac\{([^{}]*)\}\{([^{}]*)\}", r"((\1)/(\2))", s)
-        new = re.sub(r"\\sqrt\[([^\]]*)\]\{([^{}]*)\}", r"((\2)**(1/(\1)))", new)
-        new = re.sub(r"\\sqrt\{([^{}]*)\}", r"sqrt(\1)", new)
-        if new == s:
-            break
-        s = new
-    for pattern, repl in _LATEX_TO_PY:
-        s = pattern.sub(repl, s)
-    if "\\" in s:
-        return None
-    s = s.replace("{", "(").replace("}", ")")
-    # Implicit multiplication: 2sqrt(3), 3(pi), )( .
-    s = re.sub(r"(?<=[\d)])\s*(?=[a-z(])", "*", s)
-    return s
-
-
-def _safe_eval(node: ast.AST) -> float:
-    if isinstance(node, ast.Expression):
-        return _safe_eval(node.body)
-    if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
-        return float(node.value)
-    if isinstance(node, ast.Name) and node.id in _ALLOWED_NAMES and node.id == "pi":
-        return math.pi
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _safe_eval(node.operand)
-        return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and isinstance(
-        node.op, ast.Add | ast.Sub | ast.Mult | ast.Div | ast.Pow
-    ):
-        left, right = _safe_eval(node.left), _safe_eval(node.right)
-        if isinstance(node.op, ast.Pow) and (abs(right) > 64 or abs(left) > 1e6):
-            raise ValueError("exponent too large")
-        ops = {
-            ast.Add: lambda a, b: a + b,
-            ast.Sub: lambda a, b: a - b,
-            ast.Mult: lambda a, b: a * b,
-            ast.Div: lambda a, b: a / b,
-            ast.Pow: lambda a, b: a**b,
-        }
-        result = ops[type(node.op)](left, right)
-        if isinstance(result, complex):
-            raise ValueError("complex")
-        return float(result)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "sqrt"
-        and len(node.args) == 1
-        and not node.keywords
-    ):
-        return math.sqrt(_safe_eval(node.args[0]))
-    raise ValueError("unsupported expression")
 
 
 def answer_value(answer: str) -> float | None:
@@ -269,14 +314,7 @@ def answer_value(answer: str) -> float | None:
         return float(frac.group(1)) / denominator if denominator else None
     if "," in s or not re.search(r"\d", s):
         return None
-    expr = _latex_to_python(s)
-    if expr is None:
-        return None
-    try:
-        value = _safe_eval(ast.parse(expr, mode="eval"))
-    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError):
-        return None
-    return value if math.isfinite(value) else None
+    return closed_form_value(s)
 
 
 def _split_top_level(s: str) -> list[str]:

@@ -36,7 +36,7 @@ class Bundle:
 
     name: str
     description: str
-    source: str  # folder under shared/data whose LICENSE travels with the bundle
+    sources: tuple[str, ...]  # folders under shared/data whose licenses travel with the bundle
     read: Callable[[Path], Iterable[Outcome]]
 
 
@@ -55,24 +55,114 @@ def _missing_premise(shared: Path) -> Iterable[Outcome]:
     return missing_premise_outcomes(shared)
 
 
+def _routellm_gsm8k(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.routellm import gsm8k_outcomes
+
+    return gsm8k_outcomes(shared)
+
+
+def _routellm_mmlu(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.routellm import mmlu_outcomes
+
+    removed: list[int] = []
+    rows = list(mmlu_outcomes(shared, removed))
+    print(f"routellm-mmlu: {removed[0]} contaminated prompts removed", file=sys.stderr)
+    return rows
+
+
+def _boinf(benchmark: str) -> Callable[[Path], Iterable[Outcome]]:
+    def read(shared: Path) -> Iterable[Outcome]:
+        from difficulty.sources.boinf import boinf_outcomes, join_report
+
+        report = join_report(shared, benchmark)
+        print(
+            f"boinf-{benchmark}: join by {report.method}: {report.agreeing}/{report.checked} gold "
+            f"answers agree ({report.rate:.1%}); left out {list(report.unjoined)}",
+            file=sys.stderr,
+        )
+        return boinf_outcomes(shared, benchmark)
+
+    return read
+
+
+def _faithful_cot(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.faithful_cot import faithful_cot_outcomes
+
+    return faithful_cot_outcomes(shared)
+
+
+def _thought_branches(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.thought_branches import thought_branches_outcomes
+
+    return thought_branches_outcomes(shared)
+
+
+def _math_train(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.math_train import math_train_outcomes
+
+    return math_train_outcomes(shared)
+
+
 BUNDLES: tuple[Bundle, ...] = (
     Bundle(
         "mip-gsm8k",
         "582 GSM8K questions x 11 models (thinking text split off), MiP-Overthinking",
-        "mip-overthinking",
+        ("mip-overthinking",),
         _mip("gsm8k"),
     ),
     Bundle(
         "mip-math",
         "52 MATH-500 questions x 14 models (thinking text split off), MiP-Overthinking",
-        "mip-overthinking",
+        ("mip-overthinking",),
         _mip("math"),
     ),
     Bundle(
         "mip-missing-premise",
         "52 ill-posed MATH questions (premise removed) x 12 models; correct is null",
-        "mip-overthinking",
+        ("mip-overthinking",),
         _missing_premise,
+    ),
+    Bundle(
+        "routellm-gsm8k",
+        "1,319 GSM8K test prompts x {mixtral, gpt-4}: RouteLLM's labels, responses, tokens",
+        ("routellm", "gsm8k"),
+        _routellm_gsm8k,
+    ),
+    Bundle(
+        "routellm-mmlu",
+        "MMLU prompts x {mixtral, gpt-4}: RouteLLM's labels only (tokens null), contaminated out",
+        ("routellm",),
+        _routellm_mmlu,
+    ),
+    Bundle(
+        "boinf-math500",
+        "MATH-500 x 7 reasoning models, ~80 samples each; correct = first sample",
+        ("boinf", "dynasor"),
+        _boinf("math500"),
+    ),
+    Bundle(
+        "boinf-aime2024",
+        "AIME 2024 (28 of 30) x 11 reasoning models, 80-160 samples each; correct = first sample",
+        ("boinf", "dynasor"),
+        _boinf("aime2024"),
+    ),
+    Bundle(
+        "faithful-cot",
+        "10 reasoning tasks x 6 OpenAI models: profiles <model>:direct and <model>:cot",
+        ("faithful-cot",),
+        _faithful_cot,
+    ),
+    Bundle(
+        "thought-branches",
+        "1,010 MATH level-5 problems: R1-Distill-Qwen-14B mean reasoning tokens and accuracy",
+        ("thought-branches",),
+        _thought_branches,
+    ),
+    Bundle(
+        "math-train",
+        "MATH train, 7,474 problems with level 1-5 and subject; profile reference, no outcomes",
+        ("math-rllm",),
+        _math_train,
     ),
 )
 
@@ -94,9 +184,20 @@ def write_bundle(rows: Iterable[Outcome], path: Path) -> BundleStats:
     return {"rows": n, "items": len(ids), "profiles": sorted(profiles)}
 
 
+# BoInf states its license (MIT) in its README only; this text is bundled in its place.
+_README_LICENSES = {
+    "boinf": "jkomiyama/BoInf-code-publish @ fbcb097 is released under the MIT License, as\n"
+    "stated in the repository README ('## License - MIT License.'); the repository ships no\n"
+    "separate LICENSE file.\n",
+}
+
+
 def _copy_license(shared: Path, source: str) -> None:
     target = DATA_DIR / "LICENSES" / f"{source}.txt"
     target.parent.mkdir(parents=True, exist_ok=True)
+    if source in _README_LICENSES:
+        target.write_text(_README_LICENSES[source], "utf-8")
+        return
     for name in ("LICENSE", "LICENSE.md", "LICENSE.txt"):
         candidate = shared / source / name
         if candidate.is_file():
@@ -119,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             continue
         path = DATA_DIR / f"{bundle.name}.jsonl.gz"
         stats = write_bundle(bundle.read(args.shared), path)
-        _copy_license(args.shared, bundle.source)
+        for source in bundle.sources:
+            _copy_license(args.shared, source)
         index[bundle.name] = {"description": bundle.description, **stats}
         size = path.stat().st_size
         print(

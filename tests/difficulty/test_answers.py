@@ -27,12 +27,26 @@ from difficulty.answers import answer_value, answers_match, extract_answer, norm
         ("<think>the answer is 3</think> So \\boxed{4}.", "4"),
         ("<think>I think \\boxed{7}</think>", "7"),
         ("The value is 2.5, so the answer is 2.5.", "2.5"),
+        ("The answer is 3. Miranda spent $21, while Savannah spent $18.", "3"),
+        ("The answer is 24 - 6 = 18.", "18"),
+        ("If 2016, the answer is 02/29/2016. If 2020, the answer is 02/29/2020.", "02/29/2020"),
+        ("So the final answer is 720 / 6. So the answer is (b).", "B"),
+        ("**Answer:** Cynthia will spend $16.00 on ice cream after 60 days.", "16.00"),
+        ("**Answer:** Gerald can now run the 400-meter hurdles in 36 seconds.", "36"),
+        ("Then 7x = 392, so x = 56.\n\nTherefore, Frank answered 56 questions correctly.", "56"),
+        ("Thus, the rotated point is w = 6 − 5i.", "6 - 5i"),
+        ("So 9 * $2 = $<<9*2=18>>18 every day.", "18"),
+        ("Thus x = 2. Then we add 5 and get 7 in the end", "7"),
         ("no digits here at all", None),
         ("", None),
     ],
 )
 def test_extract_answer(text: str, expected: str | None) -> None:
-    assert extract_answer(text) == expected
+    found = extract_answer(text)
+    if expected is None:
+        assert found is None
+    else:
+        assert answers_match(found, expected), found
 
 
 @pytest.mark.parametrize(
@@ -61,6 +75,16 @@ def test_extract_answer(text: str, expected: str | None) -> None:
         ("\\text{Evelyn}", "evelyn"),
         ("-0.0", "0"),
         ("5 \\text{ cm}^2", "5"),
+        ("\\begin{pmatrix} -1/3 \\\\ 2/3 \\end{pmatrix}", "(-1/3,2/3)"),
+        ("\\begin{pmatrix} 1 & 0 \\\\ 0 & 1 \\end{pmatrix}", "(1&0,0&1)"),
+        ("\\frac9{19}", "9/19"),
+        ("\\frac{270}7\\text{ degrees}", "\\frac{270}{7}"),
+        ("x \\in [-2,7]", "[-2,7]"),
+        ("√66", "\\sqrt{66}"),
+        ("20000/π", "\\frac{20000}{\\pi}"),
+        ("6 − 5i", "6-5i"),
+        ("yes", "True"),
+        ("no", "false"),
     ],
 )
 def test_equivalent_answers_match(a: str, b: str) -> None:
@@ -159,3 +183,16 @@ def test_match_is_symmetric(a: str, b: str) -> None:
 def test_match_is_reflexive_for_nonempty_answers(s: str) -> None:
     if normalize_answer(s):
         assert answers_match(s, s)
+
+
+_prose = st.text(
+    alphabet=st.sampled_from(list("ab $=.,:*()-\n1234567890xTheanswris")), max_size=400
+)
+
+
+@given(_prose)
+def test_extraction_is_fast_and_total_on_any_text(text: str) -> None:
+    # Hypothesis's deadline (200 ms) turns catastrophic regex backtracking into a failure.
+    found = extract_answer(text)
+    assert found is None or isinstance(found, str)
+    answers_match(found, "1")

@@ -83,3 +83,78 @@ def test_missing_premise_rows_have_no_verdict() -> None:
     rows = _rows("mip-missing-premise")
     assert all(r.correct is None and r.gold is None for r in rows)
     assert all(r.prompt != r.extra.get("original_gold") for r in rows)
+
+
+def test_routellm_gsm8k_keeps_labels_responses_and_gold() -> None:
+    rows = _rows("routellm-gsm8k")
+    assert len(rows) == 2638 and len({r.id for r in rows}) == 1319
+    assert {r.profile for r in rows} == {"mixtral", "gpt-4"}
+    assert all(r.response and r.tokens and r.gold for r in rows)
+    assert sum(bool(r.extra.get("contaminated")) for r in rows) == 24
+    agree = sum(r.correct == r.extra["recomputed_correct"] for r in rows) / len(rows)
+    assert agree > 0.95
+    accuracy = {
+        p: sum(bool(r.correct) for r in rows if r.profile == p) / 1319 for p in ("gpt-4", "mixtral")
+    }
+    assert accuracy["gpt-4"] > accuracy["mixtral"] > 0.5
+
+
+def test_routellm_mmlu_excludes_contaminated_prompts() -> None:
+    info = _info("routellm-mmlu")
+    assert info.items == 14042 - 5
+    rows = _rows("routellm-mmlu")
+    assert len(rows) == info.rows == 2 * info.items
+    assert all(r.tokens is None and r.correct is not None for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("name", "items", "profiles"), [("boinf-math500", 500, 7), ("boinf-aime2024", 28, 11)]
+)
+def test_boinf_rows_carry_samples(name: str, items: int, profiles: int) -> None:
+    rows = _rows(name)
+    assert len({r.id for r in rows}) == items
+    assert len({r.profile for r in rows}) == profiles
+    for row in rows:
+        assert row.samples is not None and len(row.samples) >= 80
+        spent = [s.tokens or 0 for s in row.samples]
+        assert row.tokens == round(sum(spent) / len(spent))
+        assert row.correct == answers_match(row.samples[0].answer, row.gold)
+        assert row.extra["truncated"] == sum(t >= 100000 for t in spent)
+
+
+def test_boinf_math500_prompts_are_math500_problems() -> None:
+    rows = [r for r in _rows("boinf-math500") if r.profile == "Qwen3-14B"]
+    by_num = {r.extra["problem_num"]: r for r in rows}
+    # MATH-500 problem 0 asks for polar coordinates of (0,3); its gold is (3, pi/2).
+    assert "polar coordinates" in by_num[0].prompt
+    assert answers_match(by_num[0].gold, "\\left( 3, \\frac{\\pi}{2} \\right)")
+    assert all(1 <= r.extra["level"] <= 5 for r in rows)
+
+
+def test_faithful_cot_is_a_two_profile_table_per_model() -> None:
+    rows = _rows("faithful-cot")
+    profiles = {r.profile for r in rows}
+    models = {p.split(":")[0] for p in profiles}
+    assert len(models) == 6 and profiles == {
+        f"{m}:{mode}" for m in models for mode in ("direct", "cot")
+    }
+    per_item: Counter[str] = Counter(r.id for r in rows)
+    assert set(per_item.values()) == {12}
+    cot = [r for r in rows if r.profile == "gpt-4:cot"]
+    direct = [r for r in rows if r.profile == "gpt-4:direct"]
+    assert sum(r.tokens or 0 for r in cot) > 3 * sum(r.tokens or 0 for r in direct)
+
+
+def test_thought_branches_rows() -> None:
+    rows = _rows("thought-branches")
+    assert len(rows) == 1010 and {r.profile for r in rows} == {"R1-Distill-Qwen-14B"}
+    assert all(r.correct == (r.extra["accuracy"] >= 0.5) for r in rows)
+    assert all(r.extra["level"] == 5 and r.tokens and r.tokens > 100 for r in rows)
+
+
+def test_math_train_levels() -> None:
+    rows = _rows("math-train")
+    assert len(rows) == 7474 and {r.profile for r in rows} == {"reference"}
+    levels = Counter(r.extra["level"] for r in rows)
+    assert set(levels) == {1, 2, 3, 4, 5, None} and levels[None] == 2
+    assert all(r.correct is None and r.tokens is None and r.gold is not None for r in rows)
