@@ -50,12 +50,21 @@ _FLAGS = (
 )
 
 
+def _find_chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+# Decided at collection, so no gateway or ledger is started just to be skipped.
+pytestmark = pytest.mark.skipif(
+    _find_chromium() is None,
+    reason="Chromium is not installed (Debian: apt-get install -y chromium)",
+)
+
+
 def _chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium is not installed (Debian: apt-get install -y chromium)")
+    path = _find_chromium()
+    assert path is not None
+    return path
 
 
 class DevTools:
