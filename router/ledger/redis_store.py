@@ -11,27 +11,43 @@ from redis.exceptions import RedisError
 from router.ledger.base import LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, record_deltas
+from router.ledger.series import (
+    MAX_FINE,
+    SERIES_METRICS,
+    SeriesWindow,
+    parse_series_field,
+    series_field,
+    shard_of,
+)
 
 __all__ = ["RedisLedger"]
 
-_TABLES = ("counters", "latency", "series")
+_FIXED = ("stream", "index", "feedback", "counters", "latency")
 
-# KEYS: stream, index, feedback, counters, latency, series.
-# ARGV: request_id, record JSON, feedback ("", "1", "0"), then (key, field, amount, kind) x n.
+# KEYS: stream, index, feedback, counters, latency, then the series shards this record touches.
+# ARGV: request_id, record JSON, feedback ("", "1", "0"), n shards, n shard TTLs, then
+# (key, field, amount, kind) x m with kind i (HINCRBY), f (HINCRBYFLOAT) or m (keep the max).
 # One script, so the record and every counter it moves land together or not at all.
 _APPEND = """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
 local id = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'record', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
-for i = 4, #ARGV, 4 do
-  local key = KEYS[tonumber(ARGV[i])]
-  if ARGV[i + 3] == 'i' then
-    redis.call('HINCRBY', key, ARGV[i + 1], ARGV[i + 2])
+local shards = tonumber(ARGV[4])
+for i = 5 + shards, #ARGV, 4 do
+  local key, field, amount, kind = KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  if kind == 'i' then
+    redis.call('HINCRBY', key, field, amount)
+  elseif kind == 'f' then
+    redis.call('HINCRBYFLOAT', key, field, amount)
   else
-    redis.call('HINCRBYFLOAT', key, ARGV[i + 1], ARGV[i + 2])
+    local current = redis.call('HGET', key, field)
+    if not current or tonumber(current) < tonumber(amount) then
+      redis.call('HSET', key, field, amount)
+    end
   end
 end
+for i = 1, shards do redis.call('EXPIRE', KEYS[5 + i], ARGV[4 + i]) end
 return 1
 """
 
@@ -48,6 +64,37 @@ return 1
 """
 
 
+# KEYS: the (one or two) series shards of a window, in order.
+# ARGV: width, first, end, bucket_seconds, shard span, first shard number.
+# Sums stored buckets into reported buckets inside Redis, so a window of MAX_FINE stored buckets
+# returns at most MAX_POINTS rows: t, requests, completion, reference, saved (as text).
+_WINDOW = """
+local width, first, last, bucket = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
+  tonumber(ARGV[4])
+local span, shard0 = tonumber(ARGV[5]), tonumber(ARGV[6])
+local out, row_t, row = {}, nil, nil
+local function flush()
+  if row and row[1] > 0 then
+    table.insert(out, tostring(row_t))
+    for j = 1, 4 do table.insert(out, string.format('%.17g', row[j])) end
+  end
+end
+for start = first, last + bucket - 1, width do
+  local key = KEYS[math.floor(start / span) - shard0 + 1]
+  local p = width .. ':' .. start .. ':'
+  local v = redis.call('HMGET', key, p .. 'requests', p .. 'completion_tokens',
+    p .. 'reference_estimate', p .. 'saved_estimate')
+  local t = math.floor(start / bucket) * bucket
+  if t ~= row_t then flush(); row_t, row = t, {0, 0, 0, 0} end
+  if v[1] then
+    for j = 1, 4 do row[j] = row[j] + tonumber(v[j] or '0') end
+  end
+end
+flush()
+return out
+"""
+
+
 class RedisLedger:
     """Ledger shared by every replica that uses the same Redis and key prefix."""
 
@@ -58,24 +105,42 @@ class RedisLedger:
             url, max_connections=max_connections, timeout=10, decode_responses=True
         )
         self._client = aioredis.Redis.from_pool(pool)
-        names = ("stream", "index", "feedback", *_TABLES)
-        self._keys = {name: f"{prefix}:ledger:{name}" for name in names}
+        self._keys = {name: f"{prefix}:ledger:{name}" for name in _FIXED}
         self._append = self._client.register_script(_APPEND)
         self._feedback = self._client.register_script(_FEEDBACK)
+        self._window = self._client.register_script(_WINDOW)
 
     @property
     def keys(self) -> list[str]:
-        """Every Redis key this ledger writes."""
+        """The fixed Redis keys of this ledger (series shards: `<prefix>:ledger:series:*`)."""
         return list(self._keys.values())
+
+    def _shard_key(self, width: int, start: int) -> str:
+        return f"{self.prefix}:ledger:series:{width}:{shard_of(width, start)}"
 
     async def append(self, record: LedgerRecord) -> None:
         """Store a record; a request id already stored is left as it is."""
         k = self._keys
-        keys = [k["stream"], k["index"], k["feedback"], *(k[t] for t in _TABLES)]
+        keys = [k[name] for name in _FIXED]
+        index = {name: i + 1 for i, name in enumerate(_FIXED)}  # Lua counts from 1
         feedback = "" if record.feedback is None else str(int(record.feedback))
-        args: list[str] = [record.request_id, record.dumps(), feedback]
+        quads: list[str] = []
+        ttls: list[str] = []
         for table, name, amount in record_deltas(record):
-            args += [str(4 + _TABLES.index(table)), name, *_amount(amount)]
+            if table == "series":
+                width, start, _ = parse_series_field(name)
+                key = self._shard_key(width, start)
+                if key not in index:
+                    keys.append(key)
+                    index[key] = len(keys)
+                    # Kept past the last window that can read it (see series.stale_before).
+                    ttls.append(str(2 * width * MAX_FINE + 86_400))
+                quads += [str(index[key]), name, *_amount(amount)]
+            elif table == "last":
+                quads += [str(index["counters"]), name, str(int(amount)), "m"]
+            else:
+                quads += [str(index[table]), name, *_amount(amount)]
+        args = [record.request_id, record.dumps(), feedback, str(len(ttls)), *ttls, *quads]
         try:
             await self._append(keys=keys, args=args)
         except RedisError as exc:
@@ -138,15 +203,34 @@ class RedisLedger:
     async def savings(self, *, bucket_seconds: int = 60) -> dict[str, Any]:
         """The `/v1/savings` JSON from the shared counters (all replicas)."""
         try:
-            # MULTI: the three tables are read as one snapshot.
+            # MULTI: totals and latencies are read as one snapshot.
             async with self._client.pipeline(transaction=True) as pipe:
-                for table in _TABLES:
-                    pipe.hgetall(self._keys[table])
-                tables = await pipe.execute()
+                pipe.hgetall(self._keys["counters"])
+                pipe.hgetall(self._keys["latency"])
+                counters, latency = await pipe.execute()
+            last_second = counters.pop("last_second", None)
+            series: dict[str, float] = {}
+            if last_second is not None:
+                window = SeriesWindow.for_request(bucket_seconds, int(last_second))
+                series = await self._read_window(window)
         except RedisError as exc:
             raise LedgerError(f"ledger read from Redis failed: {exc}") from None
-        state = SavingsState.from_tables(dict(zip(_TABLES, tables, strict=True)))
-        return state.summary(bucket_seconds)
+        tables = {"counters": counters, "latency": latency, "series": series}
+        return SavingsState.from_tables(tables, last_second).summary(bucket_seconds)
+
+    async def _read_window(self, window: SeriesWindow) -> dict[str, float]:
+        # Summed inside Redis: MAX_FINE stored buckets in, at most MAX_POINTS rows out.
+        span = window.width * MAX_FINE
+        shards = range(shard_of(window.width, window.first), shard_of(window.width, window.end) + 1)
+        keys = [f"{self.prefix}:ledger:series:{window.width}:{shard}" for shard in shards]
+        args = [window.width, window.first, window.end, window.bucket_seconds, span, shards[0]]
+        flat = await self._window(keys=keys, args=args)
+        series: dict[str, float] = {}
+        for i in range(0, len(flat), 5):
+            start = int(flat[i])
+            for metric, value in zip(SERIES_METRICS, flat[i + 1 : i + 5], strict=True):
+                series[series_field(window.width, start, metric)] = float(value)
+        return series
 
     async def ping(self) -> bool:
         """True when Redis answers."""
@@ -158,7 +242,8 @@ class RedisLedger:
     async def drop(self) -> None:
         """Delete every key of this ledger (tests, resets)."""
         try:
-            await self._client.delete(*self.keys)
+            shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
+            await self._client.delete(*self.keys, *shards)
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None
 

@@ -12,7 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from router.ledger.record import SAVED_BY_KEYS, LedgerFormatError, LedgerRecord
+from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
+from router.ledger.series import (
+    SeriesWindow,
+    bucket_starts,
+    check_bucket_seconds,
+    parse_series_field,
+    series_field,
+    stale_before,
+)
 
 __all__ = [
     "Delta",
@@ -20,26 +28,21 @@ __all__ = [
     "aggregate",
     "record_deltas",
     "feedback_deltas",
-    "check_bucket_seconds",
+    "latency_key",
 ]
 
-Table = Literal["counters", "latency", "series"]
+# counters/latency/series add up; "last" keeps the maximum (the latest record's second).
+Table = Literal["counters", "latency", "series", "last"]
 # One increment: (table, field, amount). int amounts stay integers (Redis HINCRBY).
 Delta = tuple[Table, str, int | float]
 
 _PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))
-_SERIES_FIELDS = ("requests", "completion_tokens", "reference_estimate", "saved_estimate")
+_PRUNE_EVERY = 50_000  # series entries kept in memory before stale buckets are dropped
 
 
-def check_bucket_seconds(bucket_seconds: int) -> int:
-    """Series buckets are whole seconds (counters are kept per second)."""
-    if (
-        isinstance(bucket_seconds, bool)
-        or not isinstance(bucket_seconds, int)
-        or bucket_seconds < 1
-    ):
-        raise LedgerFormatError("bucket_seconds must be a positive whole number of seconds")
-    return bucket_seconds
+def latency_key(latency_ms: float) -> str:
+    """Latency to three significant digits: percentiles exact at that resolution, few keys."""
+    return f"{float(latency_ms):.3g}"
 
 
 def _reference_estimate(record: LedgerRecord) -> float:
@@ -70,15 +73,15 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
     if record.difficulty is not None:
         deltas.append(("counters", f"difficulty:{record.difficulty}", 1))
     deltas.extend(feedback_deltas(None, record.feedback))
-    # Latency in tenths of a millisecond: percentiles are exact over that resolution.
-    deltas.append(("latency", str(round(float(record.latency_ms) * 10)), 1))
-    second = math.floor(record.time)
-    deltas += [
-        ("series", f"{second}:requests", 1),
-        ("series", f"{second}:completion_tokens", int(record.completion_tokens)),
-        ("series", f"{second}:reference_estimate", reference),
-        ("series", f"{second}:saved_estimate", saved),
-    ]
+    deltas.append(("latency", latency_key(record.latency_ms), 1))
+    deltas.append(("last", "last_second", math.floor(record.time)))
+    for width, start in bucket_starts(record.time):
+        deltas += [
+            ("series", series_field(width, start, "requests"), 1),
+            ("series", series_field(width, start, "completion_tokens"), record.completion_tokens),
+            ("series", series_field(width, start, "reference_estimate"), reference),
+            ("series", series_field(width, start, "saved_estimate"), saved),
+        ]
     return deltas
 
 
@@ -101,20 +104,43 @@ class SavingsState:
     counters: dict[str, float] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)
     series: dict[str, float] = field(default_factory=dict)
+    last_second: int | None = None
+    _prune_at: int = field(default=_PRUNE_EVERY, repr=False, compare=False)
 
     def apply(self, deltas: Iterable[Delta]) -> None:
         """Add increments to the counters."""
         for table, name, amount in deltas:
+            if table == "last":
+                last = int(amount)
+                self.last_second = last if self.last_second is None else max(self.last_second, last)
+                continue
             target: dict[str, float] = getattr(self, table)
             target[name] = target.get(name, 0) + amount
+        if len(self.series) > self._prune_at:
+            self._prune()
+
+    def _prune(self) -> None:
+        # Buckets no window can reach any more (see series.stale_before); output is unchanged.
+        last = self.last_second or 0
+        self.series = {
+            name: value
+            for name, value in self.series.items()
+            if parse_series_field(name)[1] >= stale_before(parse_series_field(name)[0], last)
+        }
+        # Amortised: what survives can be live for a long time, so wait for it to double.
+        self._prune_at = max(_PRUNE_EVERY, 2 * len(self.series))
 
     @classmethod
-    def from_tables(cls, tables: Mapping[str, Mapping[str, Any]]) -> SavingsState:
-        """Counters read back as text (Redis HGETALL) -> a state."""
-        state = cls()
+    def from_tables(
+        cls, tables: Mapping[str, Mapping[Any, Any]], last_second: Any = None
+    ) -> SavingsState:
+        """Counters read back as text (Redis HGETALL/HMGET) -> a state."""
+        state = cls(last_second=None if last_second is None else int(_text(last_second)))
         for table in ("counters", "latency", "series"):
             raw = tables.get(table, {})
-            getattr(state, table).update({_text(k): float(_text(v)) for k, v in raw.items()})
+            getattr(state, table).update(
+                {_text(k): float(_text(v)) for k, v in raw.items() if v is not None}
+            )
         return state
 
     def summary(self, bucket_seconds: int = 60) -> dict[str, Any]:
@@ -127,6 +153,10 @@ class SavingsState:
         early_exits = _int(c.get("early_exits", 0))
         labelled = _int(c.get("labelled", 0))
         correct = _int(c.get("correct", 0))
+        series: list[dict[str, Any]] = []
+        if self.last_second is not None:
+            window = SeriesWindow.for_request(bucket_seconds, self.last_second)
+            series = window.render(self.series)
         return {
             "requests": requests,
             "by_profile": self._by_profile(),
@@ -151,7 +181,7 @@ class SavingsState:
                 "correct": correct,
                 "accuracy": round(correct / labelled, 4) if labelled else None,
             },
-            "series": self._series(bucket_seconds),
+            "series": series,
             "bucket_seconds": bucket_seconds,
             "estimate": True,
         }
@@ -176,7 +206,7 @@ class SavingsState:
         return saved_by
 
     def _latency_percentiles(self) -> dict[str, float | None]:
-        values = sorted((int(k), _int(n)) for k, n in self.latency.items() if _int(n) > 0)
+        values = sorted((float(k), _int(n)) for k, n in self.latency.items() if _int(n) > 0)
         total = sum(n for _, n in values)
         result: dict[str, float | None] = {}
         for name, q in _PERCENTILES:
@@ -184,31 +214,12 @@ class SavingsState:
                 result[name] = None
                 continue
             rank, seen = max(1, math.ceil(q * total)), 0  # nearest-rank percentile
-            for tenths, n in values:
+            for value, n in values:
                 seen += n
                 if seen >= rank:
-                    result[name] = tenths / 10
+                    result[name] = value
                     break
         return result
-
-    def _series(self, bucket_seconds: int) -> list[dict[str, Any]]:
-        buckets: dict[int, dict[str, float]] = {}
-        for name, value in self.series.items():
-            second, metric = name.split(":", 1)
-            start = int(second) // bucket_seconds * bucket_seconds
-            row = buckets.setdefault(start, dict.fromkeys(_SERIES_FIELDS, 0.0))
-            row[metric] = row.get(metric, 0.0) + value
-        return [
-            {
-                "t": start,
-                "requests": _int(row["requests"]),
-                "completion_tokens": _int(row["completion_tokens"]),
-                "reference_estimate": _round(row["reference_estimate"]),
-                "saved_estimate": _round(row["saved_estimate"]),
-            }
-            for start, row in sorted(buckets.items())
-            if _int(row["requests"])
-        ]
 
 
 def aggregate(records: Iterable[LedgerRecord], bucket_seconds: int = 60) -> dict[str, Any]:

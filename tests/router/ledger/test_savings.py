@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from router.ledger import LedgerFormatError, LedgerRecord, aggregate
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
+from router.ledger.series import MAX_FINE, MAX_POINTS
 from tests.router.ledger.conftest import make_record
 
 
@@ -127,10 +130,44 @@ def test_counters_read_back_as_text_give_the_same_summary() -> None:
         table: {k: str(v) for k, v in getattr(state, table).items()}
         for table in ("counters", "latency", "series")
     }
-    assert SavingsState.from_tables(as_text).summary(60) == aggregate(_three(), 60)
+    restored = SavingsState.from_tables(as_text, str(state.last_second))
+    assert restored.summary(60) == aggregate(_three(), 60)
 
 
-@pytest.mark.parametrize("bucket", [0, -5, 1.5, True])
+def _brute_series(records: list[LedgerRecord], bucket: int, points: int) -> dict[int, int]:
+    end = max(math.floor(r.time) for r in records) // bucket * bucket
+    first = end - (points - 1) * bucket
+    counts: dict[int, int] = {}
+    for r in records:
+        t = math.floor(r.time) // bucket * bucket
+        if first <= t <= end:
+            counts[t] = counts.get(t, 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize(
+    ("bucket", "points"),
+    [(60, MAX_POINTS), (7, MAX_POINTS), (30, MAX_FINE // 30), (3600, MAX_POINTS), (86400, 600)],
+)
+def test_a_long_history_reports_a_bounded_window_ending_at_the_latest_record(
+    bucket: int, points: int
+) -> None:
+    # Five days of traffic, one request every 97 s: far more buckets than one answer holds.
+    records = [make_record(i, time=1_700_000_000.0 + 97.3 * i) for i in range(4500)]
+    series = aggregate(records, bucket)["series"]
+    assert {row["t"]: row["requests"] for row in series} == _brute_series(records, bucket, points)
+    assert len(series) <= MAX_POINTS
+    assert series[-1]["t"] == math.floor(records[-1].time) // bucket * bucket
+
+
+def test_memory_for_the_series_stays_bounded() -> None:
+    state = SavingsState()
+    for i in range(20_000):
+        state.apply(record_deltas(make_record(i, time=1_700_000_000.0 + 13.0 * i)))
+    assert len(state.series) <= 60_000
+
+
+@pytest.mark.parametrize("bucket", [0, -5, 1.5, True, 86_399])
 def test_bucket_seconds_must_be_a_positive_whole_number(bucket: object) -> None:
     with pytest.raises(LedgerFormatError):
         aggregate([], bucket)  # type: ignore[arg-type]

@@ -130,3 +130,13 @@ async def test_an_unwritable_record_fails_alone(ledger: Ledger) -> None:
     )
     assert isinstance(results[0], TypeError) and results[1:] == [None] * 4
     assert (await ledger.savings())["requests"] == 4
+
+
+async def test_a_long_history_gives_the_aggregate_window_for_every_bucket_width(
+    ledger: Ledger,
+) -> None:
+    # Eight hours, so second-wide buckets span two stored shards.
+    records = [make_record(i, time=1_700_000_000.0 + 97.3 * i) for i in range(300)]
+    await asyncio.gather(*(ledger.append(r) for r in records))
+    for bucket in (1, 7, 60, 900, 3600, 86400):
+        assert await ledger.savings(bucket_seconds=bucket) == aggregate(records, bucket), bucket
