@@ -49,7 +49,13 @@ def register(subparsers: Any) -> None:
         metavar="PROFILE",
         help="savings are measured against it (default: the most accurate profile)",
     )
-    parser.add_argument("--policy", choices=("utility", "target"), default="utility")
+    parser.add_argument(
+        "--policy",
+        choices=("utility", "target"),
+        default="target",
+        help="target (default): cheapest profile within epsilon of the best forecast; utility: "
+        "maximise P(correct) - lambda * cost",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--target-accuracy-loss",
