@@ -1,0 +1,180 @@
+"""`thinkgate demo`: recorded real traffic through a live gateway, and what it saved."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+__all__ = ["register", "run"]
+
+
+def register(subparsers: Any) -> None:
+    """Add the `demo` subcommand."""
+    parser = subparsers.add_parser(
+        "demo",
+        help="replay recorded traffic through a live gateway and print what it saved",
+        description=(
+            "Start the replay upstream on recorded real outputs (direct = Qwen2.5-32B, thinking "
+            "= QwQ-32B, held-out MiP prompts the default difficulty model never saw), start the "
+            "gateway with the default model, policy and convergence watcher, send every prompt "
+            "through it with the openai client, and print tokens spent and saved against always "
+            "thinking, and accuracy against gold. Nothing to configure; loopback only."
+        ),
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--dataset",
+        action="append",
+        metavar="NAME",
+        help="bundled dataset to replay, held-out split only (repeatable; default: mip-gsm8k "
+        "and mip-math)",
+    )
+    source.add_argument(
+        "--outcomes",
+        metavar="FILE",
+        help="your own recorded traffic: an outcome table (JSONL) with reasoning/response text "
+        "for two profiles (all of its prompts are used)",
+    )
+    parser.add_argument(
+        "--direct-profile",
+        default=None,
+        metavar="NAME",
+        help="recorded profile that answers directly (default Qwen2.5-32B)",
+    )
+    parser.add_argument(
+        "--think-profile",
+        default=None,
+        metavar="NAME",
+        help="recorded profile that thinks (default QwQ-32B)",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="gateway config to use instead of the bundled replay one (its endpoints are "
+        "pointed at the replay upstream, its ledger at --out)",
+    )
+    parser.add_argument(
+        "--model-dir",
+        default=None,
+        metavar="DIR",
+        help="difficulty model (default: the config's, else the shipped default model)",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=None, metavar="N", help="requests in flight (default 12)"
+    )
+    parser.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=None,
+        metavar="R",
+        help="replay speed of each stream (default 1500)",
+    )
+    parser.add_argument(
+        "--limit", type=int, default=None, metavar="N", help="send only the first N prompts"
+    )
+    parser.add_argument(
+        "--out",
+        default="thinkgate-demo",
+        metavar="DIR",
+        help="where the ledger and report.html go (default ./thinkgate-demo; its ledger is "
+        "replaced on each run)",
+    )
+    parser.add_argument(
+        "--json", default=None, metavar="FILE", help="also write the figures as JSON"
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep the gateway running afterwards and print its /dashboard URL (Ctrl-C stops)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from router.demo import DEFAULT_DATASETS, DemoOptions
+
+    options = DemoOptions(
+        datasets=tuple(args.dataset or DEFAULT_DATASETS),
+        outcomes_path=args.outcomes,
+        config_path=args.config,
+        model_dir=args.model_dir,
+        limit=args.limit,
+        out_dir=Path(args.out),
+    )
+    if args.direct_profile:
+        options.direct_profile = args.direct_profile
+    if args.think_profile:
+        options.think_profile = args.think_profile
+    if args.concurrency is not None:
+        options.concurrency = args.concurrency
+    if args.tokens_per_second is not None:
+        options.tokens_per_second = args.tokens_per_second
+    options.check()
+    return options
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo, print its figures; exit 1 when any request failed."""
+    import json
+    import sys
+    import time
+    from collections import Counter
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from router.demo import Demo
+    from router.demo_report import format_figures
+
+    options = _options(args)
+    started = time.perf_counter()
+    demo = Demo(options).prepare()  # input errors surface here, before anything starts
+    print(
+        f"thinkgate demo: {len(demo.prompts)} prompts; starting the replay upstream and the "
+        f"gateway (loading the difficulty model) ...",
+        file=sys.stderr,
+    )
+    with demo:
+        print(
+            f"thinkgate demo: gateway on {demo.gateway_url}, sending {options.concurrency} "
+            f"requests at a time",
+            file=sys.stderr,
+        )
+        profiles: Counter[str] = Counter()
+        with tqdm(
+            total=len(demo.prompts),
+            desc="requests",
+            unit="req",
+            file=sys.stderr,
+            disable=args.no_progress,
+            dynamic_ncols=True,
+        ) as bar:
+
+            def done(answer: Any) -> None:
+                profiles[answer.profile if answer.error is None else "failed"] += 1
+                bar.set_postfix(dict(profiles), refresh=False)
+                bar.update(1)
+
+            figures = demo.run(on_done=done)
+        figures["wall_seconds"] = round(time.perf_counter() - started, 1)
+        print(format_figures(figures), flush=True)
+        print(
+            f"traffic            {figures['seconds']:.0f} s for the requests, "
+            f"{figures['wall_seconds']:.0f} s in all"
+        )
+        print(f"dashboard          {figures['report']}")
+        if args.json:
+            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+            print(f"figures            {args.json}")
+        if args.serve:
+            print(f"live dashboard     {demo.gateway_url}/dashboard  (Ctrl-C to stop)", flush=True)
+            try:
+                while True:
+                    time.sleep(1.0)
+            except KeyboardInterrupt:
+                print("thinkgate demo: stopped", file=sys.stderr)
+    return 1 if figures["errors"] else 0

@@ -1,0 +1,203 @@
+"""The demo's figures: what the gateway spent and answered, against always thinking.
+
+Pure: the recorded outputs give the real always-think cost and accuracy of every prompt, so
+savings here are measured, not estimated; the ledger's own estimate is shown next to them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from difficulty.answers import answers_match, extract_answer
+
+__all__ = ["RecordedPrompt", "PromptResult", "compute_figures", "format_figures", "grade"]
+
+_THINK_END = "</think>"
+
+
+@dataclass(frozen=True)
+class RecordedPrompt:
+    """One demo prompt and its recordings: the full always-think cost and both answers."""
+
+    item_id: str
+    prompt: str
+    gold: str | None
+    think_tokens: int  # what the think profile spends on it in full (the replay's own count)
+    think_text: str  # recorded thinking profile output (reasoning, </think>, answer)
+    direct_tokens: int
+    direct_text: str
+
+
+@dataclass(frozen=True)
+class PromptResult:
+    """What the gateway did with one prompt: the profile, tokens spent, answer, early exit."""
+
+    item_id: str
+    profile: str | None  # None when the request failed
+    completion_tokens: int
+    text: str  # reasoning, </think>, answer (as the client received them)
+    early_exit: bool = False
+    error: str | None = None
+
+
+def grade(text: str, gold: str | None) -> bool | None:
+    """Whether the answer in `text` matches `gold`; None when there is no gold to grade with."""
+    if gold is None:
+        return None
+    return answers_match(extract_answer(text), gold)
+
+
+def _share(part: float, whole: float) -> float:
+    return part / whole if whole else 0.0
+
+
+def _accuracy(marks: Sequence[bool | None]) -> float | None:
+    graded = [m for m in marks if m is not None]
+    return sum(graded) / len(graded) if graded else None
+
+
+def compute_figures(
+    recorded: Sequence[RecordedPrompt],
+    results: Sequence[PromptResult],
+    *,
+    think_profile: str,
+    ledger_savings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The demo's figures as JSON-ready data.
+
+    Token figures cover the answered prompts: reference = sum of the recorded full think
+    costs; saved = reference - spent, split into routing (prompts answered by another profile:
+    think cost - tokens spent), early exit (think prompts cut short: think cost - tokens spent)
+    and the remainder (think prompts that ran to the end; zero when the replay is exact).
+    """
+    by_id = {r.item_id: r for r in recorded}
+    missing = [res.item_id for res in results if res.item_id not in by_id]
+    if missing:
+        raise ValueError(f"results for unknown prompts: {', '.join(missing[:3])}")
+    answered = [res for res in results if res.error is None and res.profile is not None]
+    errors = [res for res in results if res.error is not None or res.profile is None]
+    by_profile = Counter(res.profile for res in answered)
+    reference = spent = routing = early = 0
+    exits = 0
+    for res in answered:
+        cost = by_id[res.item_id].think_tokens
+        reference += cost
+        spent += res.completion_tokens
+        if res.profile != think_profile:
+            routing += cost - res.completion_tokens
+        elif res.early_exit:
+            exits += 1
+            early += cost - res.completion_tokens
+    saved = reference - spent
+    on_think = by_profile.get(think_profile, 0)
+    # Accuracy over every prompt with gold: a failed request counts as a wrong answer.
+    ok = {res.item_id: res for res in answered}
+    gateway_marks = [
+        grade(ok[r.item_id].text, r.gold)
+        if r.item_id in ok
+        else (None if r.gold is None else False)
+        for r in recorded
+    ]
+    exited_ids = [
+        res.item_id for res in answered if res.profile == think_profile and res.early_exit
+    ]
+    figures: dict[str, Any] = {
+        "prompts": len(recorded),
+        "answered": len(answered),
+        "errors": len(errors),
+        "error_messages": sorted({str(res.error) for res in errors})[:5],
+        "requests_by_profile": dict(sorted(by_profile.items())),
+        "think_profile": think_profile,
+        "tokens": {
+            "reference": reference,
+            "spent": spent,
+            "saved": saved,
+            "saved_share": _share(saved, reference),
+            "saved_by": {
+                "routing": routing,
+                "early_exit": early,
+                "rest": saved - routing - early,
+            },
+            "always_direct": sum(by_id[res.item_id].direct_tokens for res in answered),
+        },
+        "early_exits": exits,
+        "early_exit_rate": _share(exits, on_think),
+        "accuracy": {
+            "graded": sum(r.gold is not None for r in recorded),
+            "gateway": _accuracy(gateway_marks),
+            "always_think": _accuracy([grade(r.think_text, r.gold) for r in recorded]),
+            "always_direct": _accuracy([grade(r.direct_text, r.gold) for r in recorded]),
+            # The early-exited prompts alone: cut answers against the full recordings.
+            "early_exited": _accuracy([grade(ok[i].text, by_id[i].gold) for i in exited_ids]),
+            "early_exited_full": _accuracy(
+                [grade(by_id[i].think_text, by_id[i].gold) for i in exited_ids]
+            ),
+        },
+    }
+    if ledger_savings is not None:
+        tokens = ledger_savings.get("tokens", {})
+        figures["ledger_estimate"] = {
+            "requests": ledger_savings.get("requests"),
+            "completion_tokens": tokens.get("completion"),
+            "reference_estimate": tokens.get("reference_estimate"),
+            "saved_estimate": tokens.get("saved_estimate"),
+            "saved_share": tokens.get("saved_share"),
+            "saved_by": dict(ledger_savings.get("saved_by", {})),
+        }
+    return figures
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def format_figures(figures: Mapping[str, Any]) -> str:
+    """The figures as the lines `thinkgate demo` prints."""
+    tokens = figures["tokens"]
+    saved_by = tokens["saved_by"]
+    acc = figures["accuracy"]
+    reference = tokens["reference"]
+    profiles = ", ".join(f"{p} {n}" for p, n in figures["requests_by_profile"].items())
+    lines = [
+        f"prompts            {figures['prompts']} ({figures['answered']} answered, "
+        f"{figures['errors']} failed)",
+        f"requests/profile   {profiles or 'none'}",
+        f"tokens spent       {tokens['spent']:,} completion tokens",
+        f"always-think       {reference:,} (recorded "
+        f"{figures.get('reference_model') or figures['think_profile']} outputs, same prompts)",
+        f"saved              {tokens['saved']:,} ({_pct(tokens['saved_share'])} of always-think)",
+        f"  by routing       {saved_by['routing']:,} "
+        f"({_pct(_share(saved_by['routing'], reference))})",
+        f"  by early exit    {saved_by['early_exit']:,} "
+        f"({_pct(_share(saved_by['early_exit'], reference))}; {figures['early_exits']} of "
+        f"{figures['requests_by_profile'].get(figures['think_profile'], 0)} thinking requests "
+        f"exited early)",
+    ]
+    if saved_by["rest"]:
+        lines.append(f"  other            {saved_by['rest']:,}")
+    lines.append(
+        f"accuracy           {_pct(acc['gateway'])} gateway vs {_pct(acc['always_think'])} "
+        f"always-think, {_pct(acc['always_direct'])} always-direct ({acc['graded']} graded "
+        f"against gold)"
+    )
+    if figures["early_exits"]:
+        lines.append(
+            f"  early exits      {_pct(acc['early_exited'])} right when cut short vs "
+            f"{_pct(acc['early_exited_full'])} thinking to the end, same prompts"
+        )
+    estimate = figures.get("ledger_estimate")
+    if estimate and estimate.get("saved_estimate") is not None:
+        by = estimate.get("saved_by") or {}
+        lines.append(
+            f"ledger estimate    saved {estimate['saved_estimate']:,.0f} of "
+            f"{estimate['reference_estimate'] or 0:,.0f} predicted "
+            f"({_pct(estimate.get('saved_share'))}; routing {by.get('routing', 0):,.0f}, "
+            f"early exit {by.get('early_exit', 0):,.0f}) — the per-request estimate the "
+            f"gateway keeps without recordings"
+        )
+    for message in figures.get("error_messages", ()):
+        lines.append(f"error              {message}")
+    return "\n".join(lines)
