@@ -39,9 +39,9 @@ class Candidate:
 _NUMBER = r"-?\$?\d[\d,]*(?:\.\d+)?(?![\d,]*\.?\d)"
 _BOXED = re.compile(r"\\boxed\s*\{")
 _ANSWER_IS = re.compile(
-    r"\b(?:final\s+answer|answers?)\s*(?:is|should be|would be|will be|must be|:)\s*:?\s*"
+    r"\b(?:final\s+answer|answer)\s*(?:is|should be|would be|will be|must be|:)\s*:?\s*"
     r"(?P<val>[^\n]{1,80}?)"
-    r"(?P<stop>\?|\s*(?:[.!](?:\s|$)|\n|,\s|;|\s+(?:and|so|which|but|because|since)\b))",
+    r"(?P<stop>\?|\s*(?:\.(?:\s|$)|\n|,\s|;|\s+(?:and|so|which|but|because|since)\b))",
     re.IGNORECASE,
 )
 _CONCLUSION = re.compile(
@@ -92,6 +92,8 @@ def clean_value(raw: str) -> str | None:
         value = next(g for g in math.groups() if g is not None).strip()
     if "=" in value:
         value = value.rsplit("=", 1)[1].strip().rstrip("$").strip()
+    if re.match(r"[A-Za-z]{3,}\b", value):
+        return None  # "expressed in the form p^{a/b}": a description, not a value
     if "\\" not in value and _MATH_WORDS.search(value):
         return None  # a formula in words ("20000 over pi") is not a number we can compare
     number = _LEADING_NUMBER.match(value)

@@ -235,7 +235,7 @@ class SweepPoint:
 
 
 DEFAULT_GRID: dict[str, tuple[int, ...]] = {
-    "k": (1, 2, 3),
+    "k": (2, 3, 4),  # k = 1 would not be "held": one sighting exits
     "interval_tokens": (50, 100, 200),
     "hesitation_window": (0, 20, 50, 150),
     "min_tokens": (100, 300),
