@@ -14,7 +14,7 @@ from difficulty.items import ItemTable
 from difficulty.model import DifficultyModel
 from difficulty.outcomes import Outcome
 
-__all__ = ["CrossFitted", "assign_folds", "cross_fit"]
+__all__ = ["CrossFitted", "assign_folds", "cross_fit", "cross_fit_target"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,3 +108,36 @@ def cross_fit(
         actual_tokens=table.tokens,
         embeddings=embeddings,
     )
+
+
+def cross_fit_target(
+    prompts: Sequence[str],
+    target: Sequence[float],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    encoder: Encoder | None = None,
+    model_params: Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-fitted predictions of any numeric per-prompt target (e.g. a difficulty level),
+    with the model's features and regressor (linear head + trees); returns (predicted, fold)."""
+    from difficulty.features import feature_matrix
+    from difficulty.profile_model import fit_head
+
+    y = np.asarray(target, dtype=np.float64)
+    if len(y) != len(prompts):
+        raise InvalidInputError("one target per prompt")
+    enc = encoder if encoder is not None else Encoder()
+    embeddings = enc.encode(prompts)
+    x = feature_matrix(list(prompts), embeddings).astype(np.float64)
+    params = {k: v for k, v in (model_params or {}).items() if k != "encoder"}
+    params.setdefault("random_state", seed)
+    settings = DifficultyModel(**params).boost_settings(int(embeddings.shape[1]))
+    fold = assign_folds([str(i) for i in range(len(y))], folds, seed, groups=list(prompts))
+    strata = np.searchsorted(np.unique(np.quantile(y, [0.25, 0.5, 0.75])), y)
+    predicted = np.full(len(y), np.nan)
+    for k in range(folds):
+        test = fold == k
+        head, _ = fit_head(x[~test], y[~test], strata[~test], "tokens", settings)
+        predicted[test] = head.raw(x[test])
+    return predicted, fold

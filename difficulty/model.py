@@ -89,7 +89,20 @@ class DifficultyModel:
         if embeddings.shape[0] != len(table):
             raise InvalidInputError("embeddings must have one row per item")
         x = feature_matrix(table.prompts, embeddings).astype(np.float64)
-        settings = BoostSettings(
+        settings = self.boost_settings(int(embeddings.shape[1]))
+        self.profiles_ = list(table.profiles)
+        self.n_features_in_ = int(x.shape[1])
+        self.models_ = [
+            fit_profile(name, x, table.correct[:, j], table.tokens[:, j], settings)
+            for j, name in enumerate(table.profiles)
+        ]
+        self.training_hash_ = table.fingerprint()
+        self.metrics_: dict[str, Any] = {}
+        return self
+
+    def boost_settings(self, embedding_dim: int) -> BoostSettings:
+        """The hyper-parameters as one fit sees them."""
+        return BoostSettings(
             n_estimators=self.n_estimators,
             learning_rate=self.learning_rate,
             num_leaves=self.num_leaves,
@@ -101,19 +114,10 @@ class DifficultyModel:
             calibration=self.calibration,
             inner_folds=self.calibration_folds,
             early_stopping_rounds=self.early_stopping_rounds,
-            embedding_dim=int(embeddings.shape[1]),
+            embedding_dim=embedding_dim,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
         )
-        self.profiles_ = list(table.profiles)
-        self.n_features_in_ = int(x.shape[1])
-        self.models_ = [
-            fit_profile(name, x, table.correct[:, j], table.tokens[:, j], settings)
-            for j, name in enumerate(table.profiles)
-        ]
-        self.training_hash_ = table.fingerprint()
-        self.metrics_: dict[str, Any] = {}
-        return self
 
     # -- predicting ------------------------------------------------------------------------
 

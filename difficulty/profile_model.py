@@ -159,6 +159,9 @@ def fit_profile(
         head, oof = fit_head(x[rows], y, labels, "correct", s)
         if len(oof):
             calibrator = fit_calibrator(oof, y, s.calibration)
+            if calibrator.method == "sigmoid" and calibrator.a <= 0:
+                # Held-out scores rank successes no better than chance: forecast the prior.
+                head, calibrator = None, Calibrator("identity")
     trows = ~np.isnan(tokens) & (tokens >= 0)
     t_head = None
     t_median = float(np.median(tokens[trows])) if trows.any() else None
