@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,13 +48,19 @@ def align_chunks(reasoning: str, pieces: Sequence[str]) -> list[int]:
     for piece in pieces:
         stripped = piece.strip()
         found = reasoning.find(stripped, position) if stripped else -1
+        length = len(stripped)
+        if found < 0 and stripped:
+            # The chunker collapsed whitespace ("x\n\ny" became "x y"): match words loosely.
+            loose = re.compile(r"\s*".join(re.escape(word) for word in stripped.split()))
+            match = loose.search(reasoning, position)
+            if match:
+                found, length = match.start(), match.end() - match.start()
         if found < 0:
-            head = stripped[:20]
-            found = reasoning.find(head, position) if head else -1
-        if found < 0:
-            found = position  # not located: it starts where the previous one ended
+            # Not located: it starts where the previous one ended and runs to the next one.
+            starts.append(position)
+            continue
         starts.append(found)
-        position = max(position, found + len(stripped))
+        position = found + length
     return starts
 
 
