@@ -35,7 +35,7 @@ _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$")
 _FRACTION = re.compile(r"^([+-]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_UNIT_WORD = r"[a-z]+\.?(?:\^\{?\d\}?)?"
+_UNIT_WORD = r"[a-z]{2,}\.?(?:\^\{?\d\}?)?"
 _UNIT_TAIL = re.compile(rf"^([+-]?[\d.,/]+)\s*{_UNIT_WORD}(?:\s+{_UNIT_WORD})*\s*$")
 _UNICODE = str.maketrans(
     {
@@ -65,6 +65,15 @@ _CONCLUSION = re.compile(
     r"(?=([^\n]+))",
     re.IGNORECASE,
 )
+# A sentence ends at a period that is not a decimal point nor an abbreviation ("Mr. Josue").
+_SENTENCE_END = re.compile(
+    r"(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMrs)(?:(?<!\d)\.(?!\d)|\.(?=\s|$))|\n"
+)
+_PARAGRAPH_END = re.compile(
+    r"(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bMrs)(?:(?<!\d)\.(?!\d)|\.(?=\s|$))|\n\s*\n"
+)
+_BOLD_VALUE = re.compile(r"\*\*([^*]*\d[^*]*)\*\*")
+_SPARE_WORD = re.compile(r"(?<![\\\w])(?:[a-zA-Z]{2,}|a)(?![\w{(])")  # a word, not a LaTeX name
 _YES_NO = {"true": "yes", "false": "no"}
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
 _SIMPLE_FRAC = re.compile(r"\\frac\s*\{\s*([+-]?\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}")
@@ -111,7 +120,7 @@ def _strip_words(phrase: str) -> str:
     if not re.search(r"\d", phrase):
         return phrase
     while True:
-        trimmed = re.sub(r"\s+[A-Za-z]{2,}\.?$", "", phrase)
+        trimmed = re.sub(r"\s+[^\s\d\\$]{2,}$|\s+a$", "", phrase)
         trimmed = re.sub(r"^[A-Za-z']+:?\s+(?=.*\d)", "", trimmed)
         if trimmed == phrase:
             return phrase
@@ -144,7 +153,10 @@ def _clean_phrase(phrase: str) -> str:
     if choice:
         return next(g for g in choice.groups() if g).upper()
     # Stop at the end of the sentence (a period not inside a decimal number).
-    phrase = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|\n", phrase, maxsplit=1)[0].strip()
+    phrase = _SENTENCE_END.split(phrase, maxsplit=1)[0].strip()
+    bold = _BOLD_VALUE.search(phrase)
+    if bold:
+        return _clean_phrase(bold.group(1))  # "will last for **4 days**"
     phrase = phrase.replace("*", " ").strip() if "**" in phrase else phrase
     if _PROSE_WORD.search(phrase) and re.search(r"\d", phrase):
         # Prose around a value: what follows the last "=" or " is ", without the words.
@@ -154,7 +166,7 @@ def _clean_phrase(phrase: str) -> str:
                 phrase = tail
                 break
         phrase = _strip_words(phrase)
-        if _PROSE_WORD.search(_TEXT_CMD.sub("", phrase).replace("\\sqrt", "")):
+        if _SPARE_WORD.search(_TEXT_CMD.sub("", phrase)):
             return _first_value(phrase) or phrase
     return phrase
 
@@ -165,13 +177,22 @@ def _conclusion(text: str) -> str | None:
     if not found:
         return None
     last = found[-1]
-    sentence = re.split(r"(?<!\d)\.(?!\d)|\.(?=\s|$)|\n\n", last.group(1), maxsplit=1)[0]
-    if re.search(r"\d", text[last.end() + len(sentence) :]):
+    rest = text[last.end() :]
+    # A conclusion may break its line ("the radius is\n r = √5."), not its paragraph.
+    sentence = _PARAGRAPH_END.split(rest, maxsplit=1)[0]
+    end = len(sentence)
+    if re.search(r"(?:\bis|:)\s*$", sentence):
+        # "the correct choice is\n\n(B)." : the value is the next paragraph.
+        following = rest[end:]
+        more = _PARAGRAPH_END.split(following.lstrip(), maxsplit=1)[0]
+        end += len(following) - len(following.lstrip()) + len(more)
+        sentence += " " + more
+    if re.search(r"\d", rest[end:]):
         return None  # more working follows: the conclusion was an intermediate one
     for marker in ("=", " is ", " are ", " be "):
         if marker in sentence:
             value = _clean_phrase(sentence.rsplit(marker, 1)[-1])
-            if value and re.search(r"\d", value):
+            if value and (re.search(r"\d", value) or re.fullmatch(r"[A-E]", value)):
                 return value
     numbers = _NUMBER.findall(sentence)
     return numbers[-1] if numbers else None
@@ -224,6 +245,19 @@ def _canonical_number(s: str) -> str:
     return "" + body if body == "0" else sign + body
 
 
+def _one_group(s: str) -> bool:
+    """True when ``s`` is one brace group, "{...}" (not "{a}{b}")."""
+    if not (s.startswith("{") and s.endswith("}")):
+        return False
+    depth = 0
+    for i, ch in enumerate(s):
+        depth += ch == "{"
+        depth -= ch == "}"
+        if depth == 0:
+            return i == len(s) - 1
+    return False
+
+
 def _strip_delimiters(s: str) -> str:
     changed = True
     while changed:
@@ -233,6 +267,9 @@ def _strip_delimiters(s: str) -> str:
             if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
                 s = s[len(left) : len(s) - len(right)]
                 changed = True
+        if s.startswith("\\{") and s.endswith("\\}") or _one_group(s):
+            s = s[2:-2] if s.startswith("\\{") else s[1:-1]  # a set: compared as a bare list
+            changed = True
         boxed = _last_boxed(s) if s.startswith(("\\boxed", "\\fbox")) else None
         if boxed is not None:
             s = boxed
@@ -262,7 +299,14 @@ def _normalize_once(answer: str) -> str:
     s = _MATRIX.sub(lambda m: "(" + ",".join(r.strip() for r in m.group(1).split("\\\\")) + ")", s)
     s = _SET_PREFIX.sub("", s.strip())
     s = _SPACING.sub(" ", s)
-    s = s.replace("\\$", "").replace("$", "").replace("\\%", "").replace("%", "")
+    s = (
+        s.replace("\\$", "")
+        .replace("$", "")
+        .replace("€", "")
+        .replace("£", "")
+        .replace("\\%", "")
+        .replace("%", "")
+    )
     s = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°", "", s)
     previous = None
     while previous != s:
@@ -270,12 +314,15 @@ def _normalize_once(answer: str) -> str:
         s = _TEXT_CMD.sub(r"\1", s)
     s = s.strip().lower()
     s = _WORD_UNITS.sub("", s).strip()
-    s = s.rstrip(".").strip()
+    s = s.rstrip(".,;").strip()
     if "=" in s and not re.search(r"[<>]|\\[lg]eq?", s) and "," not in s.split("=", 1)[0]:
         # "x = 5", "24 - 6 = 18": the value is what follows the last "=".
-        tail = s.rsplit("=", 1)[-1].strip()
-        if tail:
-            s = tail
+        head, _, tail = s.rpartition("=")
+        # ... but "5x - 7y + 11z + 4 = 0" is an equation whose value is itself, not 0.
+        if tail.strip() and not (
+            tail.strip() == "0" and re.search(r"[a-z].*[+\-*/]|[+\-*/].*[a-z]", head)
+        ):
+            s = tail.strip()
     unit = _UNIT_TAIL.match(s)
     if unit:
         s = unit.group(1)
@@ -342,6 +389,17 @@ def _values_match(x: str, y: str) -> bool:
     return vx is not None and vy is not None and math.isclose(vx, vy, rel_tol=1e-6, abs_tol=1e-9)
 
 
+def _expand_pm(items: list[str]) -> list[str]:
+    """A set written with ±: ["1\\pm\\sqrt{5}", "-2"] -> ["1+\\sqrt{5}", "1-\\sqrt{5}", "-2"]."""
+    expanded: list[str] = []
+    for item in items:
+        if "\\pm" in item:
+            expanded += [item.replace("\\pm", "+", 1), item.replace("\\pm", "-", 1)]
+        else:
+            expanded.append(item)
+    return expanded
+
+
 def answers_match(a: str | None, b: str | None) -> bool:
     """Whether two answers are equivalent: equal once normalised, or numerically equal."""
     if a is None or b is None:
@@ -357,7 +415,7 @@ def answers_match(a: str | None, b: str | None) -> bool:
         return len(xs) == len(ys) > 1 and all(
             _values_match(x, y) for x, y in zip(xs, ys, strict=True)
         )
-    xs, ys = _split_top_level(na), _split_top_level(nb)
+    xs, ys = _expand_pm(_split_top_level(na)), _expand_pm(_split_top_level(nb))
     if len(xs) == len(ys) > 1:
         remaining = list(ys)
         for x in xs:
