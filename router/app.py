@@ -37,9 +37,13 @@ def default_model_dir() -> Path:
 
 def load_predictor(settings: Settings) -> tuple[Any, Any]:
     """Load the difficulty model and its level function, and warm them up (blocking)."""
+    from difficulty.encoder import Encoder
     from difficulty.model import DifficultyModel
 
     model = DifficultyModel.load(settings.model_dir or default_model_dir())
+    # Serving embeds every prompt afresh (no on-disk cache writes, no progress bars) with one
+    # torch thread per call: see router.scoring for the measurements behind this.
+    model.encoder_ = Encoder(model.encoder_.name, use_cache=False, progress=False, threads=1)
     model.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
     level = None
     try:
@@ -101,7 +105,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log.info("thinkgate ready: %d profiles", len(settings.profiles))
         yield
     finally:
+        if gateway.pipeline is not None:
+            gateway.pipeline.close()
         gateway.pipeline = None
+        if gateway.upstream is not None:
+            await gateway.upstream.aclose()
         await gateway.ledger.close()
 
 

@@ -6,7 +6,6 @@ parses and renders, the pipeline decides and accounts.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Mapping
@@ -20,6 +19,7 @@ from policies.profiles import ProfileCost
 from router.errors import ModelNotFoundError
 from router.ledger.base import Ledger
 from router.ledger.record import LedgerRecord
+from router.scoring import Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
 
 __all__ = [
@@ -34,8 +34,6 @@ __all__ = [
 
 MODEL_PREFIX = "thinkgate/"
 AUTO_MODEL = "thinkgate/auto"
-# Scoring under this many microseconds runs on the event loop; above, in a worker thread.
-_INLINE_SCORING_US = 1000.0
 
 
 class Predictor(Protocol):
@@ -151,7 +149,11 @@ class Pipeline:
         for name, profile in settings.profiles.items():
             for alias in [profile.upstream_name, *profile.aliases]:
                 self._aliases.setdefault(alias, name)
-        self._scoring_us = 10_000.0  # assume slow until measured
+        self._scorer = Scorer(predictor)
+
+    def close(self) -> None:
+        """Release the scoring threads."""
+        self._scorer.close()
 
     def set_policy(self, policy: PolicySettings) -> None:
         """Replace the default policy (admin)."""
@@ -162,22 +164,12 @@ class Pipeline:
 
     async def score(self, prompt: str) -> dict[str, PredictionLike]:
         """Per gateway profile predictions (profiles without a predictor are left out)."""
-        if self._scoring_us <= _INLINE_SCORING_US:
-            raw = self._predict(prompt)
-        else:
-            raw = await asyncio.to_thread(self._predict, prompt)
+        raw = await self._scorer.score(prompt)
         out: dict[str, PredictionLike] = {}
         for name, profile in self.settings.profiles.items():
             if profile.predictor and profile.predictor in raw:
                 out[name] = raw[profile.predictor]
         return out
-
-    def _predict(self, prompt: str) -> Mapping[str, PredictionLike]:
-        t0 = time.perf_counter()
-        raw = self.predictor.predict_one(prompt)
-        us = (time.perf_counter() - t0) * 1e6
-        self._scoring_us = 0.8 * self._scoring_us + 0.2 * us
-        return raw
 
     def difficulty(self, predictions: Mapping[str, PredictionLike]) -> str | None:
         """The human difficulty level for these predictions, when a level function is set."""

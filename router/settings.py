@@ -71,6 +71,8 @@ class ProfileSettings(BaseModel):
     prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
     prefill_params: dict[str, Any] = Field(default_factory=dict)  # extra params for that call
     aliases: list[str] = Field(default_factory=list)
+    # auto: the direct SSE client for OpenAI-compatible endpoints with an api_base, else litellm
+    transport: Literal["auto", "litellm", "http"] = "auto"
 
     @property
     def upstream_name(self) -> str:

@@ -70,6 +70,12 @@ def gw(
         "timeout_s": 1.0,
     }
     profiles["paced"] = {"model": "openai/QwQ-32B", "api_base": paced.base_url, "retries": 0}
+    profiles["via-litellm"] = {
+        "model": "openai/QwQ-32B",
+        "api_base": fast.base_url,
+        "retries": 1,
+        "transport": "litellm",
+    }
     gateway = start_gateway(config)
     yield gateway
     gateway.server.stop()
@@ -94,6 +100,27 @@ def test_a_5xx_is_retried(
     assert resp.status_code == 200, resp.text
     assert "72" in resp.json()["choices"][0]["message"]["content"]
     assert fast.stats.requests == before + 2
+
+
+def test_litellm_transport_retries_and_relays_reasoning(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("503")
+    resp = _post(gw, "thinkgate/via-litellm", HARD)
+    assert resp.status_code == 200, resp.text
+    message = resp.json()["choices"][0]["message"]
+    assert "(x - 1)^4 - 1" in message["reasoning_content"]
+    assert "-1" in message["content"]
+    fast.schedule_fault("break-after=6")
+    body = {
+        "model": "thinkgate/via-litellm",
+        "messages": [{"role": "user", "content": HARD}],
+        "stream": True,
+    }
+    with httpx.stream("POST", f"{gw.base_url}/chat/completions", json=body, timeout=30) as streamed:
+        events = [line[6:] for line in streamed.iter_lines() if line.startswith("data: ")]
+    assert "error" in json.loads(events[-1])
 
 
 def test_failover_to_the_fallback_profile(
