@@ -137,6 +137,20 @@ def compute_figures(
             ),
         },
     }
+    figures["per_prompt"] = [
+        {
+            "id": res.item_id,
+            "profile": res.profile,
+            "tokens": res.completion_tokens,
+            "think_tokens": by_id[res.item_id].think_tokens,
+            "early_exit": res.early_exit,
+            "correct": grade(res.text, by_id[res.item_id].gold)
+            if res.error is None and res.profile is not None
+            else False,
+            "error": res.error,
+        }
+        for res in results
+    ]
     if ledger_savings is not None:
         tokens = ledger_savings.get("tokens", {})
         figures["ledger_estimate"] = {

@@ -117,6 +117,22 @@ def _options(args: argparse.Namespace) -> Any:
     return options
 
 
+def _wait_for_stop() -> None:
+    """Block until Ctrl-C or SIGTERM (how a container or a process manager stops it)."""
+    import signal
+    import threading
+
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the demo, print its figures; exit 1 when any request failed."""
     import json
@@ -172,9 +188,6 @@ def run(args: argparse.Namespace) -> int:
             print(f"figures            {args.json}")
         if args.serve:
             print(f"live dashboard     {demo.gateway_url}/dashboard  (Ctrl-C to stop)", flush=True)
-            try:
-                while True:
-                    time.sleep(1.0)
-            except KeyboardInterrupt:
-                print("thinkgate demo: stopped", file=sys.stderr)
+            _wait_for_stop()
+            print("thinkgate demo: stopped", file=sys.stderr)
     return 1 if figures["errors"] else 0

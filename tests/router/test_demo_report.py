@@ -99,3 +99,21 @@ def test_ledger_estimate_is_shown_next_to_the_measured_figures() -> None:
     assert "ledger estimate    saved 1,200 of 5,000 predicted (24.0%" in text
     assert "requests/profile   direct 1" in text
     assert "saved              900 (90.0% of always-think)" in text
+
+
+def test_per_prompt_rows_say_what_happened_to_each_prompt() -> None:
+    results = [
+        PromptResult("a", "direct", 100, "\\boxed{8}"),
+        PromptResult("b", None, 0, "", error="boom"),
+    ]
+    rows = compute_figures(RECORDED, results, think_profile="think")["per_prompt"]
+    assert rows[0] == {
+        "id": "a",
+        "profile": "direct",
+        "tokens": 100,
+        "think_tokens": 1000,
+        "early_exit": False,
+        "correct": False,
+        "error": None,
+    }
+    assert rows[1]["error"] == "boom" and rows[1]["correct"] is False
