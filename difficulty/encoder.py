@@ -97,6 +97,7 @@ class Encoder:
         batch_size: int = 64,
         progress: bool | None = None,
         threads: int | None = None,
+        numpy_single: bool = True,
     ) -> None:
         self.name = name
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
@@ -104,7 +105,9 @@ class Encoder:
         self.batch_size = batch_size
         self.progress = progress
         self.threads = threads
+        self.numpy_single = numpy_single
         self._model: Any = None
+        self._numpy: Any = None
 
     @property
     def dim(self) -> int:
@@ -189,9 +192,22 @@ class Encoder:
         return np.stack([cached[k] for k in keys]).astype(np.float32, copy=False)
 
     def encode_one(self, text: str) -> np.ndarray:
-        """Embed a single prompt, skipping the cache (the serving path) -> float32 (dim,)."""
+        """Embed a single prompt, skipping the cache (the serving path) -> float32 (dim,).
+
+        The bundled model runs through the numpy forward pass (no torch import, same output).
+        """
         (text,) = check_prompts([text])
-        return self._embed([text])[0]
+        if not self.numpy_single or self.name != DEFAULT_ENCODER:
+            return self._embed([text])[0]
+        from threadpoolctl import threadpool_limits
+
+        if self._numpy is None:
+            from difficulty.minilm import NumpyMiniLM
+
+            self._numpy = NumpyMiniLM(self._model_path())
+        # One small prompt: BLAS threads only spin against each other.
+        with threadpool_limits(1, user_api="blas"):
+            return self._numpy.encode(text)
 
 
 def check_prompts(texts: Sequence[str]) -> list[str]:
