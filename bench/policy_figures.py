@@ -29,6 +29,7 @@ from policies.decision import SamplingPlan
 from policies.policy import PolicyConfig
 from policies.profiles import ProfileCost
 from policies.routing_report import calibration_hold_rate, routing_report
+from policies.sampling import PRIOR_WEIGHT
 from policies.search_simulator import sampled_problems, simulate_search
 from policies.simulation import select_profiles
 from policies.simulator import RoutingTable
@@ -155,6 +156,29 @@ def boinf(name: str, orders: int, check: bool) -> None:
         )
 
 
+def boinf_prior(name: str, orders: int) -> None:
+    print(
+        f"\n## {name}: adaptive stopping with the difficulty model's cross-fitted P(correct) as "
+        f"the prior (weight {PRIOR_WEIGHT} pseudo-votes), {orders} seeded sample orders"
+    )
+    outcomes = load_dataset(name)
+    cf = cross_fit(outcomes, folds=5, seed=0)
+    plan = SamplingPlan(max_samples=16, threshold=0.95)
+    for profile, problems in sampled_problems(outcomes).items():
+        j = cf.column(profile)
+        priors = {i: float(cf.p_correct[r, j]) for r, i in enumerate(cf.item_ids)}
+        plain = simulate_search(problems, plan=plan, orders=orders, seed=0)
+        rows = simulate_search(problems, plan=plan, orders=orders, seed=0, priors=priors)
+        a, m16 = rows["adaptive"], plain["majority@16"]
+        ok = a.accuracy >= m16.accuracy - 0.005 and a.samples <= 16 / 3
+        print(
+            f"  {profile:<28} maj@16 {100 * m16.accuracy:5.2f}%  adaptive {100 * a.accuracy:5.2f}% "
+            f"{a.samples:5.2f} samples {a.tokens:8.0f} tokens (no prior: "
+            f"{100 * plain['adaptive'].accuracy:5.2f}% {plain['adaptive'].samples:5.2f})  "
+            f"{verdict(ok)}"
+        )
+
+
 def resplits(table: RoutingTable, splits: int) -> Iterator[RoutingTable]:
     for s in range(splits):
         yield dataclasses.replace(table, fold=assign_folds(table.item_ids, 5, 1000 + s))
@@ -184,8 +208,9 @@ def hold(
         print(
             f"  {name:<16} {kind:<8} held {h.held}/{h.splits} = {h.rate:.0%} (target >= 80%) "
             f"mean held-out loss {100 * np.mean(h.losses):.2f} pt (worst "
-            f"{100 * np.max(h.losses):.2f}), saved {100 * np.mean(h.tokens_saved):.1f}% tokens "
-            f"[{how}]  {verdict(h.rate >= 0.8)}"
+            f"{100 * np.max(h.losses):.2f}), saved {100 * np.mean(h.tokens_saved):.1f}% tokens"
+            + (f", {100 * np.mean(h.cost_saved):.1f}% money" if h.cost_saved else "")
+            + f" [{how}]  {verdict(h.rate >= 0.8)}"
         )
 
 
@@ -197,7 +222,7 @@ def main() -> int:
     parser.add_argument(
         "--sections",
         default="routellm,mip,boinf,hold",
-        help="comma-separated subset of routellm,mip,boinf,hold",
+        help="comma-separated subset of routellm,mip,boinf,hold,boinf-prior (not by default)",
     )
     args = parser.parse_args()
     print(
@@ -222,6 +247,8 @@ def main() -> int:
     if "boinf" in sections:
         boinf("boinf-math500", args.orders, check=True)
         boinf("boinf-aime2024", args.orders, check=False)
+    if "boinf-prior" in sections:
+        boinf_prior("boinf-math500", args.orders)
     if "hold" in sections:
         print(
             f"\n## calibration to --target-accuracy-loss 0.01 over {args.splits} random splits "

@@ -156,6 +156,7 @@ class HoldRate:
     held: int
     losses: tuple[float, ...]
     tokens_saved: tuple[float, ...]
+    cost_saved: tuple[float, ...] = ()
 
     @property
     def rate(self) -> float:
@@ -170,6 +171,7 @@ class HoldRate:
             "rate": self.rate,
             "losses": list(self.losses),
             "tokens_saved": list(self.tokens_saved),
+            "cost_saved": list(self.cost_saved),
         }
 
 
@@ -191,6 +193,7 @@ def calibration_hold_rate(
     held = 0
     losses: list[float] = []
     saved: list[float] = []
+    paid: list[float] = []
     count = 0
     for table in tables:
         point, _, _ = operating_point(
@@ -199,9 +202,11 @@ def calibration_hold_rate(
         count += 1
         losses.append(point.accuracy_loss)
         saved.append(point.tokens_saved)
+        if point.cost_saved is not None:
+            paid.append(point.cost_saved)
         if target.accuracy_loss is not None:
             held += point.accuracy_loss <= target.accuracy_loss + 1e-12
         else:
             assert target.tokens is not None
             held += point.tokens <= target.tokens
-    return HoldRate(count, held, tuple(losses), tuple(saved))
+    return HoldRate(count, held, tuple(losses), tuple(saved), tuple(paid))

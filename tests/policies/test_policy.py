@@ -124,3 +124,17 @@ def test_recalibration_changes_the_decision_and_the_reported_probability() -> No
         PolicyConfig("fixed", profile="think", recalibration=flat.recalibration), PREDS, COSTS
     )
     assert d2.p_correct == pytest.approx(0.6, abs=1e-4)
+
+
+def test_decide_accepts_the_difficulty_models_predictions() -> None:
+    from difficulty.predictions import Predictions
+
+    preds = Predictions(
+        profiles=("direct", "think"),
+        p_correct=np.array([[0.6, 0.9]]),
+        tokens=np.array([[80.0, np.nan]]),
+    )
+    costs = {"think": ProfileCost("think", default_tokens=1500.0)}
+    d = decide(PolicyConfig("utility", lam=1e-4), preds.row(0), costs, reference="think")
+    assert d.profile == "think"  # 0.9 - 0.15 > 0.6 - 0.008
+    assert d.tokens == pytest.approx(1500.0)
