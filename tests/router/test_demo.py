@@ -10,14 +10,9 @@ import pytest
 import yaml
 
 from difficulty.outcomes import Outcome, write_outcomes
-from router.app import default_model_dir
 from router.cli import main
 from router.demo import Demo, DemoOptions
 from router.ledger.base import open_ledger
-
-# TEMP until the default model ships: the gateway tests' model.
-MODEL_ARGS = [] if default_model_dir().exists() else ["--model-dir", "/tmp/h5/model"]
-MODEL_DIR = MODEL_ARGS[1] if MODEL_ARGS else None
 
 
 def error_line(capsys: pytest.CaptureFixture[str]) -> str:
@@ -44,7 +39,7 @@ def test_demo_on_held_out_prompts(tmp_path: Path, capsys: pytest.CaptureFixture[
     out, figures_path = tmp_path / "demo", tmp_path / "figures.json"
     args = ["demo", "--limit", "6", "--out", str(out), "--json", str(figures_path)]
     fast = ["--tokens-per-second", "20000", "--concurrency", "3"]
-    assert main([*args, "--no-progress", *fast, *MODEL_ARGS]) == 0
+    assert main([*args, "--no-progress", *fast]) == 0
     printed = capsys.readouterr().out
     figures = json.loads(figures_path.read_text())
     assert figures["prompts"] == figures["answered"] == 6 and figures["errors"] == 0
@@ -115,8 +110,6 @@ def _config(path: Path) -> Path:
         "policy": {"kind": "fixed", "profile": "deep"},
         "reference_profile": "deep",
     }
-    if MODEL_DIR:
-        config["model_dir"] = MODEL_DIR
     path.write_text(yaml.safe_dump(config))
     return path
 
