@@ -133,10 +133,8 @@ def fit_recalibration(
     Fitted on held-out forecasts it measures how much the difficulty model really knows about
     each profile: a profile whose forecasts carry no signal gets a slope near 0 (every item
     then looks the same), so noise in one profile's forecast cannot drive the routing.
-    `strength` is the inverse L2 penalty (scikit-learn's C).
+    `strength` is the inverse L2 penalty on the slope (scikit-learn's C).
     """
-    from sklearn.linear_model import LogisticRegression
-
     p = np.clip(np.asarray(p_correct, dtype=float), 1e-6, 1 - 1e-6)
     y = np.asarray(correct, dtype=float)
     out: list[tuple[str, float, float]] = []
@@ -145,7 +143,24 @@ def fit_recalibration(
         labels = y[ok, j] > 0.5
         if ok.sum() < 10 or labels.all() or not labels.any():
             continue  # nothing to learn from: keep the model's own forecast
-        x = np.log(p[ok, j] / (1 - p[ok, j]))[:, None]
-        fit = LogisticRegression(C=strength).fit(x, labels)
-        out.append((name, float(fit.coef_[0, 0]), float(fit.intercept_[0])))
+        x = np.log(p[ok, j] / (1 - p[ok, j]))
+        slope, intercept = _logistic_fit(x, labels.astype(float), strength)
+        out.append((name, slope, intercept))
     return tuple(out)
+
+
+def _logistic_fit(
+    x: npt.NDArray[np.float64], y: npt.NDArray[np.float64], c: float
+) -> tuple[float, float]:
+    """Newton's method for y ~ sigmoid(a x + b) with an L2 penalty a^2 / (2c) (as sklearn's C)."""
+    a, b = 0.0, float(np.log(y.mean() / (1 - y.mean())))
+    for _ in range(50):
+        q = 1.0 / (1.0 + np.exp(-np.clip(a * x + b, -50, 50)))
+        w = q * (1 - q)
+        grad = np.array([np.dot(q - y, x) + a / c, np.sum(q - y)])
+        hess = np.array([[np.dot(w, x * x) + 1 / c, np.dot(w, x)], [np.dot(w, x), w.sum()]])
+        step = np.linalg.solve(hess + 1e-9 * np.eye(2), grad)
+        a, b = a - float(step[0]), b - float(step[1])
+        if np.abs(step).max() < 1e-10:
+            break
+    return a, b
