@@ -209,9 +209,9 @@ def format_figures(figures: Mapping[str, Any]) -> str:
             f"ledger estimate    saved {estimate['saved_estimate']:,.0f} of "
             f"{estimate['reference_estimate'] or 0:,.0f} predicted "
             f"({_pct(estimate.get('saved_share'))}; routing {by.get('routing', 0):,.0f}, "
-            f"early exit {by.get('early_exit', 0):,.0f}) — the per-request estimate the "
-            f"gateway keeps without recordings"
+            f"early exit {by.get('early_exit', 0):,.0f})"
         )
+        lines.append("                   (the gateway's own per-request estimate, no recordings)")
     for message in figures.get("error_messages", ()):
         lines.append(f"error              {message}")
     return "\n".join(lines)

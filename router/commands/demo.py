@@ -178,11 +178,14 @@ def run(args: argparse.Namespace) -> int:
             figures = demo.run(on_done=done)
         figures["wall_seconds"] = round(time.perf_counter() - started, 1)
         print(format_figures(figures), flush=True)
+        pace = options.tokens_per_second
         print(
-            f"traffic            {figures['seconds']:.0f} s for the requests, "
+            f"traffic            {figures['seconds']:.0f} s for {figures['prompts']} streamed "
+            f"requests ({options.concurrency} at a time, "
+            f"{f'{pace:g} tokens/s each' if pace else 'unpaced'}), "
             f"{figures['wall_seconds']:.0f} s in all"
         )
-        print(f"dashboard          {figures['report']}")
+        print(f"dashboard          {figures['report']}  (static; --serve for the live one)")
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
             print(f"figures            {args.json}")

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -135,10 +136,14 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
         assert figures["accuracy"]["gateway"] == 1.0
         assert figures["accuracy"]["early_exited"] == 1.0
         demo.upstream.schedule_fault("500", count=100)
-        failed = demo.run()
-    assert failed["errors"] == 2 and failed["answered"] == 0
-    assert failed["accuracy"]["gateway"] == 0.0
-    assert failed["error_messages"]
+        refused = demo.run()
+        httpx.delete(f"{demo.upstream.url}/replay/faults").raise_for_status()
+        demo.upstream.schedule_fault("break-after=3", count=100)
+        broken = demo.run()  # streams that break half-way must count as failures too
+    for failed in (refused, broken):
+        assert failed["errors"] == 2 and failed["answered"] == 0, failed["error_messages"]
+        assert failed["accuracy"]["gateway"] == 0.0
+        assert failed["error_messages"], failed
 
 
 @pytest.mark.parametrize(
