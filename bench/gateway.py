@@ -229,11 +229,14 @@ def main() -> int:
         print(f"upstream pace: {args.tokens_per_second:g} tokens/s per stream, first token after "
               f"{args.first_token_delay * 1000:.0f} ms, max_tokens {args.max_tokens}")  # fmt: skip
         _decision_latency(gateway, prompts[-20:], 20)  # warm-up
+        cpu0 = _cpu_s(gw_proc.pid)
         server, client_side = _decision_latency(gateway, prompts, args.decisions)
+        route_cpu = (_cpu_s(gw_proc.pid) - cpu0) / len(server) * 1000
         dec_p50 = statistics.median(server)
+        trip = statistics.median(client_side)
         print(f"decision latency (server, n={len(server)}): median {dec_p50:.2f} ms, "
               f"p99 {_pct(server, 0.99):.2f} ms; POST /v1/route round trip median "
-              f"{statistics.median(client_side):.2f} ms")  # fmt: skip
+              f"{trip:.2f} ms; gateway CPU {route_cpu:.1f} ms per route call")  # fmt: skip
         sent = 0
         print(f"{'conc':>4} {'side':>8} {'n':>4} {'err':>4} {'ttft p50':>9} {'ttft p99':>9} "
               f"{'total p50':>10} {'total p99':>10}")  # fmt: skip

@@ -113,10 +113,7 @@ def base_config(api_base: str, ledger_url: str, **overrides: Any) -> dict[str, A
         "reference_profile": "think",
         "ledger": {"url": ledger_url},
     }
-    from router.app import default_model_dir  # TEMP until the default model ships
 
-    if not default_model_dir().exists():
-        config["model_dir"] = "/tmp/h5/model"
     for key, value in overrides.items():
         config[key] = value
     return config

@@ -17,8 +17,7 @@ def model() -> Any:
     from difficulty.encoder import Encoder
     from difficulty.model import DifficultyModel
 
-    path = default_model_dir() if default_model_dir().exists() else "/tmp/h5/model"  # TEMP
-    loaded = DifficultyModel.load(path)
+    loaded = DifficultyModel.load(default_model_dir())
     loaded.encoder_ = Encoder(loaded.encoder_.name, use_cache=False, progress=False, threads=1)
     return loaded
 
