@@ -10,6 +10,7 @@ from router.convergence import (
     ThinkSplitter,
     WatcherParams,
     estimate_tokens,
+    estimated_tokens_saved,
     final_answer_text,
 )
 
@@ -169,3 +170,10 @@ def test_final_answer_text_boxes_the_candidate() -> None:
     decision = ExitDecision(answer="540", tokens_at_exit=10, checkpoint=2, reason="")
     assert final_answer_text(decision) == "The answer is $\\boxed{540}$."
     assert "\\boxed{\\frac{1}{2}}" in final_answer_text("\\frac{1}{2}")
+
+
+def test_estimated_tokens_saved_prefers_the_expected_length() -> None:
+    decision = ExitDecision(answer="1", tokens_at_exit=1000, checkpoint=3, reason="")
+    assert estimated_tokens_saved(decision, expected_tokens=1800) == 800
+    assert estimated_tokens_saved(decision, expected_tokens=900) == 370  # already past it
+    assert estimated_tokens_saved(decision) == 370
