@@ -136,6 +136,7 @@ def _wait_for_stop() -> None:
 def run(args: argparse.Namespace) -> int:
     """Run the demo, print its figures; exit 1 when any request failed."""
     import json
+    import logging
     import sys
     import time
     from collections import Counter
@@ -147,6 +148,9 @@ def run(args: argparse.Namespace) -> int:
     from router.demo_report import format_figures
 
     options = _options(args)
+    # Early exits close upstream streams mid-body; the replay server's writes to those closed
+    # sockets make asyncio warn ("socket.send() raised exception."), noise in a demo's output.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     started = time.perf_counter()
     demo = Demo(options).prepare()  # input errors surface here, before anything starts
     print(
