@@ -1,9 +1,10 @@
 """Scoring prompts with the difficulty model off the event loop, one prompt per worker thread.
 
-Measured on the 2-core dev machine: the encoder costs ~29 ms of CPU per prompt with one torch
-thread, the same per prompt in batches of 4-64 (so batching buys nothing), and ~300 ms with two
-intra-op threads under load (OpenMP threads spin against each other). So the encoder runs
-single-threaded and concurrency comes from one worker thread per core (torch releases the GIL).
+Measured on the shared 2-core dev machine: with two OpenMP threads per call, the encoder cost
+~300 ms of CPU per prompt and each one-row LightGBM predict ~5 ms (the threads spin against each
+other); with one thread, ~30 ms and ~30 us. Batching prompts saved no CPU per prompt. So every
+call runs single-threaded (torch by the encoder's setting, OpenMP per worker thread here) and
+concurrency comes from one worker thread per core: both libraries release the GIL.
 """
 
 from __future__ import annotations
@@ -25,13 +26,22 @@ class OnePredictor(Protocol):
     def predict_one(self, prompt: str) -> Mapping[str, PredictionLike]: ...
 
 
+def _single_threaded_openmp() -> None:
+    # OpenMP's thread count is per calling thread: set it in each worker as it starts.
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="openmp")
+
+
 class Scorer:
     """Runs `predict_one` on a pool of as many threads as cores; `close()` releases them."""
 
     def __init__(self, model: OnePredictor, workers: int | None = None) -> None:
         self.model = model
         self.workers = workers or os.cpu_count() or 1
-        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="thinkgate-score")
+        self._pool = ThreadPoolExecutor(
+            self.workers, thread_name_prefix="thinkgate-score", initializer=_single_threaded_openmp
+        )
 
     async def score(self, prompt: str) -> Mapping[str, PredictionLike]:
         """Per difficulty-model profile predictions for one prompt."""

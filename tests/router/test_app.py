@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -149,3 +150,16 @@ def test_admin_policy_needs_the_admin_key_and_takes_effect(secured: RunningGatew
     routed = httpx.post(f"{secured.url}/v1/route", json={"prompt": HARD}, headers=user).json()
     assert routed["profile"] == "direct" and "fixed" in routed["reason"]
     assert httpx.get(url, headers=admin).json()["policy"]["profile"] == "direct"
+
+
+def test_dashboard_and_metrics_are_mounted(gateway: RunningGateway) -> None:
+    client = openai.OpenAI(base_url=gateway.base_url, api_key="unused")
+    client.chat.completions.create(
+        model="thinkgate/direct", messages=[{"role": "user", "content": EASY}]
+    )
+    page = httpx.get(f"{gateway.url}/dashboard")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    metrics = httpx.get(f"{gateway.url}/metrics").text
+    assert 'thinkgate_requests_total{mode="forced",profile="direct",status="200"}' in metrics
+    counts = re.findall(r"^thinkgate_decision_duration_seconds_count (\S+)$", metrics, re.M)
+    assert counts and float(counts[0]) >= 1
