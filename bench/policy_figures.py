@@ -200,8 +200,9 @@ def hold(
 ) -> None:
     unit = "money" if costs else "tokens"
     how = "re-cross-fitted per split" if refit else "one cross-fit, folds re-drawn per split"
+    refitted = list(refits(outcomes, splits)) if refit else []
     for kind in ("utility", "target"):
-        tables = refits(outcomes, splits) if refit else resplits(table, splits)
+        tables = iter(refitted) if refit else resplits(table, splits)
         h = calibration_hold_rate(
             tables, costs, PolicyConfig(kind, cost_unit=unit), Target(accuracy_loss=0.01), ref
         )
@@ -224,6 +225,9 @@ def main() -> int:
         default="routellm,mip,boinf,hold",
         help="comma-separated subset of routellm,mip,boinf,hold,boinf-prior (not by default)",
     )
+    parser.add_argument(
+        "--hold-on", default="routellm-gsm8k,mip", help="datasets the hold section measures"
+    )
     args = parser.parse_args()
     print(
         f"# thinkgate bench: policies  python {platform.python_version()}  "
@@ -232,13 +236,14 @@ def main() -> int:
     t0 = time.perf_counter()
     sections = set(args.sections.split(","))
     pairs: list[tuple[str, RoutingTable, list[Outcome], str, dict[str, Any]]] = []
-    if sections & {"routellm", "hold"}:
+    hold_on = set(args.hold_on.split(",")) if "hold" in sections else set()
+    if "routellm" in sections or "routellm-gsm8k" in hold_on:
         r_out = load(["routellm-gsm8k"], None)
         r_table = table_for(r_out, 0)
         pairs.append(("routellm-gsm8k", r_table, r_out, "gpt-4", dict(ROUTELLM_PRICES)))
         if "routellm" in sections:
             routellm(r_table)
-    if sections & {"mip", "hold"}:
+    if "mip" in sections or "mip" in hold_on:
         m_out = load(list(MIP[0]), list(MIP[1]))
         m_table = table_for(m_out, 0)
         pairs.append(("mip", m_table, m_out, MIP[2], {}))
@@ -256,7 +261,8 @@ def main() -> int:
             f"z={CONFIDENCE_Z})"
         )
         for name, table, outcomes, ref, costs in pairs:
-            hold(name, table, outcomes, ref, costs, args.splits, args.refit)
+            if name in hold_on:
+                hold(name, table, outcomes, ref, costs, args.splits, args.refit)
     print(f"\n(total {time.perf_counter() - t0:.0f} s)")
     return 0
 
