@@ -93,16 +93,7 @@ class RoutingTable:
 
     def with_forecasts(self, p_correct: _Array) -> RoutingTable:
         """The same table with other P(correct) forecasts."""
-        return RoutingTable(
-            self.item_ids,
-            self.prompts,
-            self.profiles,
-            p_correct,
-            self.tokens_pred,
-            self.correct,
-            self.tokens,
-            self.fold,
-        )
+        return replace(self, p_correct=p_correct)
 
     def recalibrated(self) -> RoutingTable:
         """Each fold's forecasts recalibrated by a map fitted on the other folds only."""
@@ -127,16 +118,7 @@ class RoutingTable:
             means = table.tokens[train].mean(axis=0) if train.any() else table.tokens.mean(axis=0)
             rows = table.fold == k
             pred[rows] = np.where(np.isnan(pred[rows]), means, pred[rows])
-        return RoutingTable(
-            table.item_ids,
-            table.prompts,
-            table.profiles,
-            table.p_correct,
-            pred,
-            table.correct,
-            table.tokens,
-            table.fold,
-        )
+        return replace(table, tokens_pred=pred)
 
 
 @dataclass(frozen=True)
