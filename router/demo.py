@@ -350,7 +350,7 @@ class Demo:
         from router.dashboard import render_dashboard
 
         generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-        html = render_dashboard(savings, generated=f"thinkgate demo, {generated}")
+        html = render_dashboard(savings, generated=f"{generated} by thinkgate demo")
         self.report_path.write_text(html, encoding="utf-8")
 
 
