@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import anyio
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +25,8 @@ from router.streaming import ChunkSource, RelayResponse, collect, relay
 __all__ = ["router", "STEP_BY_STEP", "upstream_messages", "open_source"]
 
 router = APIRouter()
+
+T = TypeVar("T")
 
 STEP_BY_STEP = (
     "Think step by step, showing your reasoning, then state the final answer on the last line."
@@ -76,9 +79,9 @@ async def _record(gateway: Gateway, routing: Routing, stats: CallStats, *, strea
         gateway.metrics.observe(record)
 
 
-async def _collect_unless_gone(request: Request, source: ChunkSource, stats: CallStats) -> Any:
-    """Collect the whole answer; cancel the upstream call if the caller leaves meanwhile."""
-    result: list[Any] = []
+async def _unless_gone(request: Request, make: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:
+    """Run `make()`, cancelling it if the caller disconnects meanwhile: (result, gone)."""
+    result: list[T] = []
     failure: list[BaseException] = []
     gone = False
 
@@ -93,7 +96,7 @@ async def _collect_unless_gone(request: Request, source: ChunkSource, stats: Cal
 
         async def run() -> None:
             try:
-                result.append(await collect(source, stats))
+                result.append(await make())
             except Exception as exc:  # re-raised below, outside the task group's wrapping
                 failure.append(exc)
             tg.cancel_scope.cancel()
@@ -102,7 +105,14 @@ async def _collect_unless_gone(request: Request, source: ChunkSource, stats: Cal
         tg.start_soon(run)
     if failure:
         raise failure[0]
-    return None if gone else result[0]
+    return (result[0] if result else None), gone
+
+
+async def _gone(gateway: Gateway, routing: Routing, stats: CallStats, *, stream: bool) -> Response:
+    stats.status, stats.error = 499, "client disconnected"
+    with anyio.CancelScope(shield=True):
+        await _record(gateway, routing, stats, stream=stream)
+    return Response(status_code=499)
 
 
 @router.post("/v1/chat/completions", dependencies=[Depends(require_api_key)])
@@ -121,12 +131,20 @@ async def chat_completions(request: Request, gateway: GatewayDep) -> Response:
     completion_id = f"chatcmpl-{routing.request_id}"
     model = settings.profiles[routing.profile].upstream_name
     try:
-        source = await open_source(gateway, routing, chat, stats)
+        # A search or a slow first token can take long: a caller who leaves cancels it.
+        opened, gone = await _unless_gone(
+            request, lambda: open_source(gateway, routing, chat, stats)
+        )
     except ThinkgateError as exc:
         stats.status, stats.error = exc.status, exc.message
         with anyio.CancelScope(shield=True):
             await _record(gateway, routing, stats, stream=chat.stream)
         return render_error(exc, headers=headers)
+    if opened is None or gone:
+        if opened is not None:
+            await opened.aclose()
+        return await _gone(gateway, routing, stats, stream=chat.stream)
+    source = opened
     if stats.samples is not None:
         headers["x-thinkgate-samples"] = str(stats.samples)
     if stats.profile and stats.profile != routing.profile:
@@ -147,17 +165,14 @@ async def chat_completions(request: Request, gateway: GatewayDep) -> Response:
         )
         return RelayResponse(events, media_type="text/event-stream", headers=headers)
     try:
-        acc = await _collect_unless_gone(request, source, stats)
+        acc, gone = await _unless_gone(request, lambda: collect(source, stats))
     except ThinkgateError as exc:
         stats.status, stats.error = exc.status, exc.message
         with anyio.CancelScope(shield=True):
             await _record(gateway, routing, stats, stream=False)
         return render_error(exc, headers=headers)
-    if acc is None:
-        stats.status, stats.error = 499, "client disconnected"
-        with anyio.CancelScope(shield=True):
-            await _record(gateway, routing, stats, stream=False)
-        return Response(status_code=499)
+    if acc is None or gone:
+        return await _gone(gateway, routing, stats, stream=False)
     payload = acc.completion(completion_id, model)
     facts = routing.facts()
     facts["profile"] = stats.profile or routing.profile

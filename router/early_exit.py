@@ -14,7 +14,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from difficulty.errors import ThinkgateError
-from router.convergence import ConvergenceWatcher, ExitDecision, ThinkSplitter, WatcherParams
+from router.convergence import (
+    ConvergenceWatcher,
+    ExitDecision,
+    ThinkSplitter,
+    WatcherParams,
+    estimated_tokens_saved,
+)
 from router.pipeline import CallStats, Routing
 from router.settings import ProfileSettings
 from router.upstream import Upstream, UpstreamStream
@@ -154,8 +160,7 @@ class WatchedStream:
             "answer_from": source,
             "expected_tokens": expected,
         }
-        if expected is not None:
-            self.stats.saved_early_exit = max(0.0, float(expected) - completion)
+        self.stats.saved_early_exit = float(estimated_tokens_saved(decision, expected))
 
 
 async def open_watched(

@@ -13,6 +13,8 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
+
 from difficulty.answers import extract_answer
 from difficulty.errors import ThinkgateError
 from policies.decision import SamplingPlan
@@ -104,8 +106,9 @@ async def run_search(
                     break
         finally:
             for task in tasks:
-                task.cancel()  # the vote is decided: stop generating the rest
-            await asyncio.gather(*tasks, return_exceptions=True)
+                task.cancel()  # decided (or abandoned): stop generating the rest
+            with anyio.CancelScope(shield=True):  # let them close their connections
+                await asyncio.gather(*tasks, return_exceptions=True)
         if not samples and last_error is not None:
             raise last_error
     keys = cluster_answers([s.answer for s in samples])

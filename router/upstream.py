@@ -17,6 +17,8 @@ import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
+import anyio
+
 from difficulty.errors import ThinkgateError
 from router.errors import (
     RateLimitedError,
@@ -121,7 +123,9 @@ class UpstreamStream:
         """Close the connection, so the upstream server stops generating."""
         if not self._closed:
             self._closed = True
-            await self._close()
+            # Shielded: a second cancellation must not leave the connection open.
+            with anyio.CancelScope(shield=True):
+                await self._close()
 
 
 class _SSEReader:

@@ -49,7 +49,14 @@ def paced() -> Iterator[ReplayUpstream]:
 def _config(paced: ReplayUpstream, tmp_path: Any, *, prefill: bool) -> dict[str, Any]:
     config = base_config(paced.base_url, f"sqlite:///{tmp_path / 'ledger.db'}")
     think = config["profiles"]["think"]
-    think["convergence"] = {"enabled": True, "k": 2, "interval_tokens": 40, "min_tokens": 60}
+    # The streak rule, so the test pins the mechanics rather than the learned rule's confidence.
+    think["convergence"] = {
+        "enabled": True,
+        "rule": "streak",
+        "k": 2,
+        "interval_tokens": 40,
+        "min_tokens": 60,
+    }
     think["prefill"] = prefill
     return config
 

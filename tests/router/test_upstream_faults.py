@@ -70,6 +70,12 @@ def gw(
         "timeout_s": 1.0,
     }
     profiles["paced"] = {"model": "openai/QwQ-32B", "api_base": paced.base_url, "retries": 0}
+    profiles["paced-vote"] = {
+        "model": "openai/QwQ-32B",
+        "api_base": paced.base_url,
+        "retries": 0,
+        "search": {"max_samples": 3, "min_samples": 3, "wave": 3},
+    }
     profiles["via-litellm"] = {
         "model": "openai/QwQ-32B",
         "api_base": fast.base_url,
@@ -264,3 +270,16 @@ def test_client_disconnect_cancels_a_non_streamed_call(
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=1.0)
     assert _wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
+
+
+def test_client_disconnect_cancels_a_running_search(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    _, paced = upstreams
+    before = paced.stats.disconnects
+    body = {"model": "thinkgate/paced-vote", "messages": [{"role": "user", "content": EASY}]}
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=1.0)
+    # all three samples of the wave were generating; each one is cut off
+    assert _wait_for(lambda: paced.stats.disconnects >= before + 3, timeout=3.0)
+    assert _wait_for(lambda: gw.records()[-1].status == 499)
