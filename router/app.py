@@ -76,10 +76,10 @@ def _check_convergence(settings: Settings) -> None:
         if not profile.watches_convergence:
             continue
         try:
-            from router.convergence import WatcherParams
+            from router.convergence import ConvergenceWatcher, WatcherParams
 
-            WatcherParams.from_config(profile.convergence)
-        except (ValueError, TypeError) as exc:
+            ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
+        except (ValueError, TypeError, OSError) as exc:
             key = f"profiles.{name}.convergence"
             raise ConfigError(f"config key '{key}': {exc}", key) from None
 

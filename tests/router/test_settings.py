@@ -120,3 +120,16 @@ def test_serve_refuses_a_bad_config_with_one_line(
     path.write_text("profiles: [unclosed")
     assert main(["serve", "--config", str(path), "--check"]) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_bad_convergence_settings_fail_at_start_up() -> None:
+    from router.app import create_app
+
+    config = _config()
+    config["profiles"]["think"]["convergence"] = {"enabled": True, "k": 0}
+    with pytest.raises(ConfigError) as info:
+        create_app(settings_from_mapping(config))
+    assert info.value.key == "profiles.think.convergence"
+    config["profiles"]["think"]["convergence"] = {"enabled": True, "patience": 3}
+    with pytest.raises(ConfigError, match="patience"):
+        create_app(settings_from_mapping(config))
