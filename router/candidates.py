@@ -22,8 +22,8 @@ __all__ = [
 
 # Statement kinds, strongest first. A candidate is the latest statement of the strongest kind
 # present, so a stated "the answer is 12" is not displaced by a later intermediate "= 3".
-KINDS: tuple[str, ...] = ("boxed", "answer", "conclusion", "equals", "number")
-_RANK = {"boxed": 0, "answer": 0, "conclusion": 1, "equals": 2, "number": 3}
+KINDS: tuple[str, ...] = ("boxed", "answer", "conclusion", "result", "equals", "number")
+_RANK = {"boxed": 0, "answer": 0, "conclusion": 1, "result": 1, "equals": 2, "number": 3}
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,22 @@ _CONCLUSION = re.compile(
     r"(?:about\s+|approximately\s+)?(?P<val>" + _NUMBER + r")(?P<stop>[^\d])",
     re.IGNORECASE,
 )
+# A number closing a result sentence ("So she makes $18 every day.", "That's 125 dollars."):
+# the last number of a sentence that opens with a concluding word.
+_RESULT = re.compile(
+    r"(?:^|[.!\n]\s*)(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
+    r"finally|total|yes|yep|correct)\b[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
+    r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])",
+    re.IGNORECASE,
+)
 _EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
 _FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
-_PATTERNS = {"answer": _ANSWER_IS, "conclusion": _CONCLUSION, "equals": _EQUALS}
+_PATTERNS = {
+    "answer": _ANSWER_IS,
+    "conclusion": _CONCLUSION,
+    "result": _RESULT,
+    "equals": _EQUALS,
+}
 # A statement the model hedges, before ("maybe the answer is") or right after ("5, but"),
 # is a hypothesis, not an answer.
 _HEDGE_BEFORE = re.compile(
@@ -193,3 +206,8 @@ class StatementScanner:
         self._found = kept + fresh
         self._scanned = len(text)
         return _pick(self._found)
+
+    @property
+    def found(self) -> list[tuple[int, str, str]]:
+        """Every statement of the latest scan: (end offset, kind, cleaned value), in order."""
+        return self._found

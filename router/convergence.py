@@ -12,9 +12,12 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from router.candidates import KINDS, Candidate, StatementScanner
+from router.exit_features import Checkpoint, FeatureTracker
+from router.exit_rule import ExitRule, default_rule
 
 __all__ = [
     "DEFAULT_MARKERS",
+    "RULES",
     "WatcherParams",
     "ExitDecision",
     "ConvergenceWatcher",
@@ -24,6 +27,8 @@ __all__ = [
     "REMAINING_PER_TOKEN",
     "estimated_tokens_saved",
 ]
+
+RULES: tuple[str, ...] = ("learned", "streak")
 
 # Words that mean the model is still unsure of its answer; matched as whole words, any case.
 DEFAULT_MARKERS: tuple[str, ...] = (
@@ -54,21 +59,32 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass(frozen=True)
 class WatcherParams:
-    """When to call a stream converged: k agreeing checkpoints m tokens apart, calm, long enough.
+    """When to call a stream converged, checked every m tokens after a minimum of thinking.
 
-    `kinds` are the statement kinds that count as answer candidates, strongest first.
+    The learned rule scores every answer value stated so far; the streak rule wants k agreeing
+    checkpoints of the `kinds` (strongest first) with no hesitation in the latest window.
     """
 
-    # Chosen by `bench/convergence.py --sweep` on the tuning half of the QwQ-32B and s1.1
-    # GSM8K/MATH traces: the largest saving with <= 1 point accuracy lost on every set.
+    # The learned rule checks every 50 tokens; its weights and threshold were fitted on the
+    # tuning half of the QwQ-32B and s1.1 GSM8K/MATH traces (bench/fit_exit_rule.py). The
+    # streak rule's best setting there (`bench/convergence.py --sweep`) was k=2, m=100.
     k: int = 2
-    interval_tokens: int = 100
+    interval_tokens: int = 50
     min_tokens: int = 100
     hesitation_window: int = 50
     markers: tuple[str, ...] = DEFAULT_MARKERS
     kinds: tuple[str, ...] = ("boxed", "answer")
+    # "learned": exit when the shipped exit rule (router.exit_rule) is confident enough in the
+    # current candidate; "streak": exit on k agreeing checkpoints of the `kinds` above.
+    rule: str = "learned"
+    # The learned rule's probability threshold; None takes the one shipped with its weights.
+    confidence: float | None = None
 
     def __post_init__(self) -> None:
+        if self.rule not in RULES:
+            raise ValueError(f"rule must be one of {', '.join(RULES)}")
+        if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
+            raise ValueError("confidence must lie in [0, 1]")
         if self.k < 1:
             raise ValueError("k must be at least 1")
         if self.interval_tokens < 1:
@@ -97,6 +113,10 @@ class WatcherParams:
                 if isinstance(value, str):
                     value = [value]
                 values[name] = tuple(str(v) for v in value)
+            elif name == "rule":
+                values[name] = str(value)
+            elif name == "confidence":
+                values[name] = None if value is None else float(value)
             else:
                 values[name] = int(value)
         return replace(cls(), **values)
@@ -110,6 +130,8 @@ class WatcherParams:
             "hesitation_window": self.hesitation_window,
             "markers": list(self.markers),
             "kinds": list(self.kinds),
+            "rule": self.rule,
+            "confidence": self.confidence,
         }
 
 
@@ -140,6 +162,11 @@ class ConvergenceWatcher:
     checkpoints: int = field(default=0, init=False)
     decision: ExitDecision | None = field(default=None, init=False)
     history: list[str | None] = field(default_factory=list, init=False)
+    # The learned rule's view of each checkpoint, kept only when asked (for fitting the rule).
+    record: bool = field(default=False)
+    # The learned rule to apply; None loads the shipped one.
+    exit_rule: ExitRule | None = field(default=None)
+    checkpoints_seen: list[Checkpoint] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._parts: list[str] = []
@@ -151,6 +178,11 @@ class ConvergenceWatcher:
         self._streak = 0
         self._candidate: Candidate | None = None
         self._scanner = StatementScanner(self.params.kinds)
+        self._tracker: FeatureTracker | None = None
+        self._rule: ExitRule | None = None
+        if self.params.rule == "learned":
+            self._tracker = FeatureTracker(window_tokens=self.params.hesitation_window)
+            self._rule = self.exit_rule or default_rule()
 
     @property
     def text(self) -> str:
@@ -187,6 +219,8 @@ class ConvergenceWatcher:
         return self._checkpoint()
 
     def _checkpoint(self) -> ExitDecision | None:
+        if self._tracker is not None:
+            return self._learned_checkpoint()
         text = self.text
         self.checkpoints += 1
         candidate = self._scanner.latest(text)
@@ -211,6 +245,33 @@ class ConvergenceWatcher:
                 f"'{candidate.text}' held for {self._streak} checkpoints "
                 f"{self.params.interval_tokens} tokens apart, no hesitation since"
             ),
+            chars_at_exit=len(text),
+        )
+        return self.decision
+
+    def _learned_checkpoint(self) -> ExitDecision | None:
+        assert self._tracker is not None and self._rule is not None
+        text = self.text
+        self.checkpoints += 1
+        seen = self._tracker.update(text, self.tokens)
+        if self.record:
+            self.checkpoints_seen.append(seen)
+        scored = [(self._rule.probability(f), c) for c, f in seen.options]
+        confidence, candidate = max(scored, key=lambda s: s[0], default=(0.0, None))
+        self._candidate = candidate
+        self.history.append(candidate.normalized if candidate else None)
+        if candidate is None or self.tokens < self.params.min_tokens:
+            return None
+        threshold = self.params.confidence
+        if threshold is None:
+            threshold = self._rule.threshold
+        if confidence < threshold:
+            return None
+        self.decision = ExitDecision(
+            answer=candidate.text,
+            tokens_at_exit=self.tokens,
+            checkpoint=self.checkpoints,
+            reason=f"'{candidate.text}' judged settled (confidence {confidence:.2f})",
             chars_at_exit=len(text),
         )
         return self.decision

@@ -28,7 +28,13 @@ def register(subparsers: Any) -> None:
         metavar="NAME",
         help="a bundled trace dataset (repeatable), e.g. mip-gsm8k-QwQ-32B, thought-anchors",
     )
-    parser.add_argument("--k", type=int, help="agreeing checkpoints needed to exit")
+    parser.add_argument(
+        "--rule",
+        choices=("learned", "streak"),
+        help="exit rule (default learned; streak when --k, --kinds or --sweep is given)",
+    )
+    parser.add_argument("--confidence", type=float, help="learned rule: probability needed to exit")
+    parser.add_argument("--k", type=int, help="streak rule: agreeing checkpoints needed to exit")
     parser.add_argument("--interval", type=int, help="tokens between checkpoints (m)")
     parser.add_argument("--min-tokens", type=int, help="never exit before this many tokens")
     parser.add_argument("--window", type=int, help="hesitation window in tokens")
@@ -36,7 +42,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--sweep",
         action="store_true",
-        help="sweep k/interval/window/min-tokens on a seeded half; report the rest",
+        help="sweep the streak rule's k/interval/window/min-tokens on a seeded half; "
+        "report the rest",
     )
     parser.add_argument(
         "--max-drop",
@@ -63,6 +70,11 @@ def _params(args: argparse.Namespace) -> Any:
             config[key] = value
     if args.kinds:
         config["kinds"] = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    # k and kinds only mean something to the streak rule, and the sweep grid is the streak's.
+    streak = args.k is not None or args.kinds or args.sweep
+    config["rule"] = args.rule or ("streak" if streak else "learned")
+    if args.confidence is not None:
+        config["confidence"] = args.confidence
     try:
         return WatcherParams.from_config(config)
     except ValueError as exc:

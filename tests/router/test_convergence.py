@@ -1,4 +1,7 @@
-"""The convergence watcher: exits on a settled answer, never on doubt, never too early."""
+"""The convergence watcher: exits on a settled answer, never on doubt, never too early.
+
+Most tests pin the streak rule's mechanics; the learned rule has its own at the end.
+"""
 
 from __future__ import annotations
 
@@ -30,7 +33,7 @@ def _settled(answer: str = "540", repeats: int = 12) -> str:
     return (FILLER * 4) + f"So the answer is {answer}. " + (FILLER * repeats)
 
 
-PARAMS = WatcherParams(k=2, interval_tokens=20, min_tokens=40, hesitation_window=20)
+PARAMS = WatcherParams(rule="streak", k=2, interval_tokens=20, min_tokens=40, hesitation_window=20)
 
 
 def test_exits_once_the_same_answer_holds_over_k_checkpoints() -> None:
@@ -62,48 +65,61 @@ def test_changing_answer_resets_agreement() -> None:
         + "So the answer is 14. "
         + FILLER[:60]
     )
-    params = WatcherParams(k=3, interval_tokens=15, min_tokens=0, hesitation_window=0)
+    params = WatcherParams(
+        rule="streak", k=3, interval_tokens=15, min_tokens=0, hesitation_window=0
+    )
     assert _stream(ConvergenceWatcher(params), text) is None
 
 
 def test_hesitation_after_the_answer_blocks_exit() -> None:
     doubt = "Wait, but maybe I misread the question, hmm, let me check the numbers again. "
     text = FILLER * 3 + "So the answer is 540. " + doubt * 15
-    params = WatcherParams(k=2, interval_tokens=20, min_tokens=0, hesitation_window=30)
+    params = WatcherParams(
+        rule="streak", k=2, interval_tokens=20, min_tokens=0, hesitation_window=30
+    )
     assert _stream(ConvergenceWatcher(params), text) is None
     # With no hesitation window the same stream exits: the markers are what held it back.
-    relaxed = WatcherParams(k=2, interval_tokens=20, min_tokens=0, hesitation_window=0)
+    relaxed = WatcherParams(
+        rule="streak", k=2, interval_tokens=20, min_tokens=0, hesitation_window=0
+    )
     assert _stream(ConvergenceWatcher(relaxed), text) is not None
 
 
 def test_doubt_resolved_by_restating_the_answer_does_not_block() -> None:
     step = "Wait, let me check: 9 times 60 is 540. So the answer is 540. "
     text = FILLER * 3 + step * 10
-    params = WatcherParams(k=2, interval_tokens=20, min_tokens=0, hesitation_window=10)
+    params = WatcherParams(
+        rule="streak", k=2, interval_tokens=20, min_tokens=0, hesitation_window=10
+    )
     decision = _stream(ConvergenceWatcher(params), text, size=1)
     assert decision is not None and decision.answer == "540"
 
 
 def test_never_exits_before_min_tokens() -> None:
     text = _settled(repeats=30)
-    params = WatcherParams(k=2, interval_tokens=10, min_tokens=300, hesitation_window=0)
+    params = WatcherParams(
+        rule="streak", k=2, interval_tokens=10, min_tokens=300, hesitation_window=0
+    )
     decision = _stream(ConvergenceWatcher(params), text)
     assert decision is not None
     assert decision.tokens_at_exit >= 300
-    early = _stream(ConvergenceWatcher(WatcherParams(k=2, interval_tokens=10, min_tokens=0)), text)
+    early = _stream(
+        ConvergenceWatcher(WatcherParams(rule="streak", k=2, interval_tokens=10, min_tokens=0)),
+        text,
+    )
     assert early is not None and early.tokens_at_exit < decision.tokens_at_exit
 
 
 def test_answer_split_across_deltas_is_read_whole() -> None:
     # "54" then "0": a checkpoint between the two deltas must not take 54 as the answer.
-    watcher = ConvergenceWatcher(WatcherParams(k=1, interval_tokens=1, min_tokens=0))
+    watcher = ConvergenceWatcher(WatcherParams(rule="streak", k=1, interval_tokens=1, min_tokens=0))
     assert watcher.feed(FILLER + "So the answer is 54") is None
     decision = watcher.feed("0. ")
     assert decision is not None and decision.answer == "540"
 
 
 def test_boxed_answer_is_a_candidate_only_once_closed() -> None:
-    watcher = ConvergenceWatcher(WatcherParams(k=1, interval_tokens=1, min_tokens=0))
+    watcher = ConvergenceWatcher(WatcherParams(rule="streak", k=1, interval_tokens=1, min_tokens=0))
     assert watcher.feed(FILLER + "Final: \\boxed{\\frac{1}") is None
     decision = watcher.feed("{2}} done")
     assert decision is not None and decision.answer == "\\frac{1}{2}"
@@ -116,7 +132,9 @@ def test_intermediate_equations_do_not_displace_a_stated_answer() -> None:
 
 
 def test_caller_token_counts_drive_checkpoints() -> None:
-    watcher = ConvergenceWatcher(WatcherParams(k=1, interval_tokens=100, min_tokens=0))
+    watcher = ConvergenceWatcher(
+        WatcherParams(rule="streak", k=1, interval_tokens=100, min_tokens=0)
+    )
     assert watcher.feed("So the answer is 7. ", tokens=50) is None
     assert watcher.checkpoints == 0
     assert watcher.feed("Fine.", tokens=50) is not None
@@ -143,7 +161,7 @@ def test_params_from_config() -> None:
     with pytest.raises(ValueError, match="unknown convergence setting"):
         WatcherParams.from_config({"patience": 3})
     with pytest.raises(ValueError):
-        WatcherParams(k=0)
+        WatcherParams(rule="streak", k=0)
     with pytest.raises(ValueError):
         WatcherParams(kinds=("guess",))
 
@@ -177,3 +195,40 @@ def test_estimated_tokens_saved_prefers_the_expected_length() -> None:
     assert estimated_tokens_saved(decision, expected_tokens=1800) == 800
     assert estimated_tokens_saved(decision, expected_tokens=900) == 370  # already past it
     assert estimated_tokens_saved(decision) == 370
+
+
+# The learned rule (the default): the shipped weights judge each stated value at every checkpoint.
+
+CHECKED = (
+    "Janet's ducks lay 16 eggs. She eats 3 and bakes with 4, so 16 - 3 - 4 = 9 eggs are left. "
+    "She sells each egg for $2, so she makes 9 * 2 = $18.\nSo she makes $18 every day.\n\n"
+    "Let me check again. 3 + 4 = 7, and 16 - 7 = 9. 9 * 2 = 18. Yes, that is correct. "
+    "So the answer is 18.\n\nLet me verify once more: 16 - 3 = 13, 13 - 4 = 9, 9 * 2 = 18. "
+    "Correct. So the answer is 18.\n\n" + FILLER * 20
+)
+
+
+def test_learned_rule_is_the_default_and_exits_on_a_checked_answer() -> None:
+    assert WatcherParams().rule == "learned"
+    watcher = ConvergenceWatcher(WatcherParams())
+    decision = _stream(watcher, CHECKED)
+    assert decision is not None and decision.answer == "18"
+    assert decision.chars_at_exit < len(CHECKED)
+    assert "confidence" in decision.reason
+
+
+def test_learned_rule_does_not_exit_on_steps_or_without_an_answer() -> None:
+    steps = "".join(f"Step {i}: {i} + {i} = {2 * i}. Hmm, wait, not sure yet. " for i in range(40))
+    assert _stream(ConvergenceWatcher(WatcherParams()), steps) is None
+    assert _stream(ConvergenceWatcher(WatcherParams()), FILLER * 20) is None
+
+
+def test_learned_rule_threshold_from_config() -> None:
+    params = WatcherParams.from_config({"rule": "learned", "confidence": "0.999999"})
+    assert params.confidence == pytest.approx(0.999999)
+    assert WatcherParams.from_config(params.to_config()) == params
+    assert _stream(ConvergenceWatcher(params), CHECKED) is None  # nothing is that sure
+    with pytest.raises(ValueError):
+        WatcherParams(rule="vibes")
+    with pytest.raises(ValueError):
+        WatcherParams(confidence=1.5)

@@ -17,7 +17,7 @@ from router.trace_replay import (
 )
 
 PAD = "I go over the arithmetic once more, slowly, line by line, to be thorough here. "
-PARAMS = WatcherParams(k=2, interval_tokens=20, min_tokens=20, hesitation_window=10)
+PARAMS = WatcherParams(rule="streak", k=2, interval_tokens=20, min_tokens=20, hesitation_window=10)
 
 
 def _trace(item: str, stated: str, gold: str | None, final: str | None = None) -> Trace:
