@@ -51,7 +51,7 @@ def format_report(report: dict[str, Any]) -> str:
     """The report as a plain-text table: one line per profile, baselines' AUC beside."""
     baselines = list(report.get("baselines", {}))
     head = f"{'profile':<24} {'n':>6} {'acc':>6} {'AUC':>6} {'Brier':>6} {'ECE':>6} {'tokρ':>6}"
-    head += "".join(f" {('AUC ' + b)[:11]:>11}" for b in baselines)
+    head += "".join(f" {(b + ' AUC')[:12]:>12}" for b in baselines)
     title = f"{report['folds']}-fold cross-fitted, {report['n_items']} items"
     lines = [f"{title}, seed {report.get('seed')}", head]
     for name, m in report["profiles"].items():
@@ -59,7 +59,7 @@ def format_report(report: dict[str, Any]) -> str:
             f"{name[:24]:<24} {m['n']:>6} {_fmt(m['accuracy']):>6} {_fmt(m['auc']):>6} "
             f"{_fmt(m['brier']):>6} {_fmt(m['ece']):>6} {_fmt(m['tokens_spearman']):>6}"
         )
-        line += "".join(f" {_fmt(report['baselines'][b][name]['auc']):>11}" for b in baselines)
+        line += "".join(f" {_fmt(report['baselines'][b][name]['auc']):>12}" for b in baselines)
         lines.append(line)
     return "\n".join(lines)
 
