@@ -2,9 +2,11 @@
 
 python bench/convergence.py [--sweep] [--json FILE]
 
-Defaults (`WatcherParams()`) were chosen on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
+The default watcher (`WatcherParams()`: the learned exit rule, weights and threshold fitted by
+`bench/fit_exit_rule.py`) was fitted on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
 traces (seeded split by item id, `router.trace_replay.split_traces`); every figure for those
-sets is on the other half. `--sweep` redoes the choice and prints the frontier.
+sets is on the other half. The streak rule (k agreeing explicit answers) is printed alongside;
+`--sweep` re-chooses its parameters on the tuning half and prints its frontier.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ OTHER_MODEL = "R1-Distill-Qwen-32B"
 SOURCES = ("mip-gsm8k", "mip-math")
 TARGET_SAVED = 0.45
 MAX_DROP = 0.01
+# The earlier default: an explicit answer held over 2 checkpoints 100 tokens apart.
+STREAK = WatcherParams(rule="streak", k=2, interval_tokens=100, min_tokens=100)
 # The known trap: stop as soon as any stated answer repeats, no calm window, no minimum.
 NAIVE = WatcherParams(
     k=2,
@@ -41,6 +45,7 @@ NAIVE = WatcherParams(
     min_tokens=0,
     hesitation_window=0,
     kinds=("boxed", "answer", "conclusion", "equals"),
+    rule="streak",
 )
 
 
@@ -81,25 +86,41 @@ def main(argv: list[str] | None = None) -> int:
                 [PreparedTrace.of(t) for t in held],
             )
     params = WatcherParams()
+    streak = STREAK
     if args.sweep:
-        points = sweep([tune for tune, _ in halves.values()])
-        chosen = choose_params(points, max_drop=MAX_DROP)
-        params = chosen.params
-        print("\nfrontier on the tuning half (mean saving, worst-dataset accuracy drop):")
+        points = sweep([tune for tune, _ in halves.values()], base=STREAK)
+        streak = choose_params(points, max_drop=MAX_DROP).params
+        print("\nstreak rule frontier, tuning half (mean saving, worst-dataset accuracy drop):")
         for p in frontier(points):
             print(
                 f"  k={p.params.k} m={p.params.interval_tokens} "
                 f"window={p.params.hesitation_window} min={p.params.min_tokens}: "
                 f"saved {100 * p.tokens_saved:.1f}%  drop {100 * p.accuracy_drop:.1f} pt"
             )
-    print(f"\nwatcher params: {json.dumps({**params.to_config(), 'markers': '...'})}")
-    figures["params"] = params.to_config()
+    from router.exit_rule import default_rule
+
+    threshold = default_rule().threshold
+    print(
+        f"\nwatcher: learned exit rule, checkpoint every {params.interval_tokens} tokens after "
+        f"{params.min_tokens}, confidence >= {threshold} (fitted on the tuning half)"
+    )
+    figures["params"] = {**params.to_config(), "confidence": threshold}
+    figures["streak_params"] = streak.to_config()
 
     print(f"\nQwQ-32B and s1.1, held-out half (target: saved >= {100 * TARGET_SAVED:.0f}%, ")
     print(f"accuracy at exit >= full - {100 * MAX_DROP:.0f} pt):")
     for name, (_, held) in halves.items():
         s = summarize(replay(held, params))
         figures[name] = s
+        print(_row(name, s, _verdict(s)))
+
+    print(
+        f"\nstreak rule (k={streak.k}, m={streak.interval_tokens}, min={streak.min_tokens}, "
+        f"window={streak.hesitation_window}, kinds={','.join(streak.kinds)}), held-out half:"
+    )
+    for name, (_, held) in halves.items():
+        s = summarize(replay(held, streak))
+        figures[f"streak:{name}"] = s
         print(_row(name, s, _verdict(s)))
 
     print(f"\n{OTHER_MODEL}, same params, all traces (reported as they fall):")
@@ -133,11 +154,15 @@ def main(argv: list[str] | None = None) -> int:
     print("\nmissing-premise (ill-posed MATH; no right answer): share of traces forced to answer")
     for model in (*TARGET_MODELS, OTHER_MODEL):
         name = f"mip-missing-premise-{model}"
-        s = summarize(replay(load_traces(name), params))
+        traces = [PreparedTrace.of(t) for t in load_traces(name)]
+        s = summarize(replay(traces, params))
+        old = summarize(replay(traces, streak))
         figures[name] = s
+        figures[f"streak:{name}"] = old
         print(
             f"  {name:<40} n={s['n']:<4} forced={_pct(s['forced_answer_share'])} "
-            f"saved={_pct(s['tokens_saved'])}"
+            f"saved={_pct(s['tokens_saved'])}   (streak rule: forced="
+            f"{_pct(old['forced_answer_share'])} saved={_pct(old['tokens_saved'])})"
         )
     print(f"\n({time.perf_counter() - started:.0f} s)")
     if args.json:
