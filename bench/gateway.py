@@ -44,7 +44,8 @@ def _wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 300.0)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{url}: process exited with {proc.returncode}")
+            tail = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise SystemExit(f"{url}: process exited with {proc.returncode}\n{tail}")
         try:
             if httpx.get(url, timeout=2).status_code == 200:
                 return
