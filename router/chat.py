@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from router.streaming import ChunkSource, RelayResponse, collect, relay
 __all__ = ["router", "STEP_BY_STEP", "upstream_messages", "open_source"]
 
 router = APIRouter()
+_log = logging.getLogger("thinkgate.chat")
 
 T = TypeVar("T")
 
@@ -74,9 +76,14 @@ async def open_source(
 async def _record(gateway: Gateway, routing: Routing, stats: CallStats, *, stream: bool) -> None:
     pipeline = gateway.ready_pipeline()
     record = pipeline.record(routing, stats, stream=stream)
-    await gateway.ready_ledger().append(record)
     if gateway.metrics is not None:
         gateway.metrics.observe(record)
+    try:
+        await gateway.ready_ledger().append(record)
+    except Exception:
+        # The caller still gets the answer; /readyz reports the ledger down so the load balancer
+        # moves traffic away, and the log keeps the record id that was not stored.
+        _log.exception("ledger append failed for request %s", record.request_id)
 
 
 async def _unless_gone(request: Request, make: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:

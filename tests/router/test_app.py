@@ -35,6 +35,12 @@ def test_not_ready_while_the_ledger_is_unreachable(
     resp = httpx.get(f"{gw.url}/readyz", timeout=30)
     assert resp.status_code == 503
     assert resp.json()["ledger"] is False and resp.json()["model"] is True
+    # Requests are still answered while the ledger is down (the failed append is logged).
+    client = openai.OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0)
+    reply = client.chat.completions.create(
+        model="thinkgate/direct", messages=[{"role": "user", "content": EASY}]
+    )
+    assert "72" in (reply.choices[0].message.content or "")
 
 
 def test_models_lists_auto_targets_and_profiles(gateway: RunningGateway) -> None:
