@@ -50,6 +50,8 @@ FEATURE_NAMES: tuple[str, ...] = (
     "total_words",  # a statement of the value follows "total", "altogether", "answer", ...
     "block_end",  # a statement of the value closes a paragraph
     "survived_check",  # the value was stated again after a re-verification began
+    "recycled_share",  # share of the last 10 statements restating an earlier value (checking)
+    "v_restated_recent",  # statements of the value among the last 10
 )
 _TOTAL_WORDS = re.compile(
     r"\b(?:total|altogether|in all|overall|answer|final|combined|in the end|left|remain\w*)\b",
@@ -186,6 +188,14 @@ class _Context:
         self.rate = 100.0 * tracker.count("hesitation", 0) / max(tokens, 1)
         self.window_start = len(text) - int(tracker.window_tokens * self.chars_per_token)
         self.n_strong = len(strong)
+        seen: set[str] = set()
+        recycled = []
+        for s in found:
+            recycled.append(s[3] in seen)
+            seen.add(s[3])
+        tail = recycled[-10:]
+        self.recycled_share = sum(tail) / len(tail) if tail else 0.0
+        self.last10 = found[-10:]
 
     def candidate(self, norm: str) -> Candidate:
         end, kind, value, _ = next(s for s in reversed(self.found) if s[3] == norm)
@@ -229,6 +239,8 @@ class _Context:
             float(any(_TOTAL_WORDS.search(text, max(0, s[0] - _CONTEXT), s[0]) for s in same)),
             float(any("\n\n" in text[s[0] : s[0] + 40] for s in same)),
             float(marks.count("verify", first, last) > 0),
+            self.recycled_share,
+            float(sum(s[3] == norm for s in self.last10)),
         )
 
 
