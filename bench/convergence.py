@@ -19,8 +19,11 @@ import sys
 import time
 from typing import Any
 
+from difficulty.answers import answers_match
 from difficulty.traces import load_traces
+from router.candidates import statements
 from router.convergence import WatcherParams
+from router.exit_features import SCAN_KINDS
 from router.trace_replay import (
     PreparedTrace,
     choose_params,
@@ -58,6 +61,26 @@ def _row(name: str, s: dict[str, Any], verdict: str = "") -> str:
         f"  {name:<40} n={s['n']:<4} exits={s['exits']:<4} saved={_pct(s['tokens_saved'])}  "
         f"acc full={_pct(s['accuracy_full'])} exit={_pct(s['accuracy_exit'])}  {verdict}"
     )
+
+
+def _ceiling(traces: list[PreparedTrace]) -> float:
+    """Tokens saved by exiting where the full trace's answer is first stated (any candidate).
+
+    No watcher that exits on a stated answer can save more without luck.
+    """
+    full = used = 0
+    for prepared in traces:
+        full += prepared.tokens_full
+        end = next(
+            (
+                end
+                for end, _, value in statements(prepared.trace.reasoning, SCAN_KINDS)
+                if answers_match(value, prepared.answer_full)
+            ),
+            None,
+        )
+        used += prepared.tokens_full if end is None else prepared.tokens_until(end)
+    return 1 - used / full if full else 0.0
 
 
 def _verdict(s: dict[str, Any]) -> str:
@@ -111,8 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"accuracy at exit >= full - {100 * MAX_DROP:.0f} pt):")
     for name, (_, held) in halves.items():
         s = summarize(replay(held, params))
+        s["ceiling_tokens_saved"] = round(_ceiling(held), 4)
         figures[name] = s
         print(_row(name, s, _verdict(s)))
+    print(
+        "  ceiling (exit where the final answer is first stated, as any candidate): "
+        + ", ".join(f"{name} {_pct(figures[name]['ceiling_tokens_saved'])}" for name in halves)
+    )
 
     print(
         f"\nstreak rule (k={streak.k}, m={streak.interval_tokens}, min={streak.min_tokens}, "
