@@ -47,21 +47,41 @@ class CrossFitted:
 
 
 def assign_folds(
-    item_ids: Sequence[str], folds: int, seed: int, groups: Sequence[str] | None = None
+    item_ids: Sequence[str],
+    folds: int,
+    seed: int,
+    groups: Sequence[str] | None = None,
+    strata: Sequence[str] | None = None,
 ) -> np.ndarray:
-    """A fold number per item: a seeded shuffle of the groups (default: one per item) cut into
-    `folds` near-equal parts; items of one group share a fold."""
+    """A fold number per item: groups (default: one per item) shuffled with `seed`, then dealt
+    round-robin stratum by stratum, so every fold gets its share of each stratum.
+
+    Items of one group share a fold (a group takes the stratum of its first item).
+    """
     if folds < 2:
         raise InvalidInputError("folds must be at least 2")
     keys = list(groups) if groups is not None else list(item_ids)
-    distinct = list(dict.fromkeys(keys))
+    first: dict[str, int] = {}
+    for i, key in enumerate(keys):
+        first.setdefault(key, i)
+    distinct = list(first)
     if len(distinct) < folds:
         raise InvalidInputError(f"{len(distinct)} items cannot be split in {folds} folds")
+    labels = [strata[first[k]] if strata is not None else "" for k in distinct]
     order = np.random.default_rng(seed).permutation(len(distinct))
+    # A stable sort keeps the shuffle inside each stratum; dealing in turn balances strata.
+    order = order[np.argsort([labels[i] for i in order], kind="stable")]
     group_fold = np.empty(len(distinct), dtype=np.int64)
     group_fold[order] = np.arange(len(distinct)) % folds
     position = {key: i for i, key in enumerate(distinct)}
     return np.asarray([group_fold[position[k]] for k in keys], dtype=np.int64)
+
+
+def _label_signature(correct: np.ndarray) -> list[str]:
+    """Per item, its outcome on every profile as a string ('1', '0', '-' for none)."""
+    return [
+        "".join("-" if np.isnan(c) else ("1" if c >= 0.5 else "0") for c in row) for row in correct
+    ]
 
 
 def cross_fit(
@@ -75,13 +95,22 @@ def cross_fit(
 ) -> CrossFitted:
     """Train one model per fold on the other folds' items and score the held-out items.
 
-    Folds are drawn by item; items with identical prompt text always share a fold.
+    Folds are drawn by item, stratified by outcomes; items with identical prompt text always
+    share a fold.
     """
     table = ItemTable.from_outcomes(outcomes, profiles)
     enc = encoder if encoder is not None else Encoder()
     embeddings = enc.encode(table.prompts)
-    # The same prompt under two ids (one question in two datasets) must not straddle folds.
-    fold = assign_folds(table.item_ids, folds, seed, groups=[p.strip() for p in table.prompts])
+    # The same prompt under two ids (one question in two datasets) must not straddle folds;
+    # stratifying by outcomes keeps rare failures spread evenly (an uneven spread biases AUC
+    # below 0.5 when there is little to learn).
+    fold = assign_folds(
+        table.item_ids,
+        folds,
+        seed,
+        groups=[p.strip() for p in table.prompts],
+        strata=_label_signature(table.correct),
+    )
     n, p = len(table), len(table.profiles)
     p_correct = np.full((n, p), np.nan)
     tokens = np.full((n, p), np.nan)
@@ -133,8 +162,14 @@ def cross_fit_target(
     params = {k: v for k, v in (model_params or {}).items() if k != "encoder"}
     params.setdefault("random_state", seed)
     settings = DifficultyModel(**params).boost_settings(int(embeddings.shape[1]))
-    fold = assign_folds([str(i) for i in range(len(y))], folds, seed, groups=list(prompts))
     strata = np.searchsorted(np.unique(np.quantile(y, [0.25, 0.5, 0.75])), y)
+    fold = assign_folds(
+        [str(i) for i in range(len(y))],
+        folds,
+        seed,
+        groups=list(prompts),
+        strata=[str(v) for v in strata],
+    )
     predicted = np.full(len(y), np.nan)
     for k in range(folds):
         test = fold == k

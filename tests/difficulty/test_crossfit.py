@@ -47,6 +47,15 @@ def test_groups_share_a_fold() -> None:
         assert len(set(fold[g * 4 : g * 4 + 4])) == 1
 
 
+def test_strata_are_spread_evenly() -> None:
+    ids = [f"i{k}" for k in range(100)]
+    strata = ["fail" if k % 10 == 0 else "ok" for k in range(100)]
+    fold = assign_folds(ids, 5, 3, strata=strata)
+    failing = fold[[k for k in range(100) if strata[k] == "fail"]]
+    assert np.bincount(failing, minlength=5).tolist() == [2] * 5
+    assert np.bincount(fold).tolist() == [20] * 5
+
+
 def test_too_few_items_or_folds() -> None:
     with pytest.raises(InvalidInputError):
         assign_folds(["a", "b"], 3, 0)
