@@ -44,6 +44,18 @@ def test_replay_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "tiny" in capsys.readouterr().out
 
 
+def test_learned_rule_is_the_default_and_its_confidence_can_be_set(tmp_path: Path) -> None:
+    traces = _traces(tmp_path / "tiny.jsonl")
+    report = tmp_path / "learned.json"
+    assert main(["replay", "--traces", str(traces), "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["params"]["rule"] == "learned"
+    argv = ["replay", "--traces", str(traces), "--confidence", "0.999999"]
+    assert main([*argv, "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["params"]["confidence"] == 0.999999
+    assert data["datasets"]["tiny"]["exits"] == 0  # nothing is that sure
+
+
 def test_sweep_chooses_on_one_half_and_reports_the_other(tmp_path: Path) -> None:
     traces = _traces(tmp_path / "tiny.jsonl.gz", n=12)
     report = tmp_path / "sweep.json"
@@ -69,6 +81,7 @@ def test_bundled_dataset(tmp_path: Path) -> None:
         (["--traces", "{bad}"], "bad.jsonl:2: not valid JSON"),
         (["--traces", "{good}", "--k", "0"], "k must be at least 1"),
         (["--traces", "{good}", "--kinds", "hunch"], "kinds must be"),
+        (["--traces", "{good}", "--confidence", "2"], "confidence must lie in"),
         (["--traces", "{good}", "--max-drop", "5"], "--max-drop"),
         (["--traces", "{empty}"], "no traces in 'empty'"),
     ],
