@@ -149,7 +149,7 @@ def evaluate(cf: CrossFitted, baselines: Sequence[str] = BASELINES) -> dict[str,
         for j, name in enumerate(cf.profiles):
             keep = ~np.isnan(cf.correct[:, j]) & ~np.isnan(p[:, j])
             section[name] = _binary_report(cf.correct[keep, j], p[keep, j])
-            if baseline == "constant":
+            if baseline == "constant" and not math.isnan(section[name]["auc"]):
                 # A constant ranks nothing; fold-to-fold prior drift would fake an AUC != 0.5.
                 section[name]["auc"] = 0.5
         report["baselines"][baseline] = section
