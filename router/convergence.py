@@ -65,11 +65,11 @@ class WatcherParams:
     checkpoints of the `kinds` (strongest first) with no hesitation in the latest window.
     """
 
-    # The learned rule checks every 50 tokens; its weights and threshold were fitted on the
+    # The learned rule checks every 25 tokens; its weights and threshold were fitted on the
     # tuning half of the QwQ-32B and s1.1 GSM8K/MATH traces (bench/fit_exit_rule.py). The
     # streak rule's best setting there (`bench/convergence.py --sweep`) was k=2, m=100.
     k: int = 2
-    interval_tokens: int = 50
+    interval_tokens: int = 25
     min_tokens: int = 100
     hesitation_window: int = 50
     markers: tuple[str, ...] = DEFAULT_MARKERS
@@ -352,8 +352,8 @@ def final_answer_text(decision: ExitDecision | str) -> str:
 
 
 # Streams the watcher cut (tuning half of the QwQ-32B/s1.1 traces, default learned rule) would
-# have thought on for another 0.52 tokens per token they had at exit (0.40-0.63 across the sets).
-REMAINING_PER_TOKEN = 0.52
+# have thought on for another 0.50 tokens per token they had at exit (0.40-0.60 across the sets).
+REMAINING_PER_TOKEN = 0.50
 
 
 def estimated_tokens_saved(decision: ExitDecision, expected_tokens: float | None = None) -> int:
