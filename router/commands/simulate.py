@@ -109,6 +109,7 @@ def _summary(report: dict[str, Any]) -> list[str]:
             f"{100 * op['accuracy']:.2f}%, {op['tokens']:.0f} tokens/request, "
             f"saved {100 * op['tokens_saved']:.1f}% at a loss of "
             f"{100 * op['accuracy_loss']:.2f} points"
+            + (f" (money saved {100 * op['cost_saved']:.1f}%)" if "cost_saved" in op else "")
         )
         for name, b in report["baselines"].items():
             lines.append(
