@@ -6,6 +6,7 @@ import hashlib
 import os
 import sqlite3
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,18 @@ import numpy as np
 
 from difficulty.errors import InvalidInputError
 
-__all__ = ["DEFAULT_ENCODER", "Encoder", "EmbeddingCache", "check_prompts", "default_cache_dir"]
+__all__ = [
+    "DEFAULT_ENCODER",
+    "SINGLE_BACKENDS",
+    "Encoder",
+    "EmbeddingCache",
+    "check_prompts",
+    "default_cache_dir",
+]
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+# How `Encoder.encode_one` may embed one prompt; "auto" prefers onnxruntime.
+SINGLE_BACKENDS = ("auto", "onnx", "onnx-int8", "numpy", "torch")
 
 
 def default_cache_dir() -> Path:
@@ -97,17 +107,22 @@ class Encoder:
         batch_size: int = 64,
         progress: bool | None = None,
         threads: int | None = None,
-        numpy_single: bool = True,
+        single: str = "auto",
     ) -> None:
+        if single not in SINGLE_BACKENDS:
+            raise InvalidInputError(
+                f"unknown single-prompt backend '{single}' (one of {', '.join(SINGLE_BACKENDS)})"
+            )
         self.name = name
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
         self.use_cache = use_cache
         self.batch_size = batch_size
         self.progress = progress
         self.threads = threads
-        self.numpy_single = numpy_single
+        self.single = single
         self._model: Any = None
-        self._numpy: Any = None
+        self._single: Any = None
+        self._single_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
@@ -191,23 +206,62 @@ class Encoder:
             cached.update(self._embed_missing(todo, show))
         return np.stack([cached[k] for k in keys]).astype(np.float32, copy=False)
 
+    def single_backend(self) -> str:
+        """What `encode_one` runs on: "onnx" / "onnx-int8" (onnxruntime), "numpy" or "torch".
+
+        "auto" picks onnxruntime when it (and onnx, to write the graph once) is installed,
+        else the numpy forward pass; a model other than the bundled one always runs on torch.
+        """
+        if self.name != DEFAULT_ENCODER:
+            return "torch"
+        if self.single != "auto":
+            return self.single
+        from difficulty.onnx_minilm import onnx_available
+
+        return "onnx" if onnx_available() else "numpy"
+
+    def _single_model(self) -> Any:
+        """The one-prompt model (None: torch's batch path); built on first use."""
+        if self._single is not None:
+            return self._single
+        # Scoring threads may arrive together on the first request: build the model once.
+        with self._single_lock:
+            if self._single is None:
+                backend = self.single_backend()
+                if backend == "torch":
+                    return None
+                if backend in ("onnx", "onnx-int8"):
+                    from difficulty.onnx_minilm import OnnxMiniLM
+
+                    onnx_dir = self.cache_dir / "onnx" if self.cache_dir is not None else None
+                    self._single = OnnxMiniLM(
+                        self._model_path(), cache_dir=onnx_dir, quantized=backend == "onnx-int8"
+                    )
+                else:
+                    from difficulty.minilm import NumpyMiniLM
+
+                    self._single = NumpyMiniLM(self._model_path())
+            return self._single
+
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single prompt, skipping the cache (the serving path) -> float32 (dim,).
 
-        The bundled model runs through the numpy forward pass (no torch import, same output).
+        The bundled model runs on onnxruntime (one thread) or the numpy forward pass: no torch
+        import; both give the same vectors as `encode` to float32 rounding.
         """
         (text,) = check_prompts([text])
-        if not self.numpy_single or self.name != DEFAULT_ENCODER:
+        model = self._single_model()
+        if model is None:
             return self._embed([text])[0]
+        from difficulty.minilm import NumpyMiniLM
+
+        if not isinstance(model, NumpyMiniLM):
+            return np.asarray(model.encode(text), dtype=np.float32)
         from threadpoolctl import threadpool_limits
 
-        if self._numpy is None:
-            from difficulty.minilm import NumpyMiniLM
-
-            self._numpy = NumpyMiniLM(self._model_path())
         # One small prompt: BLAS threads only spin against each other.
         with threadpool_limits(1, user_api="blas"):
-            return self._numpy.encode(text)
+            return np.asarray(model.encode(text), dtype=np.float32)
 
 
 def check_prompts(texts: Sequence[str]) -> list[str]:

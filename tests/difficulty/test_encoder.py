@@ -49,9 +49,25 @@ def test_cache_is_keyed_by_model_name(cache_dir: Path) -> None:
     assert cache.get_many("model-b", ["k"]) == {}
 
 
-def test_encode_one_matches_batch(encoder: Encoder) -> None:
-    one = encoder.encode_one(TEXTS[1])
+@pytest.mark.parametrize("single", ["auto", "numpy", "torch"])
+def test_encode_one_matches_batch(encoder: Encoder, cache_dir: Path, single: str) -> None:
+    one = Encoder(cache_dir=cache_dir, use_cache=False, single=single).encode_one(TEXTS[1])
+    assert one.shape == (384,)
+    assert one.dtype == np.float32
     np.testing.assert_allclose(one, encoder.encode([TEXTS[1]])[0], atol=1e-5)
+
+
+def test_single_backend_auto_prefers_onnxruntime(cache_dir: Path) -> None:
+    import importlib.util
+
+    have_onnx = all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx"))
+    assert Encoder(cache_dir=cache_dir).single_backend() == ("onnx" if have_onnx else "numpy")
+    assert Encoder(cache_dir=cache_dir, single="numpy").single_backend() == "numpy"
+
+
+def test_unknown_single_backend_is_refused() -> None:
+    with pytest.raises(InvalidInputError):
+        Encoder(single="gpu")
 
 
 @pytest.mark.parametrize("bad", [[""], ["   "], [None], [3]])

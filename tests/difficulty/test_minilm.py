@@ -41,7 +41,7 @@ def test_unit_norm(numpy_model: NumpyMiniLM) -> None:
 def test_encode_one_never_imports_torch() -> None:
     code = (
         "import sys; from difficulty.encoder import Encoder; "
-        "v = Encoder(use_cache=False).encode_one('What is 2+3?'); "
+        "v = Encoder(use_cache=False, single='numpy').encode_one('What is 2+3?'); "
         "print(v.shape, 'torch' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
