@@ -28,10 +28,14 @@ _GRAPH_VERSION = "1"  # bump when build_graph changes what it writes
 
 
 def onnx_available() -> bool:
-    """Whether onnxruntime and onnx (needed to write the graph the first time) are installed."""
+    """Whether onnxruntime imports and onnx (which writes the graph the first time) is installed."""
     import importlib.util
 
-    return all(importlib.util.find_spec(m) is not None for m in ("onnxruntime", "onnx"))
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return importlib.util.find_spec("onnx") is not None
 
 
 def default_onnx_dir() -> Path:
