@@ -47,7 +47,8 @@ def main() -> int:
     math = list(dict.fromkeys(o.prompt for o in load_dataset("boinf-math500")))
     prompts = gsm8k[: args.prompts // 2] + math[: args.prompts - args.prompts // 2]
     timed = gsm8k[: min(50, len(gsm8k))]
-    print(f"machine: {os.cpu_count()} cores, python {platform.python_version()}")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, python {platform.python_version()}, load {load:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         ref = Encoder(cache_dir=tmp, use_cache=False, progress=False, threads=1)
         reference = ref.encode(prompts)

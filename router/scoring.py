@@ -3,8 +3,9 @@
 Measured on the shared 2-core dev machine: with two OpenMP threads per call, the encoder cost
 ~300 ms of CPU per prompt and each one-row LightGBM predict ~5 ms (the threads spin against each
 other); with one thread, ~30 ms and ~30 us. Batching prompts saved no CPU per prompt. So every
-call runs single-threaded (torch by the encoder's setting, OpenMP per worker thread here) and
-concurrency comes from one worker thread per core: both libraries release the GIL.
+call runs single-threaded (the encoder's onnxruntime session has one intra-op thread, about
+10-15 ms a GSM8K prompt; OpenMP per worker thread here) and concurrency comes from one worker
+thread per core: both libraries release the GIL.
 """
 
 from __future__ import annotations

@@ -93,3 +93,14 @@ def test_import_loads_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_encode_one_from_many_threads_at_once(cache_dir: Path, encoder: Encoder) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = Encoder(cache_dir=cache_dir, use_cache=False)  # the first calls race to build it
+    prompts = [TEXTS[i % 2] for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        vectors = list(pool.map(fresh.encode_one, prompts))
+    expected = encoder.encode(prompts)
+    np.testing.assert_allclose(np.stack(vectors), expected, atol=1e-5)
