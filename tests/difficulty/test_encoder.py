@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +105,19 @@ def test_encode_one_from_many_threads_at_once(cache_dir: Path, encoder: Encoder)
         vectors = list(pool.map(fresh.encode_one, prompts))
     expected = encoder.encode(prompts)
     np.testing.assert_allclose(np.stack(vectors), expected, atol=1e-5)
+
+
+def test_without_onnxruntime_single_prompts_fall_back_to_numpy(tmp_path: Path) -> None:
+    # A package that fails to import stands in for an environment without onnxruntime.
+    (tmp_path / "onnxruntime").mkdir()
+    (tmp_path / "onnxruntime" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    code = (
+        "import sys; from difficulty.encoder import Encoder; "
+        "e = Encoder(use_cache=False); v = e.encode_one('What is 2+3?'); "
+        "print(e.single_backend(), v.shape, 'torch' in sys.modules)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "numpy (384,) False"
