@@ -99,8 +99,10 @@ async def _one(
                 if not line.startswith("data: "):
                     continue
                 if line == "data: [DONE]":
+                    # Read on to the body's end, like the OpenAI SDK, so the connection is
+                    # kept alive for the next request rather than dropped.
                     done = True
-                    break
+                    continue
                 if ttft is None:
                     chunk = json.loads(line[6:])
                     delta = (chunk.get("choices") or [{}])[0].get("delta") or {}

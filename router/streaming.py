@@ -168,6 +168,7 @@ async def relay(
             acc.fill(stats)
             await on_finish()
 
+    out: list[bytes] = []  # events not yet handed to the server
     try:
         async for chunk in source:
             chunk["id"] = completion_id
@@ -175,21 +176,29 @@ async def relay(
             if acc.add(chunk):
                 stats.first_token()
             if "usage" in chunk and not include_usage:
-                if not chunk.get("choices"):
-                    continue
-                del chunk["usage"]
-            yield sse(chunk)
+                if chunk.get("choices"):
+                    del chunk["usage"]
+                    out.append(sse(chunk))
+            else:
+                out.append(sse(chunk))
+            # Events that arrived together go out in one write; none waits for the network.
+            if out and not _buffered(source):
+                yield b"".join(out)
+                out.clear()
+        if out:
+            yield b"".join(out)
+            out.clear()
         # Record before the caller sees the end, so a finished stream is always in the ledger.
         with anyio.CancelScope(shield=True):
             await finish()
         yield SSE_DONE
     except ThinkgateError as exc:
         stats.status, stats.error = exc.status, exc.message
-        yield sse(error_body(exc))
+        yield b"".join(out) + sse(error_body(exc))
     except Exception as exc:  # a bug must still end the stream cleanly, not hang it
         err = UpstreamError(f"the stream failed: {type(exc).__name__}")
         stats.status, stats.error = 500, err.message
-        yield sse(error_body(err))
+        yield b"".join(out) + sse(error_body(err))
     except BaseException:
         if not recorded:
             stats.status, stats.error = 499, "client disconnected"
@@ -197,6 +206,12 @@ async def relay(
     finally:
         with anyio.CancelScope(shield=True):
             await finish()
+
+
+def _buffered(source: ChunkSource) -> int:
+    """Chunks the source already holds (sources that cannot tell say 0: send each at once)."""
+    buffered = getattr(source, "buffered", None)
+    return int(buffered()) if buffered is not None else 0
 
 
 async def collect(source: ChunkSource, stats: CallStats) -> Accumulator:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from router.settings import ProfileSettings
 __all__ = ["UpstreamStream", "Upstream", "translate_error", "uses_http_transport"]
 
 _BACKOFF_S = 0.05
+_DRAIN_S = 0.5
 # litellm provider prefixes that speak the OpenAI chat API as is.
 _OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "vllm", "openai_like")
 
@@ -93,8 +95,10 @@ class UpstreamStream:
         next_chunk: Callable[[], Awaitable[Chunk | None]],
         close: Callable[[], Awaitable[None]],
         first: Chunk | None,
+        pending: Callable[[], int] | None = None,
     ) -> None:
         self.profile = profile
+        self._pending = pending
         self.attempts = 1
         self._next = next_chunk
         self._close = close
@@ -103,6 +107,11 @@ class UpstreamStream:
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._iterate()
+
+    def buffered(self) -> int:
+        """How many chunks have arrived and not been taken yet (0 when unknown)."""
+        waiting = self._pending() if self._pending is not None else 0
+        return waiting + (self._first is not None)
 
     async def _iterate(self) -> AsyncIterator[Chunk]:
         if self._first is not None:
@@ -129,38 +138,77 @@ class UpstreamStream:
 
 
 class _SSEReader:
-    """Chat-completion chunks from an OpenAI-compatible SSE body (or a plain JSON reply)."""
+    """Chat-completion chunks from an OpenAI-compatible SSE body (or a plain JSON reply).
+
+    Reads raw bytes and splits events itself (httpx's line iterator decodes and re-splits text
+    on every read, a large part of the relay's CPU); every event that one read brought is parsed
+    at once, so `pending()` tells the relay whether more are already here to send in one write.
+    """
 
     def __init__(self, response: Any, where: str) -> None:
         self.response = response
         self.where = where
-        self.lines = response.aiter_lines()
+        self.raw = response.aiter_bytes()
         self.sse = response.headers.get("content-type", "").startswith("text/event-stream")
         self.done = False
+        self.buffer = b""
+        self.ready: deque[Chunk] = deque()
+        self.failure: ThinkgateError | None = None
+
+    def pending(self) -> int:
+        """How many parsed chunks are waiting (available without another read)."""
+        return len(self.ready)
 
     async def next(self) -> Chunk | None:
-        if self.done:
-            return None
-        if not self.sse:
-            self.done = True
-            return _chunk_from_completion(json.loads(await self.response.aread()))
-        async for line in self.lines:
-            if not line.startswith("data:"):
-                continue  # blank separators, comments, event names
-            data = line[5:].strip()
-            if data == "[DONE]":
-                self.done = True
+        while not self.ready:
+            if self.failure is not None:
+                raise self.failure
+            if self.done:
                 return None
+            if not self.sse:
+                self.done = True
+                return _chunk_from_completion(json.loads(await self.response.aread()))
             try:
-                chunk = json.loads(data)
-            except json.JSONDecodeError:
-                raise UpstreamError(f"{self.where} sent a malformed event") from None
+                data = await self.raw.__anext__()
+            except StopAsyncIteration:
+                self._feed(b"\n")  # a last line without its newline still counts
+                self.done = True
+                continue
+            self._feed(data)
+            if self.done:
+                await self._drain()
+        return self.ready.popleft()
+
+    def _feed(self, data: bytes) -> None:
+        lines = (self.buffer + data).split(b"\n")
+        self.buffer = lines.pop()
+        for line in lines:
+            if self.done or self.failure is not None:
+                return
+            if not line.startswith(b"data:"):
+                continue  # blank separators, comments, event names
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                self.done = True
+                return
+            try:
+                chunk = json.loads(payload)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                self.failure = UpstreamError(f"{self.where} sent a malformed event")
+                return
             if isinstance(chunk, dict) and "error" in chunk:
                 message = (chunk.get("error") or {}).get("message", "stream error")
-                raise UpstreamError(f"{self.where} failed mid-stream: {message}")
-            return chunk
-        self.done = True
-        return None
+                self.failure = UpstreamError(f"{self.where} failed mid-stream: {message}")
+                return
+            self.ready.append(chunk)
+
+    async def _drain(self) -> None:
+        # Read the body's end after [DONE] so the connection goes back to the pool instead of
+        # being dropped (a new TCP connection per request costs both sides CPU); bounded, since
+        # an upstream that keeps the body open must not hold the caller's end of stream.
+        with anyio.move_on_after(_DRAIN_S), contextlib.suppress(Exception):
+            async for _ in self.raw:
+                pass
 
 
 def _chunk_from_completion(body: Chunk) -> Chunk:
@@ -248,7 +296,7 @@ class Upstream:
         except BaseException:
             await response.aclose()
             raise
-        return UpstreamStream(name, reader.next, response.aclose, first)
+        return UpstreamStream(name, reader.next, response.aclose, first, reader.pending)
 
     async def _open_litellm(
         self, name: str, messages: list[Chunk], params: Mapping[str, Any]
