@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -283,3 +284,103 @@ def test_client_disconnect_cancels_a_running_search(
     # all three samples of the wave were generating; each one is cut off
     assert _wait_for(lambda: paced.stats.disconnects >= before + 3, timeout=3.0)
     assert _wait_for(lambda: gw.records()[-1].status == 499)
+
+
+class _BurstEndpoint:
+    """A raw HTTP/1.1 chat endpoint that sends a whole SSE body (CRLF lines) in one write, ends
+    it in another, keeps connections alive and counts them."""
+
+    def __init__(self, words: list[str]) -> None:
+        events = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+        events += [{"choices": [{"index": 0, "delta": {"content": w}}]} for w in words]
+        events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        events.append({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 5}})
+        body = "".join(f"data: {json.dumps(e)}\r\n\r\n" for e in events) + "data: [DONE]\r\n\r\n"
+        raw = body.encode()
+        self.reply = (
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"transfer-encoding: chunked\r\n\r\n" + f"{len(raw):x}\r\n".encode() + raw + b"\r\n"
+        )
+        self.connections = 0
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.base_url = f"http://127.0.0.1:{self.sock.getsockname()[1]}/v1"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        buf = b""
+        with conn:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    data = conn.recv(65536)
+                    if not data:
+                        return
+                    buf += data
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n")[1:]:
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                while len(buf) < length:
+                    buf += conn.recv(65536)
+                buf = buf[length:]
+                conn.sendall(self.reply)
+                time.sleep(0.02)  # the body's end comes in a write of its own, as from a server
+                conn.sendall(b"0\r\n\r\n")
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def test_events_arriving_together_are_all_relayed_and_the_connection_is_reused(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    words = ["The", " answer", " is", " 4", "."]
+    endpoint = _BurstEndpoint(words)
+    db = tmp_path_factory.mktemp("burst") / "ledger.db"
+    config = base_config(endpoint.base_url, f"sqlite:///{db}")
+    config["profiles"]["burst"] = {
+        "model": "openai/Qwen2.5-32B",
+        "api_base": endpoint.base_url,
+        "retries": 0,
+    }
+    gateway = start_gateway(config)
+    try:
+        for _ in range(3):
+            body = {
+                "model": "thinkgate/burst",
+                "messages": [{"role": "user", "content": EASY}],
+                "stream": True,
+            }
+            url = f"{gateway.base_url}/chat/completions"
+            with httpx.stream("POST", url, json=body, timeout=30) as resp:
+                assert resp.status_code == 200
+                rid = resp.headers["x-thinkgate-request-id"]
+                events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+            assert events[-1] == "[DONE]"
+            chunks = [json.loads(e) for e in events[:-1]]
+            text = "".join(
+                c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]
+            )
+            assert text == "".join(words)
+            assert all(c["id"] == f"chatcmpl-{rid}" for c in chunks)
+            assert all("usage" not in c for c in chunks)  # the caller did not ask for usage
+            record = _record(gateway, rid)
+            assert record.status == 200 and record.completion_tokens == 5
+            assert record.tokens_counted is False
+        # The body was read to its end after [DONE], so the pooled connection was kept.
+        assert endpoint.connections == 1
+    finally:
+        gateway.server.stop()
+        endpoint.close()
