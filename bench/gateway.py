@@ -160,17 +160,18 @@ def _decision_latency(gateway: str, prompts: list[str], n: int) -> tuple[list[fl
     return server, client_side
 
 
-def _count_records(url: str) -> int:
+def _ledger_ttfts(url: str) -> list[float | None]:
+    """Every record's ttft_ms, in the order stored (the gateway clocks it after the decision)."""
     from router.ledger.base import open_ledger
 
-    async def count() -> int:
+    async def read() -> list[float | None]:
         ledger = open_ledger(url)
         try:
-            return len(await ledger.records())
+            return [r.ttft_ms for r in await ledger.records()]
         finally:
             await ledger.close()
 
-    return asyncio.run(count())
+    return asyncio.run(read())
 
 
 def main() -> int:
@@ -243,7 +244,7 @@ def main() -> int:
         print(f"decision latency (server, n={len(server)}): median {dec_p50:.2f} ms, "
               f"p99 {_pct(server, 0.99):.2f} ms; POST /v1/route round trip median "
               f"{trip:.2f} ms; gateway CPU {route_cpu:.1f} ms per route call")  # fmt: skip
-        sent = 0
+        sent = seen = 0
         print(f"{'conc':>4} {'side':>8} {'n':>4} {'err':>4} {'ttft p50':>9} {'ttft p99':>9} "
               f"{'total p50':>10} {'total p99':>10}")  # fmt: skip
         added: dict[int, float] = {}
@@ -267,8 +268,20 @@ def main() -> int:
             added[level] = rows["gateway"]["ttft_p50"] - rows["direct"]["ttft_p50"]
             print(f"{level:>4}    added TTFT (median gateway - median direct): "
                   f"{added[level]:.1f} ms")  # fmt: skip
+            # Where the added time goes: the ledger's ttft_ms starts after the decision (upstream
+            # open -> first relayed token); the rest of the gateway's TTFT is reading, parsing and
+            # scoring (including the wait for a scoring thread).
+            time.sleep(0.5)
+            stored = _ledger_ttfts(ledger_url)
+            after = [t for t in stored[seen:] if t is not None]
+            seen = len(stored)
+            if after:
+                post = statistics.median(after)
+                print(f"{level:>4}    gateway TTFT after the decision (ledger, median): "
+                      f"{post:.1f} ms; before it (read, parse, score): "
+                      f"{rows['gateway']['ttft_p50'] - post:.1f} ms")  # fmt: skip
         time.sleep(1.0)
-        records = _count_records(ledger_url)
+        records = len(_ledger_ttfts(ledger_url))
         rss, peak = _rss_mb(gw_proc.pid)
         print(f"ledger: {records} records for {sent} gateway chat requests "
               f"({'none lost' if records == sent else f'{sent - records} missing'})")  # fmt: skip
