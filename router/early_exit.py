@@ -27,8 +27,9 @@ from router.upstream import Upstream, UpstreamStream
 
 __all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
 
-# The continuation only has to state the answer.
-ANSWER_MAX_TOKENS = 512
+# The continuation only has to state the answer, but worked answers (QwQ on MATH) run to
+# ~1,000 tokens and a cut-off one loses its \boxed{} (seen in the demo at 512).
+ANSWER_MAX_TOKENS = 1024
 
 
 def continuation_messages(messages: list[dict[str, Any]], reasoning: str) -> list[dict[str, Any]]:
