@@ -11,7 +11,15 @@ from typing import IO, Any
 
 from difficulty.errors import OutcomeFormatError
 
-__all__ = ["Sample", "Outcome", "read_outcomes", "parse_outcomes", "write_outcomes"]
+__all__ = [
+    "Sample",
+    "Outcome",
+    "read_outcomes",
+    "parse_outcomes",
+    "write_outcomes",
+    "json_rows",
+    "open_text",
+]
 
 
 @dataclass(frozen=True)
@@ -121,19 +129,25 @@ def _row_to_outcome(row: Any, source: str, line: int) -> Outcome:
     )
 
 
-def parse_outcomes(lines: Iterable[str], source: str = "<outcomes>") -> Iterator[Outcome]:
-    """Parse JSONL lines into outcomes; a malformed row raises with its line number."""
+def json_rows(lines: Iterable[str], source: str) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded row) for each non-blank JSONL line; bad JSON names its line."""
     for number, text in enumerate(lines, start=1):
         if not text.strip():
             continue
         try:
-            row = json.loads(text)
+            yield number, json.loads(text)
         except json.JSONDecodeError as exc:
             raise OutcomeFormatError(source, number, f"not valid JSON ({exc.msg})") from None
+
+
+def parse_outcomes(lines: Iterable[str], source: str = "<outcomes>") -> Iterator[Outcome]:
+    """Parse JSONL lines into outcomes; a malformed row raises with its line number."""
+    for number, row in json_rows(lines, source):
         yield _row_to_outcome(row, source, number)
 
 
-def _open_text(path: Path, mode: str) -> IO[str]:
+def open_text(path: Path, mode: str) -> IO[str]:
+    """Open a text file for reading or writing, through gzip when the name ends in .gz."""
     if path.suffix == ".gz":
         return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
     return open(path, mode, encoding="utf-8")
@@ -142,15 +156,18 @@ def _open_text(path: Path, mode: str) -> IO[str]:
 def read_outcomes(path: str | Path) -> list[Outcome]:
     """Read an outcome table (JSONL, optionally gzip-compressed)."""
     p = Path(path)
-    with _open_text(p, "r") as fh:
-        return list(parse_outcomes(fh, source=str(p)))
+    try:
+        with open_text(p, "r") as fh:
+            return list(parse_outcomes(fh, source=str(p)))
+    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
+        raise OutcomeFormatError(str(p), 0, f"not a readable JSONL file ({exc})") from None
 
 
 def write_outcomes(outcomes: Iterable[Outcome], path: str | Path) -> int:
     """Write outcomes as JSONL (gzip when the name ends in .gz); returns the row count."""
     p = Path(path)
     n = 0
-    with _open_text(p, "w") as fh:
+    with open_text(p, "w") as fh:
         for o in outcomes:
             fh.write(json.dumps(o.to_json(), ensure_ascii=False) + "\n")
             n += 1

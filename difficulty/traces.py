@@ -12,10 +12,11 @@ import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from difficulty.datasets import DATA_DIR, load_dataset
 from difficulty.errors import NotFoundError, OutcomeFormatError
+from difficulty.outcomes import json_rows, open_text
 
 __all__ = [
     "Chunk",
@@ -128,27 +129,15 @@ def _row_to_trace(row: Any, source: str, line: int) -> Trace:
 
 def parse_traces(lines: Iterable[str], source: str = "<traces>") -> Iterator[Trace]:
     """Parse JSONL lines into traces; a malformed row raises with its line number."""
-    for number, text in enumerate(lines, start=1):
-        if not text.strip():
-            continue
-        try:
-            row = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise OutcomeFormatError(source, number, f"not valid JSON ({exc.msg})") from None
+    for number, row in json_rows(lines, source):
         yield _row_to_trace(row, source, number)
-
-
-def _open_text(path: Path, mode: str) -> IO[str]:
-    if path.suffix == ".gz":
-        return gzip.open(path, mode + "t", encoding="utf-8")  # type: ignore[return-value]
-    return open(path, mode, encoding="utf-8")
 
 
 def read_traces(path: str | Path) -> list[Trace]:
     """Read a trace table (JSONL, optionally gzip-compressed)."""
     p = Path(path)
     try:
-        with _open_text(p, "r") as fh:
+        with open_text(p, "r") as fh:
             return list(parse_traces(fh, source=str(p)))
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise OutcomeFormatError(str(p), 0, f"not a readable JSONL file ({exc})") from None
@@ -158,7 +147,7 @@ def write_traces(traces: Iterable[Trace], path: str | Path) -> int:
     """Write traces as JSONL (gzip when the name ends in .gz); returns the row count."""
     p = Path(path)
     n = 0
-    with _open_text(p, "w") as fh:
+    with open_text(p, "w") as fh:
         for trace in traces:
             fh.write(json.dumps(trace.to_json(), ensure_ascii=False) + "\n")
             n += 1
