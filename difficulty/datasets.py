@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from difficulty.errors import NotFoundError
 from difficulty.outcomes import Outcome, read_outcomes
 
-__all__ = ["DATA_DIR", "DatasetInfo", "dataset_path", "list_datasets", "load_dataset"]
+__all__ = [
+    "DATA_DIR",
+    "DatasetInfo",
+    "dataset_path",
+    "list_datasets",
+    "load_dataset",
+    "load_outcomes",
+]
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 _INDEX = "index.json"
@@ -72,3 +80,10 @@ def list_datasets() -> list[DatasetInfo]:
     index_path = DATA_DIR / _INDEX
     index = json.loads(index_path.read_text("utf-8")) if index_path.is_file() else {}
     return [_describe(name, index) for name in _names()]
+
+
+def load_outcomes(path: str | Path | None = None, datasets: Sequence[str] = ()) -> list[Outcome]:
+    """The rows of an outcome file when one is given, else the named bundled datasets combined."""
+    if path is not None:
+        return read_outcomes(path)
+    return [row for name in datasets for row in load_dataset(name)]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from difficulty.errors import OutcomeFormatError
 
@@ -19,7 +19,11 @@ __all__ = [
     "write_outcomes",
     "json_rows",
     "open_text",
+    "read_jsonl",
+    "write_jsonl",
 ]
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -153,22 +157,31 @@ def open_text(path: Path, mode: str) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
-def read_outcomes(path: str | Path) -> list[Outcome]:
-    """Read an outcome table (JSONL, optionally gzip-compressed)."""
+def read_jsonl(path: str | Path, parse: Callable[[Iterable[str], str], Iterator[T]]) -> list[T]:
+    """Parse a JSONL(.gz) table with `parse(lines, source)`; unreadable files are format errors."""
     p = Path(path)
     try:
         with open_text(p, "r") as fh:
-            return list(parse_outcomes(fh, source=str(p)))
+            return list(parse(fh, str(p)))
     except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
         raise OutcomeFormatError(str(p), 0, f"not a readable JSONL file ({exc})") from None
 
 
-def write_outcomes(outcomes: Iterable[Outcome], path: str | Path) -> int:
-    """Write outcomes as JSONL (gzip when the name ends in .gz); returns the row count."""
-    p = Path(path)
+def write_jsonl(rows: Iterable[dict[str, Any]], path: str | Path) -> int:
+    """Write dict rows as JSONL (gzip when the name ends in .gz); returns the row count."""
     n = 0
-    with open_text(p, "w") as fh:
-        for o in outcomes:
-            fh.write(json.dumps(o.to_json(), ensure_ascii=False) + "\n")
+    with open_text(Path(path), "w") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             n += 1
     return n
+
+
+def read_outcomes(path: str | Path) -> list[Outcome]:
+    """Read an outcome table (JSONL, optionally gzip-compressed)."""
+    return read_jsonl(path, parse_outcomes)
+
+
+def write_outcomes(outcomes: Iterable[Outcome], path: str | Path) -> int:
+    """Write outcomes as JSONL (gzip when the name ends in .gz); returns the row count."""
+    return write_jsonl((o.to_json() for o in outcomes), path)

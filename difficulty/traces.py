@@ -6,8 +6,6 @@ text after thinking), model, and optionally chunks with the oracle accuracy of e
 
 from __future__ import annotations
 
-import gzip
-import json
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,7 +14,7 @@ from typing import Any
 
 from difficulty.datasets import DATA_DIR, load_dataset
 from difficulty.errors import NotFoundError, OutcomeFormatError
-from difficulty.outcomes import json_rows, open_text
+from difficulty.outcomes import json_rows, read_jsonl, write_jsonl
 
 __all__ = [
     "Chunk",
@@ -135,23 +133,12 @@ def parse_traces(lines: Iterable[str], source: str = "<traces>") -> Iterator[Tra
 
 def read_traces(path: str | Path) -> list[Trace]:
     """Read a trace table (JSONL, optionally gzip-compressed)."""
-    p = Path(path)
-    try:
-        with open_text(p, "r") as fh:
-            return list(parse_traces(fh, source=str(p)))
-    except (UnicodeDecodeError, gzip.BadGzipFile, EOFError) as exc:
-        raise OutcomeFormatError(str(p), 0, f"not a readable JSONL file ({exc})") from None
+    return read_jsonl(path, parse_traces)
 
 
 def write_traces(traces: Iterable[Trace], path: str | Path) -> int:
     """Write traces as JSONL (gzip when the name ends in .gz); returns the row count."""
-    p = Path(path)
-    n = 0
-    with open_text(p, "w") as fh:
-        for trace in traces:
-            fh.write(json.dumps(trace.to_json(), ensure_ascii=False) + "\n")
-            n += 1
-    return n
+    return write_jsonl((trace.to_json() for trace in traces), path)
 
 
 def trace_dataset_names() -> list[str]:

@@ -83,16 +83,10 @@ def bundled_config_path() -> Path:
 
 def _outcomes(options: DemoOptions) -> tuple[list[Outcome], bool]:
     """The recorded rows, and whether to keep only the held-out split (bundled data)."""
-    if options.outcomes_path is not None:
-        from difficulty.outcomes import read_outcomes
+    from difficulty.datasets import load_outcomes
 
-        return read_outcomes(options.outcomes_path), False
-    from difficulty.datasets import load_dataset
-
-    rows: list[Outcome] = []
-    for name in options.datasets:
-        rows.extend(load_dataset(name))
-    return rows, True
+    rows = load_outcomes(options.outcomes_path, options.datasets)
+    return rows, options.outcomes_path is None
 
 
 def _recording_of(upstream_name: str, recorded: Sequence[str]) -> str | None:

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from difficulty.errors import InvalidInputError
+from router.commands._source import add_outcome_source
 
 __all__ = ["register", "run"]
 
@@ -21,16 +22,7 @@ def register(subparsers: Any) -> None:
             "prompt). Reasoning streams as reasoning_content, paced at --tokens-per-second."
         ),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--dataset",
-        action="append",
-        metavar="NAME",
-        help="bundled dataset (repeatable; see `thinkgate datasets list`)",
-    )
-    source.add_argument(
-        "--outcomes", metavar="FILE", help="outcome table (JSONL) with reasoning/response text"
-    )
+    add_outcome_source(parser, "outcome table (JSONL) with reasoning/response text")
     parser.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
     parser.add_argument(
@@ -78,18 +70,11 @@ def run(args: argparse.Namespace) -> int:
     """Load the recordings and serve them until interrupted."""
     import uvicorn
 
-    from difficulty.outcomes import Outcome, read_outcomes
+    from difficulty.datasets import load_outcomes
     from router.replay_upstream import create_replay_app
 
     aliases = _aliases(args.alias)
-    outcomes: list[Outcome] = []
-    if args.outcomes:
-        outcomes = read_outcomes(args.outcomes)
-    else:
-        from difficulty.datasets import load_dataset
-
-        for name in args.dataset:
-            outcomes.extend(load_dataset(name))
+    outcomes = load_outcomes(args.outcomes, args.dataset or ())
     app = create_replay_app(
         outcomes,
         tokens_per_second=args.tokens_per_second,

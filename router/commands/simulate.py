@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from router.commands._source import add_outcome_source
+
 __all__ = ["register", "run"]
 
 
@@ -35,14 +37,7 @@ def register(subparsers: Any) -> None:
             "majority-of-N versus adaptive stopping."
         ),
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--outcomes", metavar="FILE", help="an outcome table (JSONL, or .jsonl.gz)")
-    source.add_argument(
-        "--dataset",
-        metavar="NAME",
-        action="append",
-        help="a bundled dataset (repeat to combine; see `thinkgate datasets list`)",
-    )
+    add_outcome_source(parser, "an outcome table (JSONL, or .jsonl.gz)")
     parser.add_argument("--profiles", metavar="A,B", help="only these profiles")
     parser.add_argument(
         "--reference",
@@ -130,8 +125,8 @@ def _summary(report: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the outcomes, simulate, write the report (and plot)."""
+    from difficulty.datasets import load_outcomes
     from difficulty.errors import InvalidInputError
-    from difficulty.outcomes import read_outcomes
     from policies.calibration import Target
     from policies.decision import SamplingPlan
     from policies.policy import CostUnit, PolicyConfig
@@ -142,12 +137,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--folds must be at least 2")
     if args.max_samples < 1 or not 0 < args.threshold <= 1 or args.orders < 1:
         raise InvalidInputError("--max-samples and --orders must be >= 1, --threshold in (0, 1]")
-    if args.outcomes:
-        outcomes = read_outcomes(args.outcomes)
-    else:
-        from difficulty.datasets import load_dataset
-
-        outcomes = [o for name in args.dataset for o in load_dataset(name)]
+    outcomes = load_outcomes(args.outcomes, args.dataset or ())
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()] if args.profiles else None
     outcomes = select_profiles(outcomes, profiles)
     if args.target_tokens is not None:

@@ -8,6 +8,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from router.commands._source import add_outcome_source
+
 __all__ = ["register", "run", "format_report"]
 
 
@@ -19,14 +21,7 @@ def register(subparsers: Any) -> None:
         description="Train the difficulty model on an outcome table and report k-fold "
         "cross-fitted AUC, Brier, ECE and tokens Spearman per profile, against baselines.",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--outcomes", metavar="FILE", help="outcome table (JSONL, may be .gz)")
-    source.add_argument(
-        "--dataset",
-        metavar="NAME",
-        action="append",
-        help="bundled dataset (repeat to combine; see `thinkgate datasets list`)",
-    )
+    add_outcome_source(parser, "outcome table (JSONL, may be .gz)")
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of folds and boosting")
     parser.add_argument(
@@ -66,22 +61,15 @@ def format_report(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Cross-fit and report; then fit on every row and save when --out is given."""
+    from difficulty.datasets import load_outcomes
     from difficulty.encoder import Encoder
     from difficulty.errors import InvalidInputError
     from difficulty.evaluation import evaluation_report, json_ready
     from difficulty.model import DifficultyModel
-    from difficulty.outcomes import Outcome, read_outcomes
 
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")
-    outcomes: list[Outcome] = []
-    if args.outcomes:
-        outcomes = read_outcomes(args.outcomes)
-    else:
-        from difficulty.datasets import load_dataset
-
-        for name in args.dataset:
-            outcomes.extend(load_dataset(name))
+    outcomes = load_outcomes(args.outcomes, args.dataset or ())
     encoder = Encoder(progress=False if args.quiet else None)
     report = evaluation_report(
         outcomes, folds=args.folds, seed=args.seed, encoder=encoder, profiles=args.profile

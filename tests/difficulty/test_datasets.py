@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 import pytest
 
@@ -158,3 +159,15 @@ def test_math_train_levels() -> None:
     levels = Counter(r.extra["level"] for r in rows)
     assert set(levels) == {1, 2, 3, 4, 5, None} and levels[None] == 2
     assert all(r.correct is None and r.tokens is None and r.gold is not None for r in rows)
+
+
+def test_load_outcomes_reads_a_file_or_combines_bundled_datasets(tmp_path: Path) -> None:
+    from difficulty.datasets import load_dataset, load_outcomes
+    from difficulty.outcomes import write_outcomes
+
+    math = load_dataset("mip-math")
+    combined = load_outcomes(datasets=["mip-math", "boinf-aime2024"])
+    assert combined == math + load_dataset("boinf-aime2024")
+    path = tmp_path / "mine.jsonl"
+    write_outcomes(math[:3], path)
+    assert load_outcomes(path, ["boinf-aime2024"]) == math[:3]
