@@ -5,13 +5,16 @@ deltas, or `<think>...</think>` inside content). When it calls the answer settle
 connection is closed, so the server stops generating, and the caller still gets a well-formed
 end: the answer from a short continuation with the thinking closed (where the profile allows
 prefilling), otherwise the converged candidate, then the final chunk and usage.
+
+In probe mode (router.probe_run) the exit comes instead from k agreeing answers of probes sent
+beside the stream to the endpoint's text-completions API; their tokens are counted as spent.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from difficulty.errors import ThinkgateError
 from router.convergence import (
@@ -24,6 +27,9 @@ from router.convergence import (
 from router.pipeline import CallStats, Routing
 from router.settings import ProfileSettings
 from router.upstream import Upstream, UpstreamStream
+
+if TYPE_CHECKING:
+    from router.probe_run import ProbeRunner
 
 __all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
 
@@ -68,7 +74,15 @@ class WatchedStream:
         self.messages = messages
         self.params = params
         self.stats = stats
-        self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
+        self.watcher: ConvergenceWatcher | None = None
+        self.prober: ProbeRunner | None = None
+        if profile.probes and profile.probe is not None:
+            from router.probe_run import ProbeRunner
+
+            if stream.profile == routing.profile:  # a fallback's server is not the one to probe
+                self.prober = ProbeRunner(upstream, stream.profile, profile.probe, messages)
+        else:
+            self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
         self.splitter = ThinkSplitter()
         self.reasoning: list[str] = []
         self.answering = False  # the model has started its visible answer: stop watching
@@ -77,8 +91,29 @@ class WatchedStream:
         return self._iterate()
 
     async def aclose(self) -> None:
-        """Close the upstream connection."""
+        """Close the upstream connection and cancel the probe in flight."""
         await self.stream.aclose()
+        if self.prober is not None:
+            await self.prober.aclose()
+            self._account_probes()
+
+    def _account_probes(self) -> None:
+        # Probe tokens are spent whether or not they cut the stream: savings are net of them.
+        if self.prober is None:
+            return
+        summary = self.prober.summary()
+        self.stats.probe_tokens = summary["probe_tokens"]
+        if self.stats.early_exit is None:
+            self.stats.saved_early_exit = -float(summary["probe_tokens"])
+        else:
+            self.stats.early_exit.update(summary)
+
+    def _think(self, thought: str) -> ExitDecision | None:
+        if self.prober is not None:
+            return self.prober.feed(thought)
+        if self.watcher is not None:
+            return self.watcher.feed(thought)
+        return None
 
     def _watch(self, chunk: dict[str, Any]) -> ExitDecision | None:
         decision = None
@@ -95,7 +130,9 @@ class WatchedStream:
                 self.answering = True
             if thought and not self.answering:
                 self.reasoning.append(thought)
-                decision = self.watcher.feed(thought) or decision
+                decision = self._think(thought) or decision
+        if decision is None and self.prober is not None and not self.answering:
+            decision = self.prober.poll()  # a probe may answer between thinking deltas
         return decision
 
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
@@ -111,7 +148,7 @@ class WatchedStream:
                 return
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
-        if self.profile.prefill:
+        if self.profile.prefill and self.prober is None:
             params = _merge(self.params, self.profile.prefill_params)
             params["max_tokens"] = ANSWER_MAX_TOKENS
             messages = continuation_messages(self.messages, "".join(self.reasoning))
@@ -125,7 +162,7 @@ class WatchedStream:
                 return text, tokens, "continuation"
         from router.convergence import final_answer_text
 
-        return final_answer_text(decision), None, "candidate"
+        return final_answer_text(decision), None, "probe" if self.prober else "candidate"
 
     async def _finish(
         self, decision: ExitDecision, template: dict[str, Any]
@@ -162,6 +199,10 @@ class WatchedStream:
             "expected_tokens": expected,
         }
         self.stats.saved_early_exit = float(estimated_tokens_saved(decision, expected))
+        if self.prober is not None:
+            self.stats.early_exit["saved_before_probes"] = self.stats.saved_early_exit
+            self.stats.saved_early_exit -= self.prober.tracker.probe_tokens
+            self._account_probes()
 
 
 async def open_watched(

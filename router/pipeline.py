@@ -93,6 +93,7 @@ class CallStats:
     error: str | None = None
     early_exit: dict[str, Any] | None = None
     saved_early_exit: float = 0.0
+    probe_tokens: int | None = None  # completion tokens spent on probe mode's probes
     samples: int | None = None
     saved_sampling: float = 0.0
     prompt_text: str = ""
@@ -309,6 +310,7 @@ class Pipeline:
             saved_tokens_estimate=float(sum(saved_by.values())),
             saved_by=saved_by,
             early_exit=stats.early_exit,
+            probe_tokens=stats.probe_tokens,
             samples=stats.samples,
             latency_ms=(time.perf_counter() - stats.started) * 1000.0,
             ttft_ms=stats.ttft_ms,

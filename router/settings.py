@@ -14,6 +14,7 @@ from router.errors import ConfigError
 
 __all__ = [
     "SearchSettings",
+    "ProbeSettings",
     "ProfileSettings",
     "PolicySettings",
     "LedgerSettings",
@@ -44,6 +45,27 @@ class SearchSettings(BaseModel):
         return self
 
 
+class ProbeSettings(BaseModel):
+    """Probe mode (router.probe): every m thinking tokens, ask the text-completions API for the
+    answer with an answer-forcing suffix; exit on k agreeing probes. Unset fields: the defaults."""
+
+    model_config = _STRICT
+    enabled: bool = True
+    k: int | None = Field(default=None, ge=1)
+    interval_tokens: int | None = Field(default=None, ge=1)
+    min_tokens: int | None = Field(default=None, ge=0)
+    max_tokens: int = Field(default=16, ge=1, le=512)  # each probe's completion
+    suffix: str | None = None  # None: Dynasor-CoT's "... **Final Answer**\n\n\\boxed{"
+    markers: list[str] | None = None  # hesitation words; None: the text watcher's
+    # How to write the chat as the model saw it; the completions API applies no template.
+    template: Literal["chatml"] = "chatml"
+    system: str | None = None  # the template's default system prompt, when the chat has none
+    think_open: str = "<think>\n"  # what opens the thinking after the assistant header
+    api_base: str | None = None  # None: the profile's api_base (its /completions)
+    model: str | None = None  # None: the profile's upstream model name
+    timeout_s: float = Field(default=30.0, gt=0.0)
+
+
 class ProfileSettings(BaseModel):
     """One way to answer: the upstream litellm model, its reasoning controls, limits and price.
 
@@ -68,6 +90,7 @@ class ProfileSettings(BaseModel):
     fallbacks: list[str] = Field(default_factory=list)
     search: SearchSettings | None = None
     convergence: dict[str, Any] | None = None
+    probe: ProbeSettings | None = None  # probe mode instead of the text watcher
     prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
     prefill_params: dict[str, Any] = Field(default_factory=dict)  # extra params for that call
     aliases: list[str] = Field(default_factory=list)
@@ -81,8 +104,25 @@ class ProfileSettings(BaseModel):
 
     @property
     def watches_convergence(self) -> bool:
-        """Whether the live convergence watcher runs on this profile's streams."""
+        """Whether the live convergence watcher (text or probe mode) runs on this profile."""
+        return self._watches_text or self.probes
+
+    @property
+    def _watches_text(self) -> bool:
         return bool(self.convergence) and bool((self.convergence or {}).get("enabled", True))
+
+    @property
+    def probes(self) -> bool:
+        """Whether the watcher runs in probe mode on this profile."""
+        return self.probe is not None and self.probe.enabled
+
+    @model_validator(mode="after")
+    def _probe_needs_endpoint(self) -> ProfileSettings:
+        if self.probes and self._watches_text:
+            raise ValueError("set either convergence (text mode) or probe (probe mode), not both")
+        if self.probes and not (self.api_base or (self.probe and self.probe.api_base)):
+            raise ValueError("probe mode needs an api_base with a text-completions API")
+        return self
 
 
 class PolicySettings(BaseModel):

@@ -385,3 +385,52 @@ class Upstream:
         finally:
             await stream.aclose()
         return "".join(parts), tokens
+
+    async def complete_prompt(
+        self,
+        name: str,
+        prompt: str,
+        *,
+        max_tokens: int,
+        api_base: str | None = None,
+        model: str | None = None,
+        timeout_s: float | None = None,
+    ) -> tuple[str, int | None, int | None]:
+        """A greedy text completion of `prompt` on profile `name`'s `/completions` endpoint.
+
+        Returns (text, prompt tokens, completion tokens) as the server counted them (None when
+        it did not say). Not retried: a probe that fails is simply not counted.
+        """
+        profile = self.profiles[name]
+        where = f"completions endpoint for profile {name!r}"
+        base = (api_base or profile.api_base or "").rstrip("/")
+        body = {
+            "model": model or profile.upstream_name,
+            "prompt": prompt,
+            "max_tokens": max_tokens,
+            "temperature": 0.0,
+            "stream": False,
+        }
+        headers: dict[str, str] = {}
+        key = self._api_key(profile)
+        if key:
+            headers["authorization"] = f"Bearer {key}"
+        limit = timeout_s or profile.timeout_s
+        timeout = self._httpx.Timeout(limit, connect=min(limit, 10.0))
+        try:
+            response = await self._http.post(
+                f"{base}/completions", json=body, headers=headers, timeout=timeout
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, name) from exc
+        if response.status_code >= 400:
+            raise _status_error(response.status_code, where, response.text[:300])
+        try:
+            reply = response.json()
+            text = str(reply["choices"][0].get("text") or "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise UpstreamError(f"{where} sent a malformed completion") from None
+        usage = reply.get("usage") or {}
+        return text, usage.get("prompt_tokens"), usage.get("completion_tokens")

@@ -50,6 +50,7 @@ class LedgerRecord:
     prompt: str | None = None  # stored only when the config opts in
     completion: str | None = None  # stored only when the config opts in
     gold: str | None = None
+    probe_tokens: int | None = None  # probe mode: completion tokens its probes spent
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
@@ -90,7 +91,7 @@ class LedgerRecord:
         return cls(**values)
 
 
-_OPTIONAL = frozenset({"feedback", "prompt", "completion", "gold"})
+_OPTIONAL = frozenset({"feedback", "prompt", "completion", "gold", "probe_tokens"})
 
 
 def _json_scalar(value: Any) -> Any:

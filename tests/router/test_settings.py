@@ -133,3 +133,32 @@ def test_bad_convergence_settings_fail_at_start_up() -> None:
     config["profiles"]["think"]["convergence"] = {"enabled": True, "patience": 3}
     with pytest.raises(ConfigError, match="patience"):
         create_app(settings_from_mapping(config))
+
+
+def test_probe_mode_settings() -> None:
+    config = _config()
+    think = config["profiles"]["think"]
+    think["api_base"] = "http://127.0.0.1:8080/v1"
+    think["probe"] = {"k": 2, "interval_tokens": 32}
+    profile = settings_from_mapping(config).profiles["think"]
+    assert profile.probes and profile.watches_convergence
+    assert profile.probe is not None and profile.probe.k == 2 and profile.probe.max_tokens == 16
+    think["probe"]["enabled"] = False
+    assert not settings_from_mapping(config).profiles["think"].watches_convergence
+
+
+@pytest.mark.parametrize(
+    ("think", "message"),
+    [
+        ({"probe": {}}, "needs an api_base"),
+        ({"api_base": "http://x/v1", "probe": {}, "convergence": {"k": 2}}, "not both"),
+        ({"api_base": "http://x/v1", "probe": {"template": "llama3"}}, "probe.template"),
+        ({"api_base": "http://x/v1", "probe": {"k": 0}}, "probe.k"),
+    ],
+)
+def test_bad_probe_settings_name_the_problem(think: dict[str, Any], message: str) -> None:
+    config = _config()
+    config["profiles"]["think"].update(think)
+    with pytest.raises(ConfigError) as err:
+        settings_from_mapping(config)
+    assert message in str(err.value)

@@ -1,0 +1,180 @@
+"""Probe mode through the gateway: a paced thinking stream, probes beside it, the exit, the ledger.
+
+The thinking streams from the replay upstream; the probes go to a recording text-completions
+endpoint that answers by a rule (test_probe_llamacpp.py runs the same path against llama.cpp).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from difficulty.outcomes import Outcome
+from router.probe import DEFAULT_SUFFIX
+from router.replay_upstream import ReplayUpstream
+from tests.router.completions_server import CompletionsServer, serve_completions
+from tests.router.conftest import RunningGateway, base_config
+
+QUESTION = (
+    "A baker makes 12 trays of cookies with 15 cookies on each tray and sells 108 of them. "
+    "How many cookies are left?"
+)
+_OPENING = "Okay, 12 trays of 15 is 180 cookies. Selling 108 leaves 180 - 108 = 72. "
+_VERIFY = "Checking the count once more: 12 times 15 gives 180, and 180 minus 108 gives 72. "
+REASONING = _OPENING + _VERIFY * 60
+RESPONSE = "There are \\boxed{72} cookies left."
+
+
+@pytest.fixture(scope="module")
+def paced() -> Iterator[ReplayUpstream]:
+    row = Outcome(
+        id="cookies",
+        prompt=QUESTION,
+        profile="QwQ-32B",
+        correct=True,
+        tokens=1200,
+        reasoning=REASONING,
+        response=RESPONSE,
+    )
+    with ReplayUpstream([row], tokens_per_second=400) as upstream:
+        yield upstream
+
+
+def probe_config(
+    paced: ReplayUpstream, probes_at: str, tmp_path: Any, **probe: Any
+) -> dict[str, Any]:
+    """The replay gateway config with probe mode on the thinking profile, probing `probes_at`."""
+    config = base_config(paced.base_url, f"sqlite:///{tmp_path / 'ledger.db'}")
+    think = config["profiles"]["think"]
+    think["probe"] = {
+        "k": 2,
+        "interval_tokens": 40,
+        "min_tokens": 40,
+        "api_base": probes_at,
+        "system": "You are a careful assistant.",
+        **probe,
+    }
+    return config
+
+
+def stream_chat(gw: RunningGateway) -> tuple[str, list[dict[str, Any]], list[str]]:
+    """One streamed chat through the gateway: (request id, chunks, raw event payloads)."""
+    body = {
+        "model": "thinkgate/think",
+        "messages": [{"role": "user", "content": QUESTION}],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    with httpx.stream("POST", f"{gw.base_url}/chat/completions", json=body, timeout=60) as resp:
+        assert resp.status_code == 200
+        rid = resp.headers["x-thinkgate-request-id"]
+        events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    return rid, [json.loads(e) for e in events[:-1]], events
+
+
+def joined(chunks: list[dict[str, Any]], key: str) -> str:
+    """The text of one delta field across the stream."""
+    return "".join(c["choices"][0]["delta"].get(key) or "" for c in chunks if c["choices"])
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Poll until `predicate` holds or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _answers(text: str) -> Callable[[str], str]:
+    return lambda prompt: text
+
+
+@pytest.fixture
+def agreeing() -> Iterator[CompletionsServer]:
+    with serve_completions(rule=_answers("72}\n\nSo there are 72 cookies.")) as server:
+        yield server
+
+
+def test_agreeing_probes_cut_the_stream(
+    paced: ReplayUpstream,
+    agreeing: CompletionsServer,
+    gateway_factory: Callable[..., RunningGateway],
+    tmp_path: Any,
+) -> None:
+    gw = gateway_factory(probe_config(paced, agreeing.base_url, tmp_path))
+    before = paced.stats.disconnects
+    rid, chunks, _ = stream_chat(gw)
+    reasoning, content = joined(chunks, "reasoning_content"), joined(chunks, "content")
+    assert len(reasoning) < len(REASONING) / 2
+    assert "\\boxed{72}" in content
+    finishes = [c["choices"][0].get("finish_reason") for c in chunks if c["choices"]]
+    assert finishes[-1] == "stop" and finishes.count("stop") == 1
+    assert wait_for(lambda: paced.stats.disconnects > before)
+    # Every probe is the chat as the model saw it, the thinking so far, the forcing suffix.
+    bodies = agreeing.seen.bodies
+    assert len(bodies) >= 2
+    head = (
+        "<|im_start|>system\nYou are a careful assistant.<|im_end|>\n"
+        f"<|im_start|>user\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
+    lengths = []
+    for body in bodies:
+        prompt = body["prompt"]
+        assert prompt.startswith(head) and prompt.endswith(DEFAULT_SUFFIX)
+        thinking = prompt[len(head) : -len(DEFAULT_SUFFIX)]
+        assert thinking and reasoning.startswith(thinking)
+        lengths.append(len(thinking))
+        assert body["max_tokens"] == 16 and body["temperature"] == 0.0
+    assert lengths == sorted(lengths) and len(set(lengths)) == len(lengths)
+    record = next(r for r in gw.records() if r.request_id == rid)
+    exit_ = record.early_exit
+    assert exit_ is not None and exit_["answer"] == "72" and exit_["answer_from"] == "probe"
+    assert exit_["mode"] == "probe" and exit_["probes"] == len(agreeing.seen.replies) == 2
+    spent = sum(r["usage"]["completion_tokens"] for r in agreeing.seen.replies)
+    assert record.probe_tokens == exit_["probe_tokens"] == spent
+    assert exit_["probe_prompt_tokens"] == sum(
+        r["usage"]["prompt_tokens"] for r in agreeing.seen.replies
+    )
+    assert [p["answer"] for p in exit_["probe_answers"]] == ["72", "72"]
+    # Savings are net of the probes: the estimate minus the probe tokens.
+    gross = exit_["saved_before_probes"]
+    assert gross > 0
+    assert record.saved_by["early_exit"] == pytest.approx(gross - spent)
+
+
+def test_hesitant_probes_never_cut(
+    paced: ReplayUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Any
+) -> None:
+    with serve_completions(rule=_answers("72}. Wait, let me recheck that.")) as server:
+        gw = gateway_factory(probe_config(paced, server.base_url, tmp_path, interval_tokens=200))
+        rid, chunks, _ = stream_chat(gw)
+        replies = list(server.seen.replies)
+    assert joined(chunks, "reasoning_content") == REASONING
+    assert joined(chunks, "content") == RESPONSE
+    record = next(r for r in gw.records() if r.request_id == rid)
+    assert record.early_exit is None
+    spent = sum(r["usage"]["completion_tokens"] for r in replies)
+    assert len(replies) >= 2 and record.probe_tokens is not None
+    # Probes still running when the stream ended were cancelled, not counted.
+    assert 0 < record.probe_tokens <= spent
+    assert record.saved_by["early_exit"] == -record.probe_tokens
+
+
+def test_a_dead_probe_endpoint_leaves_the_stream_alone(
+    paced: ReplayUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Any
+) -> None:
+    gw = gateway_factory(probe_config(paced, "http://127.0.0.1:9/v1", tmp_path))
+    rid, chunks, _ = stream_chat(gw)
+    assert joined(chunks, "reasoning_content") == REASONING
+    assert joined(chunks, "content") == RESPONSE
+    record = next(r for r in gw.records() if r.request_id == rid)
+    assert record.early_exit is None and record.status == 200
+    assert record.probe_tokens == 0 and record.saved_by["early_exit"] == 0
