@@ -148,7 +148,7 @@ class WatchedStream:
                 return
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
-        if self.profile.prefill and self.prober is None:
+        if self.profile.prefill:
             params = _merge(self.params, self.profile.prefill_params)
             params["max_tokens"] = ANSWER_MAX_TOKENS
             messages = continuation_messages(self.messages, "".join(self.reasoning))

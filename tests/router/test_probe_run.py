@@ -178,3 +178,22 @@ def test_a_dead_probe_endpoint_leaves_the_stream_alone(
     record = next(r for r in gw.records() if r.request_id == rid)
     assert record.early_exit is None and record.status == 200
     assert record.probe_tokens == 0 and record.saved_by["early_exit"] == 0
+
+
+def test_with_prefill_the_continuation_answers_non_streamed_requests_too(
+    paced: ReplayUpstream,
+    agreeing: CompletionsServer,
+    gateway_factory: Callable[..., RunningGateway],
+    tmp_path: Any,
+) -> None:
+    config = probe_config(paced, agreeing.base_url, tmp_path)
+    config["profiles"]["think"]["prefill"] = True
+    gw = gateway_factory(config)
+    body = {"model": "thinkgate/think", "messages": [{"role": "user", "content": QUESTION}]}
+    reply = httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=60).json()
+    message = reply["choices"][0]["message"]
+    assert "\\boxed{72}" in message["content"]  # the replayed answer after the closed thinking
+    assert len(message["reasoning_content"]) < len(REASONING) / 2
+    facts = reply["thinkgate"]["early_exit"]
+    assert facts["mode"] == "probe" and facts["answer_from"] == "continuation"
+    assert facts["probes"] == 2 and facts["probe_tokens"] > 0
