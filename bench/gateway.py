@@ -33,6 +33,7 @@ import yaml
 
 from difficulty.datasets import load_dataset
 from difficulty.encoder import Encoder
+from router.app import SERVING_ENCODER
 
 
 def _free_port() -> int:
@@ -232,7 +233,7 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores, python {platform.python_version()}, "
               f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         # Same environment as the gateway process, so the same pick of single-prompt backend.
-        print(f"prompt embedding backend: {Encoder().single_backend()}")
+        print(f"prompt embedding backend: {Encoder(single=SERVING_ENCODER).single_backend()}")
         print(f"upstream pace: {args.tokens_per_second:g} tokens/s per stream, first token after "
               f"{args.first_token_delay * 1000:.0f} ms, max_tokens {args.max_tokens}")  # fmt: skip
         _decision_latency(gateway, prompts[-20:], 20)  # warm-up

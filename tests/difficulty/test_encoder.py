@@ -63,7 +63,16 @@ def test_single_backend_auto_prefers_onnxruntime(cache_dir: Path) -> None:
 
     have_onnx = all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx"))
     assert Encoder(cache_dir=cache_dir).single_backend() == ("onnx" if have_onnx else "numpy")
+    int8 = Encoder(cache_dir=cache_dir, single="auto-int8").single_backend()
+    assert int8 == ("onnx-int8" if have_onnx else "numpy")
     assert Encoder(cache_dir=cache_dir, single="numpy").single_backend() == "numpy"
+
+
+def test_auto_int8_stays_close_to_batch(encoder: Encoder, cache_dir: Path) -> None:
+    one = Encoder(cache_dir=cache_dir, use_cache=False, single="auto-int8").encode_one(TEXTS[1])
+    assert one.shape == (384,)
+    assert one.dtype == np.float32
+    assert float(one @ encoder.encode([TEXTS[1]])[0]) >= 0.99
 
 
 def test_unknown_single_backend_is_refused() -> None:
@@ -114,10 +123,11 @@ def test_without_onnxruntime_single_prompts_fall_back_to_numpy(tmp_path: Path) -
     code = (
         "import sys; from difficulty.encoder import Encoder; "
         "e = Encoder(use_cache=False); v = e.encode_one('What is 2+3?'); "
-        "print(e.single_backend(), v.shape, 'torch' in sys.modules)"
+        "q = Encoder(use_cache=False, single='auto-int8'); w = q.encode_one('What is 2+3?'); "
+        "print(e.single_backend(), q.single_backend(), v.shape, w.shape, 'torch' in sys.modules)"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path)}
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
-    assert out.stdout.strip() == "numpy (384,) False"
+    assert out.stdout.strip() == "numpy numpy (384,) (384,) False"

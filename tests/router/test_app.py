@@ -169,3 +169,20 @@ def test_dashboard_and_metrics_are_mounted(gateway: RunningGateway) -> None:
     assert 'thinkgate_requests_total{mode="forced",profile="direct",status="200"}' in metrics
     counts = re.findall(r"^thinkgate_decision_duration_seconds_count (\S+)$", metrics, re.M)
     assert counts and float(counts[0]) >= 1
+
+
+def test_the_gateway_embeds_with_the_int8_graph(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import importlib.util
+
+    from router.app import load_predictor
+    from router.settings import Settings
+
+    db = tmp_path_factory.mktemp("int8") / "ledger.db"
+    settings = Settings(**base_config("http://127.0.0.1:9/v1", f"sqlite:///{db}"))
+    model, _ = load_predictor(settings)
+    have_onnx = all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx"))
+    assert model.encoder_.single_backend() == ("onnx-int8" if have_onnx else "numpy")
+    served = model.predict_one(HARD)
+    exact = model.predict([HARD]).row(0)  # the fp32 batch path that training and figures use
+    for name, pred in exact.items():
+        assert served[name].p_correct == pytest.approx(pred.p_correct, abs=0.03)
