@@ -109,6 +109,7 @@ class Encoder:
         progress: bool | None = None,
         threads: int | None = None,
         single: str = "auto",
+        idle_threads: int | None = None,
     ) -> None:
         if single not in SINGLE_BACKENDS:
             raise InvalidInputError(
@@ -121,6 +122,9 @@ class Encoder:
         self.progress = progress
         self.threads = threads
         self.single = single
+        # onnxruntime: intra-op threads for a prompt embedded while no other one is (see
+        # OnnxMiniLM); concurrent prompts get one thread each.
+        self.idle_threads = idle_threads
         self._model: Any = None
         self._single: Any = None
         self._single_lock = threading.Lock()
@@ -239,7 +243,10 @@ class Encoder:
 
                     onnx_dir = self.cache_dir / "onnx" if self.cache_dir is not None else None
                     self._single = OnnxMiniLM(
-                        self._model_path(), cache_dir=onnx_dir, quantized=backend == "onnx-int8"
+                        self._model_path(),
+                        cache_dir=onnx_dir,
+                        idle_threads=self.idle_threads,
+                        quantized=backend == "onnx-int8",
                     )
                 else:
                     from difficulty.minilm import NumpyMiniLM

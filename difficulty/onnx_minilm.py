@@ -3,7 +3,8 @@
 The ONNX graph is written straight from the bundled safetensors weights (the same BERT forward
 pass as `difficulty.minilm`, mean pooling and unit norm included), once, into the thinkgate cache
 dir; later processes only load it. One session runs on one intra-op thread: the gateway gets its
-concurrency from one scoring thread per core, and onnxruntime sessions are safe to share.
+concurrency from one scoring thread per core, and onnxruntime sessions are safe to share; an
+optional wider session serves a prompt that arrives while nothing else is being embedded.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -218,6 +220,8 @@ class OnnxMiniLM:
     """A BERT encoder (MiniLM-L6-H384) with mean pooling and L2 normalisation, on onnxruntime.
 
     `quantized=True` runs the linear layers in int8: about half the time, cosine to fp32 >= 0.99.
+    `idle_threads` > `threads` adds a second session with that many intra-op threads, used
+    when no other `encode` is running: a lone request gets every core, concurrent ones one each.
     """
 
     def __init__(
@@ -226,24 +230,20 @@ class OnnxMiniLM:
         *,
         cache_dir: str | Path | None = None,
         threads: int = 1,
+        idle_threads: int | None = None,
         quantized: bool = False,
     ) -> None:
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         root = Path(model_dir)
         directory = Path(cache_dir) if cache_dir is not None else default_onnx_dir()
         graph = _graph(root, _graph_path(root, directory, quantized), quantized)
         self.quantized = quantized
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # Idle workers must not spin: the cores are shared with the event loop and upstream I/O.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        self._session = _session(graph, threads)
+        wide = idle_threads is not None and idle_threads > threads
+        self._idle_session = _session(graph, idle_threads) if wide and idle_threads else None
+        self._running = 0
+        self._lock = threading.Lock()
         tokenizer = Tokenizer.from_file(str(root / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=_MAX_TOKENS)
@@ -252,5 +252,27 @@ class OnnxMiniLM:
     def encode(self, text: str) -> np.ndarray:
         """The unit-norm sentence embedding of `text` -> float32 (384,)."""
         ids = np.asarray(self._tokenizer.encode(text).ids, dtype=np.int64)
-        (vector,) = self._session.run(["embedding"], {"input_ids": ids})
+        with self._lock:
+            alone = self._running == 0
+            self._running += 1
+        try:
+            session = self._idle_session if alone and self._idle_session else self._session
+            (vector,) = session.run(["embedding"], {"input_ids": ids})
+        finally:
+            with self._lock:
+                self._running -= 1
         return np.asarray(vector, dtype=np.float32)
+
+
+def _session(graph: str | bytes, threads: int) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Idle workers must not spin: the cores are shared with the event loop and upstream I/O.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(graph, options, providers=["CPUExecutionProvider"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,9 @@ _log = logging.getLogger("thinkgate.app")
 # half fp32's cost; on 400 held-out prompts it moves the shipped model's P(correct) by a median
 # 0, at most 0.019 (bench/encode_one.py --only int8). Training and figures stay fp32.
 SERVING_ENCODER = "auto-int8"
+# A prompt embedded while no other one is uses this many onnxruntime threads (concurrent ones
+# use one each): on the 2-core dev machine a lone int8 embedding took 1.7x less wall time.
+_IDLE_THREADS = min(4, os.cpu_count() or 1)
 
 # Routers other parts of thinkgate provide; mounted when present.
 _OPTIONAL_ROUTERS = ("router.dashboard", "router.metrics")
@@ -49,7 +53,12 @@ def load_predictor(settings: Settings) -> tuple[Any, Any]:
     # Serving embeds every prompt afresh (no on-disk cache writes, no progress bars) with one
     # thread per call: see router.scoring for the measurements behind this.
     model.encoder_ = Encoder(
-        model.encoder_.name, use_cache=False, progress=False, threads=1, single=SERVING_ENCODER
+        model.encoder_.name,
+        use_cache=False,
+        progress=False,
+        threads=1,
+        single=SERVING_ENCODER,
+        idle_threads=_IDLE_THREADS,
     )
     model.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
     level = None

@@ -75,6 +75,21 @@ def test_int8_stays_close(model_dir: str, graph_dir: Path, reference: np.ndarray
     assert len(list(graph_dir.glob("*-int8.onnx"))) == 1
 
 
+def test_idle_session_gives_the_same_vectors(model_dir: str, graph_dir: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    narrow = OnnxMiniLM(model_dir, cache_dir=graph_dir, quantized=True)
+    wide = OnnxMiniLM(model_dir, cache_dir=graph_dir, quantized=True, idle_threads=2)
+    assert wide._idle_session is not None and narrow._idle_session is None
+    alone = np.stack([wide.encode(t) for t in TEXTS])  # one at a time: the 2-thread session
+    with ThreadPoolExecutor(4) as pool:  # together: mostly the 1-thread session
+        together = np.stack(list(pool.map(wide.encode, TEXTS * 3)))
+    expected = np.stack([narrow.encode(t) for t in TEXTS])
+    np.testing.assert_allclose(alone, expected, atol=1e-5)
+    np.testing.assert_allclose(together, np.concatenate([expected] * 3), atol=1e-5)
+    assert wide._running == 0
+
+
 def test_encode_one_uses_onnx_without_torch(tmp_path: Path) -> None:
     code = (
         "import sys; from difficulty.encoder import Encoder; "
