@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,6 +18,10 @@ from router.settings import PolicySettings
 __all__ = ["router", "RouteRequest", "FeedbackRequest"]
 
 router = APIRouter()
+
+# A streamed request's record lands after its last event: feedback sent as soon as the stream
+# ends (or from the response headers) waits this long for it before answering 404.
+FEEDBACK_WAIT_S = 2.0
 
 
 class RouteRequest(BaseModel):
@@ -106,8 +111,13 @@ async def feedback(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     """Label a recorded request as correct or not (for accuracy figures and retraining)."""
     ledger = gateway.ready_ledger()
     body = _validate(FeedbackRequest, await _json(request, gateway.settings.limits.max_body_bytes))
-    if not await ledger.set_feedback(body.request_id, body.correct):
-        raise NotFoundError(f"no recorded request {body.request_id!r}", param="request_id")
+    delay, waited = 0.01, 0.0
+    while not await ledger.set_feedback(body.request_id, body.correct):
+        if waited >= FEEDBACK_WAIT_S:
+            raise NotFoundError(f"no recorded request {body.request_id!r}", param="request_id")
+        await asyncio.sleep(delay)
+        waited += delay
+        delay = min(delay * 2, 0.25)
     if gateway.metrics is not None:
         gateway.metrics.observe_feedback(body.correct)
     return {"request_id": body.request_id, "correct": body.correct, "recorded": True}

@@ -102,6 +102,32 @@ def test_feedback_labels_a_recorded_request_and_savings_count_it(gateway: Runnin
     _assert_openai_error(wrong, 400)
 
 
+def test_feedback_sent_while_a_stream_runs_waits_for_its_record(
+    gateway_factory: Callable[..., RunningGateway], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.router.conftest import replay_rows
+
+    db = tmp_path_factory.mktemp("feedback") / "ledger.db"
+    # 40 tokens a second: the 24-token answer streams for ~0.6 s, so the record lands later
+    # than the feedback sent as soon as the headers arrive.
+    with ReplayUpstream(replay_rows(), tokens_per_second=40) as slow:
+        gw = gateway_factory(base_config(slow.base_url, f"sqlite:///{db}"))
+        body = {
+            "model": "thinkgate/direct",
+            "stream": True,
+            "max_tokens": 24,
+            "messages": [{"role": "user", "content": EASY}],
+        }
+        with httpx.stream("POST", f"{gw.url}/v1/chat/completions", json=body) as stream:
+            rid = stream.headers["x-thinkgate-request-id"]
+            resp = httpx.post(f"{gw.url}/v1/feedback", json={"request_id": rid, "correct": True})
+            text = stream.read().decode()
+    assert "[DONE]" in text
+    assert resp.status_code == 200, resp.text
+    labelled = httpx.get(f"{gw.url}/v1/savings").json()["feedback"]["labelled"]
+    assert labelled == 1
+
+
 def test_unknown_paths_and_methods_use_openai_errors(gateway: RunningGateway) -> None:
     _assert_openai_error(httpx.get(f"{gateway.url}/v1/nothing-here"), 404)
     _assert_openai_error(httpx.get(f"{gateway.url}/v1/chat/completions"), 405)
