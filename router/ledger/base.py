@@ -61,6 +61,8 @@ class Ledger(Protocol):
 def open_ledger(url: str, *, create: bool = True) -> Ledger:
     """Open a store: `sqlite:///path/file.db` or `redis://host:port/db?prefix=name`.
 
+    Redis also takes `max_records=N`: keep the newest N records (aggregates keep counting all).
+
     Cheap and synchronous: Redis connects on first use; SQLite opens the file (and creates it
     unless `create` is False, for readers such as `thinkgate ledger stats`).
     """
@@ -78,10 +80,13 @@ def open_ledger(url: str, *, create: bool = True) -> Ledger:
         from router.ledger.redis_store import RedisLedger
 
         prefix = options.pop("prefix", "thinkgate")
+        keep = options.pop("max_records", "0")
+        if not keep.isdigit():
+            raise LedgerConfigError(f"ledger URL {url!r}: max_records must be a whole number >= 0")
         base_url = url.split("?", 1)[0]
         if options:
             base_url += "?" + "&".join(f"{k}={v}" for k, v in options.items())
-        return RedisLedger(base_url, prefix=prefix)
+        return RedisLedger(base_url, prefix=prefix, max_records=int(keep))
     raise LedgerConfigError(
         f"ledger URL {url!r}: unknown store {parts.scheme!r} (use sqlite:/// or redis://)"
     )

@@ -25,16 +25,34 @@ __all__ = ["RedisLedger"]
 _FIXED = ("stream", "index", "feedback", "counters", "latency")
 
 # KEYS: stream, index, feedback, counters, latency, then the series shards this record touches.
-# ARGV: request_id, record JSON, feedback ("", "1", "0"), n shards, n shard TTLs, then
-# (key, field, amount, kind) x m with kind i (HINCRBY), f (HINCRBYFLOAT) or m (keep the max).
-# One script, so the record and every counter it moves land together or not at all.
+# ARGV: request_id, record JSON, feedback ("", "1", "0"), max records kept (0: all), n shards,
+# n shard TTLs, then (key, field, amount, kind) x m with kind i (HINCRBY), f (HINCRBYFLOAT) or
+# m (keep the max). One script, so the record and every counter it moves land together or not
+# at all. Past the maximum the oldest records leave the stream, the index and the labels; the
+# counters, latencies and series keep counting them.
 _APPEND = """
 if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 1 then return 0 end
+local keep = tonumber(ARGV[4])
+if keep > 0 then
+  local excess = redis.call('XLEN', KEYS[1]) + 1 - keep
+  if excess > 0 then
+    for _, entry in ipairs(redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', excess)) do
+      local fields = entry[2]
+      for j = 1, #fields, 2 do
+        if fields[j] == 'id' then
+          redis.call('HDEL', KEYS[2], fields[j + 1])
+          redis.call('HDEL', KEYS[3], fields[j + 1])
+        end
+      end
+      redis.call('XDEL', KEYS[1], entry[1])
+    end
+  end
+end
 local id = redis.call('XADD', KEYS[1], '*', 'id', ARGV[1], 'record', ARGV[2])
 redis.call('HSET', KEYS[2], ARGV[1], id)
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
-local shards = tonumber(ARGV[4])
-for i = 5 + shards, #ARGV, 4 do
+local shards = tonumber(ARGV[5])
+for i = 6 + shards, #ARGV, 4 do
   local key, field, amount, kind = KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   if kind == 'i' then
     redis.call('HINCRBY', key, field, amount)
@@ -47,7 +65,7 @@ for i = 5 + shards, #ARGV, 4 do
     end
   end
 end
-for i = 1, shards do redis.call('EXPIRE', KEYS[5 + i], ARGV[4 + i]) end
+for i = 1, shards do redis.call('EXPIRE', KEYS[5 + i], ARGV[5 + i]) end
 return 1
 """
 
@@ -96,10 +114,24 @@ return out
 
 
 class RedisLedger:
-    """Ledger shared by every replica that uses the same Redis and key prefix."""
+    """Ledger shared by every replica that uses the same Redis and key prefix.
 
-    def __init__(self, url: str, *, prefix: str = "thinkgate", max_connections: int = 32) -> None:
+    `max_records` > 0 keeps only the newest that many records (the stream is never trimmed
+    otherwise); savings, feedback counts and series still cover every request ever appended.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        prefix: str = "thinkgate",
+        max_connections: int = 32,
+        max_records: int = 0,
+    ) -> None:
+        if max_records < 0:
+            raise ValueError("max_records must be >= 0")
         self.prefix = prefix
+        self.max_records = max_records
         # A blocking pool: a burst of concurrent requests waits for a connection, never fails.
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=max_connections, timeout=10, decode_responses=True
@@ -140,7 +172,8 @@ class RedisLedger:
                 quads += [str(index["counters"]), name, str(int(amount)), "m"]
             else:
                 quads += [str(index[table]), name, *_amount(amount)]
-        args = [record.request_id, record.dumps(), feedback, str(len(ttls)), *ttls, *quads]
+        args = [record.request_id, record.dumps(), feedback, str(self.max_records)]
+        args += [str(len(ttls)), *ttls, *quads]
         try:
             await self._append(keys=keys, args=args)
         except RedisError as exc:

@@ -32,7 +32,7 @@ async def test_sqlite_urls_follow_the_sqlalchemy_spelling(
 async def test_redis_url_carries_the_key_prefix() -> None:
     ledger = open_ledger("redis://127.0.0.1:6379/0?prefix=tenant-a")
     assert isinstance(ledger, RedisLedger)
-    assert ledger.prefix == "tenant-a"
+    assert ledger.prefix == "tenant-a" and ledger.max_records == 0
     assert all(key.startswith("tenant-a:ledger:") for key in ledger.keys)
     await ledger.close()
 
@@ -45,6 +45,8 @@ async def test_redis_url_carries_the_key_prefix() -> None:
         "sqlite://host/file.db",
         "ledger.db",
         "sqlite:///x.db?synchronous=off",
+        "redis://127.0.0.1:6379/0?max_records=-3",
+        "redis://127.0.0.1:6379/0?max_records=many",
     ],
 )
 def test_bad_urls_are_named(url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -71,3 +71,29 @@ async def test_unreachable_redis_reports_not_ready_and_fails_writes_typed() -> N
             await ledger.savings()
     finally:
         await ledger.close()
+
+
+async def test_max_records_trims_the_stream_but_not_the_aggregates() -> None:
+    ledger = open_ledger(f"{REDIS_URL}?prefix=test-ledger-{uuid.uuid4().hex}&max_records=5")
+    assert isinstance(ledger, RedisLedger) and ledger.max_records == 5
+    full = open_ledger(f"{REDIS_URL}?prefix=test-ledger-{uuid.uuid4().hex}")
+    try:
+        for i in range(12):
+            record = make_record(i)
+            await ledger.append(record)
+            await full.append(record)
+        kept = await ledger.records()
+        assert [r.request_id for r in kept] == [f"req-{i}" for i in range(7, 12)]
+        assert await ledger.get("req-0") is None
+        assert await ledger.set_feedback("req-0", True) is False  # its record is gone
+        assert await ledger.set_feedback("req-11", True) is True
+        await full.set_feedback("req-11", True)
+        assert await ledger.savings() == await full.savings()  # every request still counted
+        index = await ledger._client.hlen(ledger._keys["index"])
+        labels = await ledger._client.hkeys(ledger._keys["feedback"])
+        assert index == 5 and set(labels) <= {f"req-{i}" for i in range(7, 12)}
+    finally:
+        for store in (ledger, full):
+            assert isinstance(store, RedisLedger)
+            await store.drop()
+            await store.close()
