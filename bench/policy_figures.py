@@ -112,11 +112,17 @@ def mip(table: RoutingTable) -> None:
     for kind in ("utility", "target"):
         r = routing_report(table, {}, PolicyConfig(kind), Target(accuracy_loss=0.01), "QwQ-32B")
         best = r["frontier_best_within_1pt"]
-        print(f"\n  policy {kind}: frontier (recalibrated forecasts, knob swept)")
+        print(
+            f"\n  policy {kind}: frontier (recalibrated forecasts, knob swept; "
+            f"{len(r['frontier'])} points, every {max(1, len(r['frontier']) // 30)}th shown)"
+        )
         print(
             f"  {'knob':>10} {'accuracy':>9} {'tokens':>7} {'saved':>7} {'loss':>7} {'->Qwen':>7}"
         )
-        for p in r["frontier"]:
+        points = r["frontier"]
+        # The grid holds every item's switch point: show about 30 of them, evenly spread.
+        step = max(1, len(points) // 30)
+        for p in points[::step]:
             print(
                 f"  {p['knob']:>10.3g} {100 * p['accuracy']:>8.2f}% {p['tokens']:>7.0f} "
                 f"{100 * p['tokens_saved']:>6.1f}% {100 * p['accuracy_loss']:>6.2f} "

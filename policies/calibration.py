@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from difficulty.errors import InvalidInputError
-from policies.policy import PolicyConfig, choose
+from policies.policy import PolicyConfig, choose, recalibrated
 
 __all__ = [
     "Target",
@@ -53,13 +53,51 @@ class Target:
         return f"mean tokens <= {self.tokens:.0f}"
 
 
-def knob_grid(kind: str, cost: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """Knob values from most accurate to cheapest: lambda scaled to the costs, or epsilon."""
-    if kind == "target":
-        return np.linspace(0.0, 1.0, 201)
+def knob_grid(
+    kind: str, cost: npt.ArrayLike, p_correct: npt.ArrayLike | None = None
+) -> npt.NDArray[np.float64]:
+    """Knob values from most accurate to cheapest: lambda scaled to the costs, or epsilon.
+
+    With `p_correct` (as the policy sees it, recalibrated) the grid also holds the knob values
+    at which some item's choice changes: a fixed grid steps over most of them when forecasts
+    differ by a few hundredths, which hides frontier points and the cheapest calibrated knob.
+    """
     c = np.asarray(cost, dtype=float)
-    scale = float(np.nanmean(c)) if c.size and np.nanmean(c) > 0 else 1.0
-    return np.concatenate([[0.0], np.logspace(-4, 3, 281) / scale])
+    if kind == "target":
+        grid = np.linspace(0.0, 1.0, 201)
+    else:
+        scale = float(np.nanmean(c)) if c.size and np.nanmean(c) > 0 else 1.0
+        grid = np.concatenate([[0.0], np.logspace(-4, 3, 281) / scale])
+    if p_correct is None:
+        return grid
+    breaks = _breakpoints(kind, np.atleast_2d(np.asarray(p_correct, dtype=float)), np.atleast_2d(c))
+    if breaks.size > MAX_BREAKPOINTS:
+        breaks = np.quantile(breaks, np.linspace(0.0, 1.0, MAX_BREAKPOINTS))
+    return np.unique(np.concatenate([grid, breaks]))
+
+
+# Enough to resolve every item's switch on a few thousand items, few enough to keep a
+# calibration (grid x items) well under a second.
+MAX_BREAKPOINTS = 2000
+
+
+def _breakpoints(
+    kind: str, p: npt.NDArray[np.float64], c: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    """The knob values at which an item's chosen profile can change."""
+    if p.shape != c.shape:
+        raise InvalidInputError("predictions and costs disagree in shape")
+    if kind == "target":
+        gaps = (p.max(axis=1, keepdims=True) - p).ravel()
+        out = gaps[np.isfinite(gaps) & (gaps > 0)]
+    else:
+        # Profiles j (likelier) and b (cheaper) swap where p_j - lam c_j = p_b - lam c_b.
+        dp = p[:, :, None] - p[:, None, :]
+        dc = c[:, :, None] - c[:, None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where((dp > 0) & (dc > 0), dp / dc, np.nan).ravel()
+        out = lam[np.isfinite(lam)]
+    return np.unique(np.clip(out, 0.0, None))
 
 
 def with_knob(policy: PolicyConfig, knob: float) -> PolicyConfig:
@@ -102,7 +140,8 @@ def calibrate(
     rows = np.arange(n)
     best = 0.0
     best_tokens = np.inf
-    for knob in knob_grid(policy.kind, c):
+    grid = knob_grid(policy.kind, c, recalibrated(policy, p, profiles))
+    for knob in grid:
         idx = choose(with_knob(policy, knob), p, c, profiles)
         spent = t[rows, idx]
         if target.accuracy_loss is not None:
@@ -117,7 +156,7 @@ def calibrate(
             if ucb <= target.tokens:
                 return with_knob(policy, float(knob))  # grid runs from most accurate
     if target.tokens is not None:
-        return with_knob(policy, float(knob_grid(policy.kind, c)[-1]))
+        return with_knob(policy, float(grid[-1]))
     return with_knob(policy, best)
 
 

@@ -210,7 +210,7 @@ def frontier(
     """The cost-accuracy frontier as the policy's knob sweeps, cheapest point first."""
     c = _policy_cost(table, costs, policy)
     seen: dict[tuple[float, float], Point] = {}
-    for knob in knob_grid(policy.kind, c):
+    for knob in knob_grid(policy.kind, c, table.p_correct):
         idx = choose(with_knob(policy, knob), table.p_correct, c, table.profiles)
         point = evaluate(table, idx, costs, reference, knob=float(knob))
         seen.setdefault((round(point.accuracy, 9), round(point.tokens, 6)), point)

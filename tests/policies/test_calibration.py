@@ -32,6 +32,26 @@ def test_knob_grids_start_at_the_most_accurate_setting() -> None:
     assert knob_grid("target", [[1.0]])[0] == 0.0
 
 
+def test_knob_grids_hold_every_switch_of_the_forecasts() -> None:
+    # Forecasts a few thousandths apart: the fixed epsilon grid (step 0.005) cannot tell
+    # these items apart, the data's own breakpoints can.
+    rng = np.random.default_rng(0)
+    p = np.stack([0.9 - rng.uniform(0, 0.004, 300), np.full(300, 0.95)], axis=1)
+    c = np.tile([100.0, 1000.0], (300, 1))
+    for kind in ("target", "utility"):
+        grid = knob_grid(kind, c, p)
+        assert grid[0] == 0.0 and np.all(np.diff(grid) > 0)
+        routed = {
+            int((choose(PolicyConfig(kind, lam=k, epsilon=k), p, c, "ab") == 0).sum()) for k in grid
+        }
+        assert routed == set(range(301))
+        coarse = {
+            int((choose(PolicyConfig(kind, lam=k, epsilon=k), p, c, "ab") == 0).sum())
+            for k in knob_grid(kind, c)
+        }
+        assert len(coarse) < 301
+
+
 def test_tighter_targets_choose_more_accurate_knobs() -> None:
     p, c, y, t = _data(2000, 0)
     loose = calibrate(PolicyConfig("utility"), Target(accuracy_loss=0.1), p, c, y, t, "ab", 1)
