@@ -154,13 +154,17 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
 
 @router.put("/admin/policy", dependencies=[Depends(require_admin)])
 async def put_policy(request: Request, gateway: GatewayDep) -> dict[str, Any]:
-    """Replace the default policy of this replica (not persisted)."""
+    """Replace the default policy: of every replica (and later ones) with a Redis ledger,
+    of this replica until it restarts with SQLite (`shared` in the reply says which)."""
+    from router.policy_sync import publish_policy
+
     pipeline = gateway.ready_pipeline()
     policy = _validate(PolicySettings, await _json(request, gateway.settings.limits.max_body_bytes))
     if policy.profile is not None and policy.profile not in gateway.settings.profiles:
         raise InvalidInputError(f"unknown profile {policy.profile!r}", param="profile")
     pipeline.set_policy(policy)
-    return {"policy": policy.model_dump()}
+    shared = await publish_policy(gateway, policy)
+    return {"policy": policy.model_dump(), "shared": shared}
 
 
 @router.get("/admin/policy", dependencies=[Depends(require_admin)])

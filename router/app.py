@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import os
@@ -104,11 +105,13 @@ def _check_convergence(settings: Settings) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     from router.ledger.base import open_ledger
     from router.pipeline import Pipeline
+    from router.policy_sync import follow_policy
     from router.upstream import Upstream
 
     gateway: Gateway = app.state.gateway
     settings = gateway.settings
     gateway.ledger = open_ledger(settings.ledger.url)
+    policy_task: asyncio.Task[None] | None = None
     try:
         try:
             model, level = await asyncio.to_thread(load_predictor, settings)
@@ -118,9 +121,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             raise
         gateway.upstream = await asyncio.to_thread(Upstream, settings.profiles)
         gateway.pipeline = Pipeline(settings, model, gateway.ledger, level=level)
+        # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
+        policy_task = await follow_policy(gateway)
         _log.info("thinkgate ready: %d profiles", len(settings.profiles))
         yield
     finally:
+        if policy_task is not None:
+            policy_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await policy_task
         if gateway.pipeline is not None:
             gateway.pipeline.close()
         gateway.pipeline = None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import AsyncGenerator
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -265,6 +267,35 @@ class RedisLedger:
                 series[series_field(window.width, start, metric)] = float(value)
         return series
 
+    @property
+    def policy_key(self) -> str:
+        """The key (and pub/sub channel) of the policy an admin set for every replica."""
+        return f"{self.prefix}:policy"
+
+    async def publish_policy(self, policy: dict[str, Any]) -> None:
+        """Store `policy` for replicas that start later and tell the running ones."""
+        data = json.dumps(policy, sort_keys=True)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.set(self.policy_key, data)
+                pipe.publish(self.policy_key, data)
+                await pipe.execute()
+        except RedisError as exc:
+            raise LedgerError(f"policy write to Redis failed: {exc}") from None
+
+    async def policy_changes(self) -> AsyncGenerator[dict[str, Any] | None, None]:
+        """The stored policy (None if none) once subscribed, then every one published after it."""
+        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        try:
+            await pubsub.subscribe(self.policy_key)
+            stored = await self._client.get(self.policy_key)
+            yield None if stored is None else json.loads(stored)
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    yield json.loads(message["data"])
+        finally:
+            await pubsub.aclose()
+
     async def ping(self) -> bool:
         """True when Redis answers."""
         try:
@@ -276,7 +307,7 @@ class RedisLedger:
         """Delete every key of this ledger (tests, resets)."""
         try:
             shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
-            await self._client.delete(*self.keys, *shards)
+            await self._client.delete(*self.keys, *shards, self.policy_key)
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None
 
