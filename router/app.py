@@ -91,8 +91,8 @@ def _check_convergence(settings: Settings) -> None:
     from router.errors import ConfigError
 
     for name, profile in settings.profiles.items():
-        if not profile.watches_convergence:
-            continue
+        if not profile.watches_convergence or profile.probes:
+            continue  # probe mode does not use the text watcher's rule
         try:
             from router.convergence import ConvergenceWatcher, WatcherParams
 
