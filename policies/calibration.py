@@ -184,6 +184,11 @@ def fit_recalibration(
             continue  # nothing to learn from: keep the model's own forecast
         x = np.log(p[ok, j] / (1 - p[ok, j]))
         slope, intercept = _logistic_fit(x, labels.astype(float), strength)
+        if slope <= 0:
+            # Ranking held-out outcomes no better than chance (as `difficulty.profile_model`
+            # rules): the base rate alone, never the forecast turned upside down.
+            rate = float(labels.mean())
+            slope, intercept = 0.0, float(np.log(rate / (1 - rate)))
         out.append((name, slope, intercept))
     return tuple(out)
 

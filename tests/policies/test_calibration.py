@@ -104,3 +104,13 @@ def test_recalibration_flattens_a_forecast_without_signal() -> None:
 def test_recalibration_skips_profiles_without_both_outcomes() -> None:
     p = np.full((20, 1), 0.5)
     assert fit_recalibration(p, np.ones((20, 1)), ["always"]) == ()
+
+
+def test_recalibration_never_turns_a_forecast_upside_down() -> None:
+    rng = np.random.default_rng(5)
+    n = 400
+    p = rng.uniform(0.05, 0.95, n)
+    correct = (rng.uniform(size=n) < 1 - p).astype(float)  # ranks outcomes backwards
+    ((_, slope, intercept),) = fit_recalibration(p[:, None], correct[:, None], ["backwards"])
+    assert slope == 0.0
+    assert 1 / (1 + np.exp(-intercept)) == pytest.approx(correct.mean())
