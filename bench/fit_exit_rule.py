@@ -5,16 +5,19 @@ python bench/fit_exit_rule.py [--interval 50] [--min-tokens 100] [--margin 0.0] 
 Only the tuning half (`router.trace_replay.split_traces`) of the QwQ-32B and s1.1 GSM8K/MATH
 traces is read. The threshold is chosen on out-of-fold probabilities (5 folds by trace) so it is
 not fitted to the same checkpoints it judges: the lowest one that loses at most 1 point of
-accuracy on every set. The held-out half is left for `bench/convergence.py`.
+accuracy on every set; and one per model (a profile's `confidence`), on that model's sets.
+The held-out half is left for `bench/convergence.py`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,11 +25,16 @@ from difficulty.answers import answers_match
 from difficulty.traces import load_traces
 from router.convergence import ConvergenceWatcher, WatcherParams
 from router.exit_features import FEATURE_NAMES
-from router.exit_rule import ExitRule
+from router.exit_rule import ExitRule, Tree
 from router.trace_replay import PreparedTrace, split_traces
 
-SETS = ("mip-gsm8k-QwQ-32B", "mip-gsm8k-s1.1", "mip-math-QwQ-32B", "mip-math-s1.1")
+MODELS = ("QwQ-32B", "s1.1")
+SETS = tuple(f"mip-{source}-{model}" for source in ("gsm8k", "math") for model in MODELS)
 MAX_DROP = 0.01
+# Boosted trees blended with the logistic regression (0 trees ships the regression alone).
+TREES, DEPTH, RATE = 100, 3, 0.1
+# The logistic part's share of the log-odds when trees are fitted too (1 - it: the trees').
+LINEAR = 0.7
 WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "router" / "exit_weights.py"
 
 
@@ -109,6 +117,54 @@ def probabilities(rows: list[TraceRows], mean, scale, coef, bias) -> list[np.nda
     return [1 / (1 + np.exp(-(((r.features - mean) / scale) @ coef + bias))) for r in rows]
 
 
+@dataclass
+class Boosted:
+    """Gradient-boosted trees on the raw features (the rule's `trees`, bias = their prior)."""
+
+    model: Any
+
+    def probabilities(self, rows: list[TraceRows]) -> list[np.ndarray]:
+        """The model's probability for every row of every trace."""
+        return [
+            self.model.predict_proba(r.features)[:, 1] if len(r.agrees) else np.empty(0)
+            for r in rows
+        ]
+
+    def export(self) -> tuple[float, list[Tree]]:
+        """(bias, trees) such that bias + sum of the trees is the model's log-odds."""
+        rate = self.model.learning_rate
+        trees = []
+        for estimator in self.model.estimators_[:, 0]:
+            t = estimator.tree_
+            trees.append(
+                Tree(
+                    tuple(int(f) if f >= 0 else -1 for f in t.feature),
+                    tuple(float(v) for v in t.threshold),
+                    tuple(int(v) for v in t.children_left),
+                    tuple(int(v) for v in t.children_right),
+                    tuple(round(float(v) * rate, 6) for v in t.value[:, 0, 0]),
+                )
+            )
+        probe = np.zeros((1, len(FEATURE_NAMES)))
+        bias = float(self.model.decision_function(probe)[0]) - sum(tree(probe[0]) for tree in trees)
+        return bias, trees
+
+
+def fit_boosted(rows: list[TraceRows], trees: int, depth: int, rate: float) -> Boosted:
+    """Boosted trees with each trace weighing the same (subsampled, seeded)."""
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    rows = [r for r in rows if len(r.agrees)]
+    x = np.vstack([r.features for r in rows])
+    y = np.concatenate([r.agrees for r in rows])
+    w = np.concatenate([np.full(len(r.agrees), 1.0 / len(r.agrees)) for r in rows])
+    model = GradientBoostingClassifier(
+        n_estimators=trees, max_depth=depth, learning_rate=rate, subsample=0.5, random_state=0
+    )
+    model.fit(x, y, sample_weight=w * len(rows))
+    return Boosted(model)
+
+
 def exit_point(r: TraceRows, p: np.ndarray, threshold: float) -> tuple[int, int] | None:
     """(checkpoint, row) where the watcher exits: the first eligible best value over threshold."""
     for row in np.flatnonzero(p >= threshold):
@@ -161,28 +217,63 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=int, default=WatcherParams().interval_tokens)
     parser.add_argument("--min-tokens", type=int, default=WatcherParams().min_tokens)
     parser.add_argument("--margin", type=float, default=0.0)
+    parser.add_argument("--trees", type=int, default=TREES, help="0: logistic regression only")
+    parser.add_argument("--depth", type=int, default=DEPTH)
+    parser.add_argument("--rate", type=float, default=RATE)
+    parser.add_argument(
+        "--linear", type=float, default=LINEAR, help="weight of the logistic part's log-odds"
+    )
+    parser.add_argument("--rows", help="pickle of the collected rows: read if there, else written")
     parser.add_argument("--dry-run", action="store_true", help="do not write the weights")
     args = parser.parse_args(argv)
+    if not args.trees:
+        args.linear = 1.0
     params = WatcherParams(interval_tokens=args.interval, min_tokens=args.min_tokens)
-    rows: list[TraceRows] = []
-    for name in SETS:
-        tune, _ = split_traces(load_traces(name))
-        rows += collect(name, [PreparedTrace.of(t) for t in tune], params)
+    rows = _rows(params, args.rows)
     print(f"{len(rows)} tuning traces, {sum(len(r.agrees) for r in rows)} checkpoints")
     folds = np.arange(len(rows)) % 5
     oof: list[np.ndarray] = [np.empty(0)] * len(rows)
     for fold in range(5):
         train = [r for r, f in zip(rows, folds, strict=True) if f != fold]
-        weights = fit(train)
-        for i in np.flatnonzero(folds == fold):
-            oof[i] = probabilities([rows[i]], *weights)[0]
+        held = np.flatnonzero(folds == fold)
+        part = [rows[i] for i in held]
+        found = probabilities(part, *fit(train)) if args.linear else []
+        if args.trees:
+            boosted = fit_boosted(train, args.trees, args.depth, args.rate).probabilities(part)
+            if args.linear:
+                found = [_blend(a, b, args.linear) for a, b in zip(found, boosted, strict=True)]
+            else:
+                found = boosted
+        for i, p in zip(held, found, strict=True):
+            oof[i] = p
     threshold, result = choose_threshold(rows, oof, args.margin)
-    print(f"threshold {threshold:.2f} (out of fold, tuning half):")
+    print(f"threshold {threshold:.4f} (out of fold, tuning half):")
     for name, v in result.items():
         print(f"  {name:<24} saved {100 * v['saved']:5.1f}%  drop {100 * v['drop']:4.1f} pt")
-    mean, scale, coef, bias = fit(rows)
-    for name, c in zip(FEATURE_NAMES, coef, strict=True):
-        print(f"  {name:<20} {c:+.3f}")
+    # Per model (a profile's `confidence`): the constraint holds on that model's sets only.
+    per_model: dict[str, float] = {}
+    for model in MODELS:
+        mine = [i for i, r in enumerate(rows) if r.dataset.endswith(f"-{model}")]
+        chosen, found_sets = choose_threshold(
+            [rows[i] for i in mine], [oof[i] for i in mine], args.margin
+        )
+        per_model[model] = round(chosen, 4)
+        print(f"threshold for {model} {chosen:.4f}:")
+        for name, v in found_sets.items():
+            print(f"  {name:<24} saved {100 * v['saved']:5.1f}%  drop {100 * v['drop']:4.1f} pt")
+    n = len(FEATURE_NAMES)
+    trees: list[Tree] = []
+    mean, scale, coef, bias = np.zeros(n), np.ones(n), np.zeros(n), 0.0
+    if args.linear:
+        mean, scale, coef, bias = fit(rows)
+        for name, c in zip(FEATURE_NAMES, coef, strict=True):
+            print(f"  {name:<20} {c:+.3f}")
+        coef, bias = coef * args.linear, bias * args.linear
+    if args.trees:
+        tree_bias, trees = fit_boosted(rows, args.trees, args.depth, args.rate).export()
+        share = 1.0 - args.linear
+        bias += tree_bias * share
+        trees = [replace(t, value=tuple(round(v * share, 6) for v in t.value)) for t in trees]
     if args.dry_run:
         return 0
     weights = {
@@ -192,17 +283,48 @@ def main(argv: list[str] | None = None) -> int:
         "weights": [round(float(v), 6) for v in coef],
         "bias": round(bias, 6),
         "threshold": round(threshold, 4),
+        "model_thresholds": per_model,
         "interval_tokens": args.interval,
         "min_tokens": args.min_tokens,
+        "trees_fitted": {"trees": args.trees, "depth": args.depth, "rate": args.rate},
     }
+    # Trees as short JSON string pieces: one number a line would run to thousands of lines.
+    blob = json.dumps([t.to_list() for t in trees], separators=(",", ":"))
+    pieces = "\n".join(f"    {json.dumps(blob[i : i + 88])}" for i in range(0, len(blob), 88))
     WEIGHTS_FILE.write_text(
         '"""Shipped weights of the learned exit rule (written by bench/fit_exit_rule.py)."""\n\n'
+        "import json\n"
         "from typing import Any\n\n"
-        f"WEIGHTS: dict[str, Any] = {json.dumps(weights, indent=4)}\n",
+        f"WEIGHTS: dict[str, Any] = {json.dumps(weights, indent=4)}\n\n"
+        "# Boosted trees (router.exit_rule.Tree.to_list form), added to the log-odds.\n"
+        f'TREES: list[Any] = json.loads(\n    ""\n{pieces}\n)\n',
         encoding="utf-8",
     )
     print(f"wrote {WEIGHTS_FILE}")
     return 0
+
+
+def _blend(linear: np.ndarray, boosted: np.ndarray, weight: float) -> np.ndarray:
+    # Log-odds averaged: what the shipped rule computes from its two parts.
+    def logit(p: np.ndarray) -> np.ndarray:
+        p = np.clip(p, 1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
+
+    return 1 / (1 + np.exp(-(weight * logit(linear) + (1 - weight) * logit(boosted))))
+
+
+def _rows(params: WatcherParams, cache: str | None) -> list[TraceRows]:
+    if cache and Path(cache).exists():
+        with open(cache, "rb") as fh:
+            return list(pickle.load(fh))
+    rows: list[TraceRows] = []
+    for name in SETS:
+        tune, _ = split_traces(load_traces(name))
+        rows += collect(name, [PreparedTrace.of(t) for t in tune], params)
+    if cache:
+        with open(cache, "wb") as fh:
+            pickle.dump(rows, fh)
+    return rows
 
 
 if __name__ == "__main__":

@@ -65,9 +65,11 @@ class WatcherParams:
     checkpoints of the `kinds` (strongest first) with no hesitation in the latest window.
     """
 
-    # The learned rule checks every 25 tokens; its weights and threshold were fitted on the
-    # tuning half of the QwQ-32B and s1.1 GSM8K/MATH traces (bench/fit_exit_rule.py). The
-    # streak rule's best setting there (`bench/convergence.py --sweep`) was k=2, m=100.
+    # The learned rule checks every 25 tokens; its weights (a logistic regression blended with
+    # boosted trees) and threshold were fitted on the tuning half of the QwQ-32B and s1.1
+    # GSM8K/MATH traces (bench/fit_exit_rule.py), which also chose a threshold per model for
+    # profiles to set as `confidence`. The streak rule's best setting there
+    # (`bench/convergence.py --sweep`) was k=2, m=100.
     k: int = 2
     interval_tokens: int = 25
     min_tokens: int = 100

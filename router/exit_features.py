@@ -2,7 +2,9 @@
 
 At each checkpoint the tracker names the current answer candidate (the latest answer or result
 statement) and describes how settled it looks: how often and how long it has been restated,
-whether the model is re-verifying it or hesitating. Pure and incremental.
+whether the model is re-verifying it or hesitating, whether later steps use it as an operand
+(an intermediate result) and whether it was only stated in a what-if branch. Pure and
+incremental.
 """
 
 from __future__ import annotations
@@ -52,6 +54,12 @@ FEATURE_NAMES: tuple[str, ...] = (
     "survived_check",  # the value was stated again after a re-verification began
     "recycled_share",  # share of the last 10 statements restating an earlier value (checking)
     "v_restated_recent",  # statements of the value among the last 10
+    "log_operand_after",  # log(1 + uses of the value as an operand since it was last stated)
+    "operand_share",  # share of the value's numeric mentions that are operands of arithmetic
+    "log_results_after",  # log(1 + times a computation ended in the value since last stated)
+    "given",  # the number was written before any statement: read from the question
+    "latest_conditional",  # the value's latest statement sits in a what-if paragraph
+    "conditional_share",  # share of the value's statements that sit in what-if paragraphs
 )
 _TOTAL_WORDS = re.compile(
     r"\b(?:total|altogether|in all|overall|answer|final|combined|in the end|left|remain\w*)\b",
@@ -81,6 +89,30 @@ _ALTERNATIVE = re.compile(
     re.IGNORECASE,
 )
 _RECENT = 6
+# A paragraph weighing a hypothesis ("Alternatively, if ... the answer would be 111"): what it
+# states is one branch, not the model's answer.
+_CONDITIONAL = re.compile(
+    r"\b(?:alternatively|if|suppose|supposing|assuming|maybe|perhaps|would be|would have)\b",
+    re.IGNORECASE,
+)
+_PARAGRAPH = 400
+# A number in the text; the lookbehind keeps a scan that starts mid-number from reading a tail.
+_NUMBER = re.compile(r"(?<![\w.,])\$?(\d[\d,]*(?:\.\d+)?)(?![\d])")
+# An intermediate value is fed into a later computation ("65 books times $20"); the answer is
+# what computations end in. Operators next to a number, either side ("=" excluded).
+_OPERATOR_AFTER = re.compile(
+    r"^\s*(?:[a-z]+\s+){0,2}?(?:[-+*/×÷^]|\\times|\\cdot|times|plus|minus|divided by|"
+    r"multiplied by)\s*\$?\(?\d",
+    re.IGNORECASE,
+)
+_OPERATOR_BEFORE = re.compile(
+    r"(?:[-+*/×÷^]|\\times|\\cdot|\btimes|\bplus|\bminus|divided by|multiplied by)\s*\(?\$?$",
+    re.IGNORECASE,
+)
+_RESULT_BEFORE = re.compile(r"(?:=|\bequals|\bgives|\bmakes)\s*\$?$", re.IGNORECASE)
+# Context a number's role is read from: enough to see "times $20" after it.
+_ROLE_AFTER = 24
+_ROLE_BEFORE = 16
 _PHRASES = {
     "hesitation": _HESITATION,
     "verify": _VERIFY,
@@ -113,6 +145,13 @@ class FeatureTracker:
     _counted: int = 0
     # Where each phrase kind ends in the text, found once over the text added since last time.
     _marks: dict[str, list[int]] = field(default_factory=lambda: {name: [] for name in _PHRASES})
+    # Per number (digits only): where it is an operand, where a result, how often mentioned.
+    _operands: dict[str, list[int]] = field(default_factory=dict)
+    _results: dict[str, list[int]] = field(default_factory=dict)
+    _mentions: dict[str, int] = field(default_factory=dict)
+    _numbers_done: int = 0
+    _first_mention: dict[str, int] = field(default_factory=dict)
+    _conditional: dict[int, bool] = field(default_factory=dict)
 
     def _norm(self, value: str) -> str:
         if value not in self._norms:
@@ -127,6 +166,53 @@ class FeatureTracker:
             known = marks[-1] if marks else -1
             marks.extend(m.end() for m in pattern.finditer(text, start) if m.end() > known)
         self._counted = len(text)
+        self._scan_numbers(text)
+
+    def _scan_numbers(self, text: str) -> None:
+        # Numbers are read once their context after them has streamed in.
+        limit = len(text) - _ROLE_AFTER
+        position = self._numbers_done
+        for m in _NUMBER.finditer(text, max(0, position - _ROLE_BEFORE)):
+            if m.start() < position:
+                continue
+            if m.end() > limit:
+                position = m.start()
+                break
+            key = _number_key(m.group(1))
+            self._mentions[key] = self._mentions.get(key, 0) + 1
+            self._first_mention.setdefault(key, m.end())
+            before = text[max(0, m.start() - _ROLE_BEFORE) : m.start()]
+            after = text[m.end() : m.end() + _ROLE_AFTER]
+            if _OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before):
+                self._operands.setdefault(key, []).append(m.end())
+            if _RESULT_BEFORE.search(before):
+                self._results.setdefault(key, []).append(m.end())
+        else:
+            position = max(position, limit)
+        self._numbers_done = max(self._numbers_done, position)
+
+    def first_mention(self, norm: str) -> int | None:
+        """Where a number was first written (None if not read yet or not a number)."""
+        return self._first_mention.get(_number_key(norm))
+
+    def conditional(self, text: str, end: int) -> bool:
+        """Whether the statement ending at `end` sits in a paragraph weighing a hypothesis."""
+        if end not in self._conditional:
+            start = max(text.rfind("\n\n", max(0, end - _PARAGRAPH), end), end - _PARAGRAPH, 0)
+            self._conditional[end] = _CONDITIONAL.search(text, start, end) is not None
+        return self._conditional[end]
+
+    def number_role(self, norm: str, since: int) -> tuple[int, int, int, int]:
+        """(operand uses since, results since, operand uses, mentions) of a numeric value."""
+        key = _number_key(norm)
+        operands = self._operands.get(key, [])
+        results = self._results.get(key, [])
+        return (
+            len(operands) - bisect_right(operands, since),
+            len(results) - bisect_right(results, since),
+            len(operands),
+            self._mentions.get(key, 0),
+        )
 
     def count(self, name: str, start: int, end: int | None = None) -> int:
         """How many phrases of a kind end in text[start:end]."""
@@ -210,6 +296,10 @@ class _Context:
         others_after = len(self.found) - 1 - index_last
         marks = self.tracker
         final = marks.count("final", max(marks.last("hesitation"), first))
+        operand_after, results_after, operands, mentions = marks.number_role(norm, last)
+        mention = marks.first_mention(norm)
+        strong_same = [s for s in same if s[1] in _STRONG] or same
+        conditional = [marks.conditional(text, s[0]) for s in strong_same]
         return (
             float(bool(kinds & set(_EXPLICIT))),
             float(bool(kinds & {"conclusion", "result"})),
@@ -241,7 +331,21 @@ class _Context:
             float(marks.count("verify", first, last) > 0),
             self.recycled_share,
             float(sum(s[3] == norm for s in self.last10)),
+            math.log1p(operand_after),
+            operands / max(1, mentions),
+            math.log1p(results_after),
+            float(mention is not None and mention < self.found[0][0]),
+            float(conditional[-1]),
+            sum(conditional) / len(conditional),
         )
+
+
+def _number_key(value: str) -> str:
+    # "1,300" and "1300", "12.50" and "12.5" are one number.
+    key = value.replace(",", "").lstrip("$")
+    if "." in key:
+        key = key.rstrip("0").rstrip(".")
+    return key
 
 
 def _dedupe(found: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:

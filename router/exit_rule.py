@@ -1,7 +1,8 @@
 """The learned exit rule: how likely the current candidate is the answer the full trace ends on.
 
-A logistic regression over `router.exit_features` features, fitted on the tuning half of the
-recorded traces by `bench/fit_exit_rule.py`; its weights ship as `router/exit_weights.py`.
+A logistic model over `router.exit_features` features: a linear part plus, optionally, boosted
+regression trees added to its log-odds. Fitted on the tuning half of the recorded traces by
+`bench/fit_exit_rule.py`; its weights ship as `router/exit_weights.py`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,47 @@ from typing import Any
 
 from router.exit_features import FEATURE_NAMES
 
-__all__ = ["ExitRule", "default_rule"]
+__all__ = ["Tree", "ExitRule", "default_rule"]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree: node i splits on feature[i] <= threshold[i]; a leaf has feature -1."""
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+
+    def __call__(self, x: Sequence[float]) -> float:
+        node = 0
+        while self.feature[node] >= 0:
+            go_left = x[self.feature[node]] <= self.threshold[node]
+            node = self.left[node] if go_left else self.right[node]
+        return self.value[node]
+
+    def to_list(self) -> list[list[float]]:
+        """The tree as five parallel lists."""
+        return [
+            list(self.feature),
+            list(self.threshold),
+            list(self.left),
+            list(self.right),
+            list(self.value),
+        ]
+
+    @classmethod
+    def from_list(cls, data: Sequence[Sequence[float]]) -> Tree:
+        """The tree from `to_list`'s form."""
+        feature, threshold, left, right, value = data
+        return cls(
+            tuple(int(v) for v in feature),
+            tuple(float(v) for v in threshold),
+            tuple(int(v) for v in left),
+            tuple(int(v) for v in right),
+            tuple(float(v) for v in value),
+        )
 
 
 @dataclass(frozen=True)
@@ -27,10 +68,17 @@ class ExitRule:
     weights: tuple[float, ...]
     bias: float
     threshold: float
+    # Thresholds chosen per model on its own tuning traces (a profile's `confidence`).
+    model_thresholds: tuple[tuple[str, float], ...] = ()
+    # Boosted trees over the raw features, added to the log-odds (interactions a line misses).
+    trees: tuple[Tree, ...] = ()
 
     def __post_init__(self) -> None:
         if self.names != FEATURE_NAMES:
             raise ValueError("exit rule weights do not match the feature set; refit them")
+        n = len(self.names)
+        if any(f >= n for tree in self.trees for f in tree.feature):
+            raise ValueError("exit rule trees use features it does not have")
         if not len(self.mean) == len(self.scale) == len(self.weights) == len(self.names):
             raise ValueError("exit rule vectors differ in length")
 
@@ -50,6 +98,10 @@ class ExitRule:
             weights=tuple(float(v) for v in data["weights"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
+            model_thresholds=tuple(
+                (str(k), float(v)) for k, v in dict(data.get("model_thresholds") or {}).items()
+            ),
+            trees=tuple(Tree.from_list(t) for t in data.get("trees") or ()),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -61,19 +113,27 @@ class ExitRule:
             "weights": list(self.weights),
             "bias": self.bias,
             "threshold": self.threshold,
+            "model_thresholds": dict(self.model_thresholds),
+            "trees": [tree.to_list() for tree in self.trees],
         }
+
+    def threshold_for(self, model: str) -> float:
+        """The threshold fitted for this model's traces, else the shared one."""
+        return dict(self.model_thresholds).get(model, self.threshold)
 
     def probability(self, features: Sequence[float]) -> float:
         """P(the candidate these features describe is the answer the full trace gives)."""
         z = self.bias
         for x, m, s, w in zip(features, self.mean, self.scale, self.weights, strict=True):
             z += w * (x - m) / s
+        for tree in self.trees:
+            z += tree(features)
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 
 @cache
 def default_rule() -> ExitRule:
     """The shipped rule, loaded once on first use."""
-    from router.exit_weights import WEIGHTS
+    from router.exit_weights import TREES, WEIGHTS
 
-    return ExitRule.from_dict(WEIGHTS)
+    return ExitRule.from_dict({**WEIGHTS, "trees": TREES})

@@ -49,3 +49,27 @@ def test_incremental_updates_match_one_update_on_the_whole_text() -> None:
 
 def test_no_candidates_without_statements() -> None:
     assert FeatureTracker().update("I think about the problem for a while.", 10).options == ()
+
+
+def test_intermediate_values_fed_into_later_steps_are_operands() -> None:
+    text = (
+        "Second year sales: 200 - 135 = 65. So 65 books were sold.\n"
+        "65 books times $20 = $1300. So she earned $1,300 in total.\n"
+        "Let me check again with more words after it so the numbers are read.\n"
+    )
+    options = _features(text)
+    names = ("log_operand_after", "operand_share")
+    assert all(options["65"][n] > options["1300"][n] for n in names)
+
+
+def test_numbers_read_from_the_question_and_what_if_answers_are_marked() -> None:
+    text = (
+        "Together they caught 339. Let x be the count, so 9x - 21 = 339.\n"
+        "So x = 40 and the total is 339.\n\n"
+        "Alternatively, the count could be 121 and then the answer would be 111.\n\n"
+        "So the answer is 147. And a few more words so every number is read here.\n"
+    )
+    options = _features(text)
+    assert options["339"]["given"] == 1.0 and options["147"]["given"] == 0.0
+    assert options["111"]["latest_conditional"] == 1.0
+    assert options["147"]["latest_conditional"] == 0.0
