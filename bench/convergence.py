@@ -5,8 +5,10 @@ python bench/convergence.py [--sweep] [--json FILE]
 The default watcher (`WatcherParams()`: the learned exit rule, weights and threshold fitted by
 `bench/fit_exit_rule.py`) was fitted on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
 traces (seeded split by item id, `router.trace_replay.split_traces`); every figure for those
-sets is on the other half. The streak rule (k agreeing explicit answers) is printed alongside;
-`--sweep` re-chooses its parameters on the tuning half and prints its frontier.
+sets is on the other half. Each model's own threshold (a profile's `confidence`, chosen on its
+tuning half) is printed too, with the text-only ceiling per set. The streak rule (k agreeing
+explicit answers) is printed alongside; `--sweep` re-chooses its parameters on the tuning half
+and prints its frontier.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 import platform
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 from difficulty.answers import answers_match
@@ -24,8 +27,10 @@ from difficulty.traces import load_traces
 from router.candidates import statements
 from router.convergence import WatcherParams
 from router.exit_features import SCAN_KINDS
+from router.exit_rule import default_rule
 from router.trace_replay import (
     PreparedTrace,
+    TraceResult,
     choose_params,
     frontier,
     replay,
@@ -83,6 +88,39 @@ def _ceiling(traces: list[PreparedTrace]) -> float:
     return 1 - used / full if full else 0.0
 
 
+EXPLICIT_KINDS = ("boxed", "answer", "conclusion", "result")
+
+
+def _explicit_ceiling(traces: list[PreparedTrace]) -> float:
+    """Tokens saved by exiting at the earliest explicit statement of the gold answer.
+
+    Only on traces whose full answer is right (elsewhere the full trace is kept): the most a
+    text-only exit on explicit statements can save without losing accuracy.
+    """
+    full = used = 0
+    for prepared in traces:
+        trace = prepared.trace
+        full += prepared.tokens_full
+        end = None
+        if answers_match(prepared.answer_full, trace.gold):
+            end = next(
+                (
+                    end
+                    for end, _, value in statements(trace.reasoning, EXPLICIT_KINDS)
+                    if answers_match(value, trace.gold)
+                ),
+                None,
+            )
+        used += prepared.tokens_full if end is None else prepared.tokens_until(end)
+    return 1 - used / full if full else 0.0
+
+
+def _pooled(results: list[TraceResult]) -> dict[str, Any]:
+    """One model's GSM8K and MATH traces as one set: tokens and accuracy pooled."""
+    s = summarize(results)
+    return {key: s[key] for key in ("n", "exits", "tokens_saved", "accuracy_full", "accuracy_exit")}
+
+
 def _verdict(s: dict[str, Any]) -> str:
     ok_saved = s["tokens_saved"] >= TARGET_SAVED
     ok_acc = s["accuracy_exit"] >= s["accuracy_full"] - MAX_DROP - 1e-9
@@ -120,8 +158,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"window={p.params.hesitation_window} min={p.params.min_tokens}: "
                 f"saved {100 * p.tokens_saved:.1f}%  drop {100 * p.accuracy_drop:.1f} pt"
             )
-    from router.exit_rule import default_rule
-
     threshold = default_rule().threshold
     print(
         f"\nwatcher: learned exit rule, checkpoint every {params.interval_tokens} tokens after "
@@ -132,15 +168,53 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\nQwQ-32B and s1.1, held-out half (target: saved >= {100 * TARGET_SAVED:.0f}%, ")
     print(f"accuracy at exit >= full - {100 * MAX_DROP:.0f} pt):")
+    held_results: dict[str, list[TraceResult]] = {}
     for name, (_, held) in halves.items():
-        s = summarize(replay(held, params))
+        held_results[name] = replay(held, params)
+        s = summarize(held_results[name])
         s["ceiling_tokens_saved"] = round(_ceiling(held), 4)
+        s["explicit_ceiling_tokens_saved"] = round(_explicit_ceiling(held), 4)
         figures[name] = s
         print(_row(name, s, _verdict(s)))
     print(
         "  ceiling (exit where the final answer is first stated, as any candidate): "
         + ", ".join(f"{name} {_pct(figures[name]['ceiling_tokens_saved'])}" for name in halves)
     )
+    print("  text-only ceiling (earliest explicit statement of the right answer, right traces):")
+    for name in halves:
+        s = figures[name]
+        share = s["tokens_saved"] / s["explicit_ceiling_tokens_saved"]
+        s["share_of_explicit_ceiling"] = round(share, 4)
+        print(
+            f"    {name:<38} ceiling {_pct(s['explicit_ceiling_tokens_saved'])}  watcher "
+            f"{_pct(s['tokens_saved'])} = {_pct(share)} of it"
+        )
+    print("  pooled per model (GSM8K and MATH held-out traces together, tokens pooled):")
+    for model in TARGET_MODELS:
+        pooled = _pooled([r for source in SOURCES for r in held_results[f"{source}-{model}"]])
+        figures[f"pooled:{model}"] = pooled
+        print(_row(model, pooled, _verdict(pooled)))
+
+    rule = default_rule()
+    print("\nper-model threshold (a profile's `confidence`, chosen on that model's tuning half):")
+    for model in TARGET_MODELS:
+        mine = replace(params, confidence=rule.threshold_for(model))
+        print(f"  {model}: confidence >= {mine.confidence}")
+        results = []
+        for source in SOURCES:
+            name = f"{source}-{model}"
+            found = replay(halves[name][1], mine)
+            results += found
+            s = summarize(found)
+            s["confidence"] = mine.confidence
+            s["share_of_explicit_ceiling"] = round(
+                s["tokens_saved"] / figures[name]["explicit_ceiling_tokens_saved"], 4
+            )
+            figures[f"per-model:{name}"] = s
+            print(_row(name, s, _verdict(s)))
+        pooled = _pooled(results)
+        figures[f"per-model:pooled:{model}"] = pooled
+        print(_row(f"{model} pooled", pooled, _verdict(pooled)))
 
     print(
         f"\nstreak rule (k={streak.k}, m={streak.interval_tokens}, min={streak.min_tokens}, "
