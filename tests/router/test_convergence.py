@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from router.convergence import (
+    REMAINING_PER_TOKEN,
     ConvergenceWatcher,
     ExitDecision,
     ThinkSplitter,
@@ -193,8 +194,9 @@ def test_final_answer_text_boxes_the_candidate() -> None:
 def test_estimated_tokens_saved_prefers_the_expected_length() -> None:
     decision = ExitDecision(answer="1", tokens_at_exit=1000, checkpoint=3, reason="")
     assert estimated_tokens_saved(decision, expected_tokens=1800) == 800
-    assert estimated_tokens_saved(decision, expected_tokens=900) == 500  # already past it
-    assert estimated_tokens_saved(decision) == 500
+    ratio = round(1000 * REMAINING_PER_TOKEN)
+    assert estimated_tokens_saved(decision, expected_tokens=900) == ratio  # already past it
+    assert estimated_tokens_saved(decision) == ratio
 
 
 # The learned rule (the default): the shipped weights judge each stated value at every checkpoint.
