@@ -70,6 +70,8 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
         deltas.append(("counters", f"saved_by:{mechanism}", float(amount)))
     if record.early_exit is not None:
         deltas.append(("counters", "early_exits", 1))
+    if record.probe_tokens:  # spent beside the stream; already netted out of saved_by
+        deltas.append(("counters", "probe_tokens", int(record.probe_tokens)))
     if record.difficulty is not None:
         deltas.append(("counters", f"difficulty:{record.difficulty}", 1))
     deltas.extend(feedback_deltas(None, record.feedback))
@@ -163,6 +165,7 @@ class SavingsState:
             "tokens": {
                 "prompt": _int(c.get("prompt_tokens", 0)),
                 "completion": _int(c.get("completion_tokens", 0)),
+                "probe": _int(c.get("probe_tokens", 0)),
                 "reference_estimate": _round(reference),
                 "saved_estimate": _round(saved),
                 "saved_share": round(saved / reference, 4) if reference > 0 else 0.0,

@@ -148,6 +148,9 @@ def test_agreeing_probes_cut_the_stream(
     gross = exit_["saved_before_probes"]
     assert gross > 0
     assert record.saved_by["early_exit"] == pytest.approx(gross - spent)
+    # The savings aggregate counts the probe tokens as spent beside the stream.
+    savings = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()
+    assert savings["tokens"]["probe"] == spent
 
 
 def test_hesitant_probes_never_cut(

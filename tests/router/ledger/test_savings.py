@@ -39,6 +39,7 @@ def _three() -> list[LedgerRecord]:
             saved_tokens_estimate=400.0,
             saved_by={"early_exit": 400.0},
             early_exit={"tokens_at_exit": 600, "checkpoint": 2, "answer": "7"},
+            probe_tokens=25,
             latency_ms=30.04,
             feedback=False,
         ),
@@ -69,6 +70,7 @@ def test_figures_of_three_requests() -> None:
     assert s["tokens"] == {
         "prompt": 60,
         "completion": 750,
+        "probe": 25,
         "reference_estimate": 2050.0,
         "saved_estimate": 1300.0,
         "saved_share": round(1300 / 2050, 4),
