@@ -23,14 +23,13 @@ from typing import Any
 import httpx
 import pytest
 
-from difficulty.outcomes import Outcome
 from router.probe import DEFAULT_SUFFIX
 from router.replay_upstream import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
 from tests.router.conftest import RunningGateway
 from tests.router.test_probe_run import (
     QUESTION,
-    RESPONSE,
+    cookie_row,
     joined,
     probe_config,
     stream_chat,
@@ -120,16 +119,7 @@ def paced() -> Iterator[ReplayUpstream]:
     Each probe must prefill the thinking that arrived since the last one; on a loaded 2-core
     machine llama.cpp prefills SmolLM2 at under 10 tokens/s, so a faster stream outruns it.
     """
-    row = Outcome(
-        id="cookies",
-        prompt=QUESTION,
-        profile="QwQ-32B",
-        correct=True,
-        tokens=1200,
-        reasoning=REASONING,
-        response=RESPONSE,
-    )
-    with ReplayUpstream([row], tokens_per_second=6) as upstream:
+    with ReplayUpstream([cookie_row()], tokens_per_second=6) as upstream:
         yield upstream
 
 

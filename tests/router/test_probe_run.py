@@ -30,9 +30,9 @@ REASONING = _OPENING + _VERIFY * 60
 RESPONSE = "There are \\boxed{72} cookies left."
 
 
-@pytest.fixture(scope="module")
-def paced() -> Iterator[ReplayUpstream]:
-    row = Outcome(
+def cookie_row() -> Outcome:
+    """The recorded thinking trace the probe tests stream: the answer, then long re-checking."""
+    return Outcome(
         id="cookies",
         prompt=QUESTION,
         profile="QwQ-32B",
@@ -41,7 +41,11 @@ def paced() -> Iterator[ReplayUpstream]:
         reasoning=REASONING,
         response=RESPONSE,
     )
-    with ReplayUpstream([row], tokens_per_second=400) as upstream:
+
+
+@pytest.fixture(scope="module")
+def paced() -> Iterator[ReplayUpstream]:
+    with ReplayUpstream([cookie_row()], tokens_per_second=400) as upstream:
         yield upstream
 
 
