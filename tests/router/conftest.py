@@ -9,6 +9,7 @@ prefix removed afterwards.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -137,6 +138,16 @@ class RunningGateway:
     def records(self) -> list[Any]:
         """Every ledger record so far, read through a separate connection to the store."""
         return read_records(self.settings.ledger.url)
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: float = 0.05) -> bool:
+    """Poll until `predicate` holds or the time runs out (servers settle on their own threads)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False
 
 
 def read_records(url: str) -> list[Any]:

@@ -13,7 +13,7 @@ import pytest
 
 from difficulty.outcomes import Outcome
 from router.replay_upstream import ReplayUpstream
-from tests.router.conftest import RunningGateway, base_config
+from tests.router.conftest import RunningGateway, base_config, wait_for
 
 QUESTION = (
     "A baker makes 12 trays of cookies with 15 cookies on each tray and sells 108 of them. "
@@ -70,15 +70,6 @@ def gw(paced: ReplayUpstream, tmp_path_factory: pytest.TempPathFactory) -> Itera
     gateway.server.stop()
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_streamed_thinking_is_cut_once_the_answer_settles(
     gw: RunningGateway, paced: ReplayUpstream
 ) -> None:
@@ -108,7 +99,7 @@ def test_streamed_thinking_is_cut_once_the_answer_settles(
     assert elapsed < 3.0  # the full trace takes ~4 s at 400 tokens/s
     assert chunks[-1]["usage"]["completion_tokens"] > 0
     # The upstream saw its client leave: it stopped generating the rest of the trace.
-    assert _wait_for(lambda: paced.stats.disconnects > before)
+    assert wait_for(lambda: paced.stats.disconnects > before)
     record = next(r for r in gw.records() if r.request_id == rid)
     assert record.early_exit is not None
     assert record.early_exit["answer"] == "72"

@@ -26,14 +26,13 @@ import pytest
 from router.probe import DEFAULT_SUFFIX
 from router.replay_upstream import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
-from tests.router.conftest import RunningGateway
+from tests.router.conftest import RunningGateway, wait_for
 from tests.router.test_probe_run import (
     QUESTION,
     cookie_row,
     joined,
     probe_config,
     stream_chat,
-    wait_for,
 )
 
 pytest.importorskip(

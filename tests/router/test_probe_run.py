@@ -7,7 +7,6 @@ endpoint that answers by a rule (test_probe_llamacpp.py runs the same path again
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,7 +17,7 @@ from difficulty.outcomes import Outcome
 from router.probe import DEFAULT_SUFFIX
 from router.replay_upstream import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
-from tests.router.conftest import RunningGateway, base_config
+from tests.router.conftest import RunningGateway, base_config, wait_for
 
 QUESTION = (
     "A baker makes 12 trays of cookies with 15 cookies on each tray and sells 108 of them. "
@@ -85,16 +84,6 @@ def stream_chat(gw: RunningGateway) -> tuple[str, list[dict[str, Any]], list[str
 def joined(chunks: list[dict[str, Any]], key: str) -> str:
     """The text of one delta field across the stream."""
     return "".join(c["choices"][0]["delta"].get(key) or "" for c in chunks if c["choices"])
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    """Poll until `predicate` holds or the time runs out."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def _answers(text: str) -> Callable[[str], str]:

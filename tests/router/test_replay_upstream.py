@@ -13,6 +13,7 @@ from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
 from router.replay_catalog import NoReplayableOutcomesError, UnknownModelError
 from router.replay_upstream import ReplayUpstream, create_replay_app
+from tests.router.conftest import wait_for
 
 PROMPT = "James runs 3 sprints 3 times a week.  He runs 60 meters each sprint. How far a week?"
 REASONING = (
@@ -36,15 +37,6 @@ ROWS = [
 
 def _client(up: ReplayUpstream, **kwargs: object) -> openai.OpenAI:
     return openai.OpenAI(base_url=up.base_url, api_key="unused", max_retries=0, **kwargs)  # type: ignore[arg-type]
-
-
-def _wait_for(predicate: object, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -254,7 +246,7 @@ def test_upstream_sees_a_client_that_disconnects_mid_stream(
         lines = response.iter_lines()
         received = [next(lines) for _ in range(6)]
     assert any("reasoning_content" in line for line in received)
-    assert _wait_for(lambda: stats.disconnects == before + 1 and stats.active == 0)
+    assert wait_for(lambda: stats.disconnects == before + 1 and stats.active == 0, step=0.02)
     assert stats.completed == completed  # 600 tokens at 400/s were not all sent
 
 
@@ -268,7 +260,7 @@ def test_upstream_sees_a_non_streaming_client_that_gives_up(
         client.chat.completions.create(
             model="QwQ-32B", messages=[{"role": "user", "content": "Count slowly."}]
         )
-    assert _wait_for(lambda: stats.disconnects == before + 1 and stats.active == 0)
+    assert wait_for(lambda: stats.disconnects == before + 1 and stats.active == 0, step=0.02)
 
 
 def test_fault_header_returns_the_injected_status(upstream: ReplayUpstream) -> None:
@@ -340,7 +332,7 @@ def test_timeout_fault_hangs_until_the_client_gives_up(upstream: ReplayUpstream)
         _client(upstream, timeout=0.3).chat.completions.create(
             model="QwQ-32B", messages=[{"role": "user", "content": PROMPT}]
         )
-    assert _wait_for(lambda: stats.disconnects == before + 1)
+    assert wait_for(lambda: stats.disconnects == before + 1, step=0.02)
 
 
 def test_stats_endpoint_reports_the_counters(upstream: ReplayUpstream) -> None:

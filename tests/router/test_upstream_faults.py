@@ -26,6 +26,7 @@ from tests.router.conftest import (
     base_config,
     replay_rows,
     start_gateway,
+    wait_for,
 )
 
 
@@ -231,15 +232,6 @@ def test_a_non_streamed_request_broken_midway_is_a_502(
     assert resp.json()["error"]["code"] == "upstream_error"
 
 
-def _wait_for(predicate: Any, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_client_disconnect_cancels_the_upstream_stream(
     gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
 ) -> None:
@@ -256,8 +248,8 @@ def test_client_disconnect_cancels_the_upstream_stream(
         got = [next(lines) for _ in range(4)]
     assert any(line.startswith("data: ") for line in got)
     # The paced upstream would need ~4 s more; it must see the disconnect well before that.
-    assert _wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
-    assert _wait_for(lambda: any(r.request_id == rid for r in gw.records()))
+    assert wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
+    assert wait_for(lambda: any(r.request_id == rid for r in gw.records()), timeout=10.0)
     record = _record(gw, rid)
     assert record.status == 499 and record.completion_tokens < 60
 
@@ -270,7 +262,7 @@ def test_client_disconnect_cancels_a_non_streamed_call(
     body = {"model": "thinkgate/paced", "messages": [{"role": "user", "content": EASY}]}
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=1.0)
-    assert _wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
+    assert wait_for(lambda: paced.stats.disconnects > before, timeout=3.0)
 
 
 def test_client_disconnect_cancels_a_running_search(
@@ -282,8 +274,8 @@ def test_client_disconnect_cancels_a_running_search(
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=1.0)
     # all three samples of the wave were generating; each one is cut off
-    assert _wait_for(lambda: paced.stats.disconnects >= before + 3, timeout=3.0)
-    assert _wait_for(lambda: gw.records()[-1].status == 499)
+    assert wait_for(lambda: paced.stats.disconnects >= before + 3, timeout=3.0)
+    assert wait_for(lambda: gw.records()[-1].status == 499, timeout=10.0)
 
 
 class _BurstEndpoint:
