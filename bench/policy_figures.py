@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from difficulty.crossfit import assign_folds, cross_fit
+from difficulty.crossfit import ROUTING_HEAD, assign_folds, cross_fit
 from difficulty.datasets import load_dataset
 from difficulty.outcomes import Outcome
 from policies.calibration import CONFIDENCE_Z, Target
@@ -52,7 +52,10 @@ def load(names: Sequence[str], profiles: Sequence[str] | None) -> list[Outcome]:
 
 def table_for(outcomes: list[Outcome], seed: int) -> RoutingTable:
     t0 = time.perf_counter()
-    table = RoutingTable.from_crossfit(cross_fit(outcomes, folds=5, seed=seed))
+    # The simulator's own P(correct) head (as `thinkgate simulate` routes).
+    table = RoutingTable.from_crossfit(
+        cross_fit(outcomes, folds=5, seed=seed, correct_head=ROUTING_HEAD)
+    )
     print(f"  (cross-fitted {len(table)} items in {time.perf_counter() - t0:.0f} s)")
     return table
 

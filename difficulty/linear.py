@@ -52,21 +52,34 @@ class LinearHead:
         return cls(parts[0], parts[1], parts[2], intercept)
 
 
-def _standardise(x: np.ndarray, embedding_dim: int) -> tuple[np.ndarray, np.ndarray]:
+def _standardise(
+    x: np.ndarray, embedding_dim: int, every_column: bool
+) -> tuple[np.ndarray, np.ndarray]:
     mean = x.mean(axis=0)
     scale = x.std(axis=0)
     scale[scale < 1e-9] = 1.0
-    # Embedding columns keep their natural (unit-norm) scale, only centred: standardising
-    # each of 384 weak directions would amplify noise; the text features get unit variance.
-    scale[:embedding_dim] = 1.0
+    if not every_column:
+        # Embedding columns keep their natural (unit-norm) scale, only centred: under a mild
+        # penalty, standardising 384 weak directions amplifies noise; text features get unit
+        # variance. (Under a strong penalty every column at unit variance does better.)
+        scale[:embedding_dim] = 1.0
     return mean, scale
 
 
 def fit_linear(
-    x: np.ndarray, y: np.ndarray, kind: str, strength: float, embedding_dim: int
+    x: np.ndarray,
+    y: np.ndarray,
+    kind: str,
+    strength: float,
+    embedding_dim: int,
+    *,
+    standardise_embedding: bool = False,
 ) -> LinearHead:
-    """Fit an L2-regularised head: `kind` "logistic" (labels in [0, 1]) or "ridge"."""
-    mean, scale = _standardise(x, embedding_dim)
+    """Fit an L2-regularised head: `kind` "logistic" (labels in [0, 1]) or "ridge".
+
+    With `standardise_embedding` the embedding columns also get unit variance.
+    """
+    mean, scale = _standardise(x, embedding_dim, standardise_embedding)
     z = (x - mean) / scale
     if kind == "logistic":
         from sklearn.linear_model import LogisticRegression

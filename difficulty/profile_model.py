@@ -34,6 +34,11 @@ class BoostSettings:
     embedding_dim: int
     n_jobs: int
     random_state: int
+    # P(correct) only: with a `linear_grid`, a logistic model on every feature at unit
+    # variance (C from the grid) competes with the head above; the better inner-fold AUC wins
+    # (`linear_only`: the linear model alone).
+    linear_grid: tuple[float, ...] = ()
+    linear_only: bool = False
 
     def lgb_params(self, objective: str) -> dict[str, Any]:
         """LightGBM parameters for `objective` (deterministic, quiet)."""
@@ -80,22 +85,80 @@ def fit_head(
     Inner folds give the linear head's out-of-fold score, which the trees boost from, and the
     early-stopped round count for the final trees trained on every row.
     """
-    import lightgbm as lgb
+    if kind == "correct" and s.linear_grid:
+        return _best_of(x, y, strata, s)
+    return _fit_boosted(x, y, strata, kind, s)
+
+
+def _inner_splits(
+    x: np.ndarray, strata: np.ndarray, s: BoostSettings
+) -> list[tuple[np.ndarray, np.ndarray]] | None:
     from sklearn.model_selection import StratifiedKFold
 
-    linear_kind, objective = ("logistic", "cross_entropy") if kind == "correct" else ("ridge", "l2")
-    strength = s.linear_strength if kind == "correct" else 1.0 / s.linear_strength
-    final_linear = fit_linear(x, y, linear_kind, strength, s.embedding_dim)
     k = s.inner_folds
     counts = np.unique(strata, return_counts=True)[1]
     if k < 2 or counts.min() < k:
+        return None
+    return list(StratifiedKFold(k, shuffle=True, random_state=s.random_state).split(x, strata))
+
+
+def _best_of(
+    x: np.ndarray, y: np.ndarray, strata: np.ndarray, s: BoostSettings
+) -> tuple[Head, np.ndarray]:
+    """The standardised logistic model with the grid's best inner-fold AUC, boosted by trees
+    (early-stopped on inner folds) unless `linear_only`."""
+    splits = _inner_splits(x, strata, s)
+    if splits is None:
+        return _fit_boosted(x, y, strata, "correct", s)
+
+    def linear(rows: np.ndarray, c: float) -> LinearHead:
+        return fit_linear(
+            x[rows], y[rows], "logistic", c, s.embedding_dim, standardise_embedding=True
+        )
+
+    def out_of_fold(c: float) -> np.ndarray:
+        oof = np.zeros(len(y))
+        for train, valid in splits:
+            oof[valid] = linear(train, c).score(x[valid])
+        return oof
+
+    # Ties go to the earlier (by convention, more regularised) C.
+    c, oof = max(((c, out_of_fold(c)) for c in s.linear_grid), key=lambda co: _auc(co[1], y))
+    final = linear(np.arange(len(y)), c)
+    if s.linear_only:
+        return Head(final, None), oof
+    return _boost(x, y, "cross_entropy", s, splits, final, oof)
+
+
+def _fit_boosted(
+    x: np.ndarray, y: np.ndarray, strata: np.ndarray, kind: str, s: BoostSettings
+) -> tuple[Head, np.ndarray]:
+    linear_kind, objective = ("logistic", "cross_entropy") if kind == "correct" else ("ridge", "l2")
+    strength = s.linear_strength if kind == "correct" else 1.0 / s.linear_strength
+    final_linear = fit_linear(x, y, linear_kind, strength, s.embedding_dim)
+    splits = _inner_splits(x, strata, s)
+    if splits is None:
         return Head(final_linear, None), np.array([])
-    splits = list(StratifiedKFold(k, shuffle=True, random_state=s.random_state).split(x, strata))
     base = np.zeros(len(y))
     for train, valid in splits:
         base[valid] = fit_linear(x[train], y[train], linear_kind, strength, s.embedding_dim).score(
             x[valid]
         )
+    return _boost(x, y, objective, s, splits, final_linear, base)
+
+
+def _boost(
+    x: np.ndarray,
+    y: np.ndarray,
+    objective: str,
+    s: BoostSettings,
+    splits: list[tuple[np.ndarray, np.ndarray]],
+    final_linear: LinearHead,
+    base: np.ndarray,
+) -> tuple[Head, np.ndarray]:
+    """Trees boosted from a linear head's out-of-fold score, rounds early-stopped per fold."""
+    import lightgbm as lgb
+
     params = s.lgb_params(objective)
     oof = base.copy()
     rounds: list[int] = []
@@ -119,6 +182,18 @@ def fit_head(
             params, lgb.Dataset(x, y, init_score=base), num_boost_round=n_rounds
         )
     return Head(final_linear, final_booster), oof
+
+
+def _auc(score: np.ndarray, y: np.ndarray) -> float:
+    """Mann-Whitney AUC of `score` for labels y >= 0.5 (0.5 when one class is missing)."""
+    pos = y >= 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    from scipy.stats import rankdata
+
+    ranks = rankdata(score)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 @dataclass(frozen=True, eq=False)

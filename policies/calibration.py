@@ -20,6 +20,7 @@ from policies.policy import PolicyConfig, choose, recalibrated
 __all__ = [
     "Target",
     "CONFIDENCE_Z",
+    "MIN_SKILL_Z",
     "knob_grid",
     "calibrate",
     "with_knob",
@@ -29,6 +30,11 @@ __all__ = [
 # One standard error (one-sided ~84%): over 20 random splits of routellm-gsm8k and mip the
 # held-out target then held in 85-100% of them; z = 0 held in 15-45%, z = 0.5 in 75-100%.
 CONFIDENCE_Z = 1.0
+
+# A profile's forecast counts as skilled when its recalibration slope is this many standard
+# errors above zero (one-sided ~97.5%); below, the policy sees the base rate. On mip, QwQ-32B
+# (right 97% of the time) has held-out AUC ~0.5 and its forecast's noise only reorders items.
+MIN_SKILL_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -166,13 +172,15 @@ def fit_recalibration(
     profiles: Sequence[str],
     *,
     strength: float = 1.0,
+    min_skill_z: float = MIN_SKILL_Z,
 ) -> tuple[tuple[str, float, float], ...]:
     """Per profile, a regularised logistic fit of the outcome on logit(P(correct)).
 
     Fitted on held-out forecasts it measures how much the difficulty model really knows about
     each profile: a profile whose forecasts carry no signal gets a slope near 0 (every item
     then looks the same), so noise in one profile's forecast cannot drive the routing.
-    `strength` is the inverse L2 penalty on the slope (scikit-learn's C).
+    `strength` is the inverse L2 penalty on the slope (scikit-learn's C). A slope less than
+    `min_skill_z` standard errors above 0 counts as no skill: the profile gets its base rate.
     """
     p = np.clip(np.asarray(p_correct, dtype=float), 1e-6, 1 - 1e-6)
     y = np.asarray(correct, dtype=float)
@@ -184,13 +192,27 @@ def fit_recalibration(
             continue  # nothing to learn from: keep the model's own forecast
         x = np.log(p[ok, j] / (1 - p[ok, j]))
         slope, intercept = _logistic_fit(x, labels.astype(float), strength)
-        if slope <= 0:
-            # Ranking held-out outcomes no better than chance (as `difficulty.profile_model`
-            # rules): the base rate alone, never the forecast turned upside down.
+        if slope <= 0 or _slope_z(x, slope, intercept) < min_skill_z:
+            # No evidence that the forecast ranks held-out outcomes (as `difficulty.profile_model`
+            # rules): the base rate alone. Its noise would only reorder the other profiles'
+            # choices, and a forecast is never turned upside down.
             rate = float(labels.mean())
             slope, intercept = 0.0, float(np.log(rate / (1 - rate)))
         out.append((name, slope, intercept))
     return tuple(out)
+
+
+def _slope_z(x: npt.NDArray[np.float64], a: float, b: float) -> float:
+    """The slope over its standard error (inverse Fisher information of the logistic fit)."""
+    if a <= 0:
+        return 0.0
+    q = 1.0 / (1.0 + np.exp(-np.clip(a * x + b, -50, 50)))
+    w = q * (1 - q)
+    info = np.array([[np.dot(w, x * x), np.dot(w, x)], [np.dot(w, x), w.sum()]])
+    det = float(np.linalg.det(info))
+    if det <= 1e-12 * max(float(info[0, 0] * info[1, 1]), 1e-300):
+        return 0.0  # a forecast that does not vary cannot rank anything
+    return a / float(np.sqrt(info[1, 1] / det))
 
 
 def _logistic_fit(

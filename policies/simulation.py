@@ -51,7 +51,8 @@ def simulate(
 ) -> dict[str, Any]:
     """The full report: routing when there are two or more profiles, search when rows have samples.
 
-    Routing uses `difficulty.crossfit.cross_fit` so no item is scored by a model trained on it.
+    Routing uses `difficulty.crossfit.cross_fit` so no item is scored by a model trained on it,
+    with its routing head (`ROUTING_HEAD`).
     """
     costs = dict(costs or {})
     profiles = list(dict.fromkeys(o.profile for o in outcomes))
@@ -59,9 +60,11 @@ def simulate(
     priors: dict[str, dict[str, float]] = {}
     sampled = sampled_problems(outcomes)
     if len(profiles) >= 2 or (sampled and sampling_prior):
-        from difficulty.crossfit import cross_fit
+        from difficulty.crossfit import ROUTING_HEAD, cross_fit
 
-        cf = cross_fit(outcomes, folds=folds, seed=seed, profiles=profiles)
+        cf = cross_fit(
+            outcomes, folds=folds, seed=seed, profiles=profiles, correct_head=ROUTING_HEAD
+        )
         for j, name in enumerate(cf.profiles):
             priors[name] = {i: float(cf.p_correct[r, j]) for r, i in enumerate(cf.item_ids)}
         if len(profiles) >= 2:

@@ -95,3 +95,34 @@ def test_predictions_are_out_of_fold(
     err_in = np.abs(np.log(insample) - np.log(cf.actual_tokens[:, 1])).mean()
     err_cf = np.abs(np.log(cf.tokens[:, 1]) - np.log(cf.actual_tokens[:, 1])).mean()
     assert err_in < err_cf
+
+
+def test_cross_fit_matches_models_fitted_fold_by_fold(
+    cf: CrossFitted, outcomes: list[Outcome], encoder: Encoder
+) -> None:
+    # The features are computed once for every fold; each fold's forecasts are still exactly
+    # those of a DifficultyModel fitted on the other folds' items.
+    from difficulty.items import ItemTable
+    from difficulty.model import DifficultyModel
+
+    table = ItemTable.from_outcomes(outcomes)
+    test = cf.fold == 0
+    model = DifficultyModel(encoder=encoder, **PARAMS, random_state=1)
+    model.fit_table(table.subset(~test))
+    preds = model.predict([p for p, t in zip(table.prompts, test, strict=True) if t])
+    np.testing.assert_allclose(cf.p_correct[test], preds.p_correct)
+    np.testing.assert_allclose(cf.tokens[test], preds.tokens)
+
+
+def test_a_routing_head_changes_only_the_correctness_forecasts(
+    cf: CrossFitted, outcomes: list[Outcome], encoder: Encoder
+) -> None:
+    head = {"linear_grid": (0.001, 0.01), "linear_only": True}
+    routed = cross_fit(
+        outcomes, folds=3, seed=1, encoder=encoder, model_params=PARAMS, correct_head=head
+    )
+    np.testing.assert_array_equal(routed.fold, cf.fold)
+    np.testing.assert_allclose(routed.tokens, cf.tokens)
+    assert not np.allclose(routed.p_correct, cf.p_correct)
+    with pytest.raises(TypeError):
+        cross_fit(outcomes, folds=3, seed=1, encoder=encoder, correct_head={"no_such": 1})

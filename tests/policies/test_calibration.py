@@ -114,3 +114,35 @@ def test_recalibration_never_turns_a_forecast_upside_down() -> None:
     ((_, slope, intercept),) = fit_recalibration(p[:, None], correct[:, None], ["backwards"])
     assert slope == 0.0
     assert 1 / (1 + np.exp(-intercept)) == pytest.approx(correct.mean())
+
+
+def test_recalibration_gives_a_forecast_without_evidence_of_skill_its_base_rate() -> None:
+    # A slightly positive slope that is noise (a few hundred items, nothing to learn) and a
+    # forecast that never varies both count as no skill: the base rate, exactly.
+    rng = np.random.default_rng(12)  # a draw whose noise has a positive slope (1.6 SEs)
+    n = 300
+    noise = rng.uniform(0.9, 0.99, n)
+    constant = np.full(n, 0.97)
+    correct = (rng.uniform(size=(n, 2)) < 0.95).astype(float)
+    slopes = {
+        name: (a, b)
+        for name, a, b in fit_recalibration(
+            np.stack([noise, constant], axis=1), correct, ["noise", "constant"], min_skill_z=2.0
+        )
+    }
+    for j, name in enumerate(["noise", "constant"]):
+        a, b = slopes[name]
+        assert a == 0.0
+        assert 1 / (1 + np.exp(-b)) == pytest.approx(correct[:, j].mean())
+    # Without the skill test the noise keeps a positive slope of its own.
+    loose = fit_recalibration(noise[:, None], correct[:, :1], ["noise"], min_skill_z=-np.inf)
+    assert loose[0][1] != 0.0
+
+
+def test_recalibration_keeps_a_weak_but_real_forecast() -> None:
+    rng = np.random.default_rng(7)
+    n = 634
+    p = rng.uniform(0.7, 0.99, n)
+    correct = (rng.uniform(size=n) < p).astype(float)
+    ((_, slope, _),) = fit_recalibration(p[:, None], correct[:, None], ["weak"])
+    assert slope > 0.3
