@@ -1,6 +1,6 @@
 """Convergence watcher figures on the bundled traces: tokens saved vs accuracy, held out.
 
-python bench/convergence.py [--sweep] [--json FILE]
+python bench/convergence.py [--sweep] [--json FILE] [--per-trace NAME]
 
 The default watcher (`WatcherParams()`: the learned exit rule, weights and threshold fitted by
 `bench/fit_exit_rule.py`) was fitted on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
@@ -8,7 +8,8 @@ traces (seeded split by item id, `router.trace_replay.split_traces`); every figu
 sets is on the other half. Each model's own threshold (a profile's `confidence`, chosen on its
 tuning half) is printed too, with the text-only ceiling per set. The streak rule (k agreeing
 explicit answers) is printed alongside; `--sweep` re-chooses its parameters on the tuning half
-and prints its frontier.
+and prints its frontier. `--per-trace NAME` lists, for that set's tuning half, where each trace
+first explicitly states the right answer and where the watcher exits (the gap to study).
 """
 
 from __future__ import annotations
@@ -97,22 +98,40 @@ def _explicit_ceiling(traces: list[PreparedTrace]) -> float:
     Only on traces whose full answer is right (elsewhere the full trace is kept): the most a
     text-only exit on explicit statements can save without losing accuracy.
     """
-    full = used = 0
+    full = sum(prepared.tokens_full for prepared in traces)
+    used = 0
     for prepared in traces:
-        trace = prepared.trace
-        full += prepared.tokens_full
-        end = None
-        if answers_match(prepared.answer_full, trace.gold):
-            end = next(
-                (
-                    end
-                    for end, _, value in statements(trace.reasoning, EXPLICIT_KINDS)
-                    if answers_match(value, trace.gold)
-                ),
-                None,
-            )
-        used += prepared.tokens_full if end is None else prepared.tokens_until(end)
+        first = _first_right(prepared)
+        used += prepared.tokens_full if first is None else first
     return 1 - used / full if full else 0.0
+
+
+def _first_right(prepared: PreparedTrace) -> int | None:
+    """Tokens at the earliest explicit statement of the gold answer (None: never, or wrong)."""
+    trace = prepared.trace
+    if not answers_match(prepared.answer_full, trace.gold):
+        return None
+    for end, _, value in statements(trace.reasoning, EXPLICIT_KINDS):
+        if answers_match(value, trace.gold):
+            return prepared.tokens_until(end)
+    return None
+
+
+def _per_trace(traces: list[PreparedTrace], params: WatcherParams) -> None:
+    """Per trace: full tokens, the text-only ceiling's exit, the watcher's exit and answer."""
+    print(f"  {'id':<16} {'full':>6} {'ceiling':>8} {'exit':>6} {'gap':>6}  answer at exit")
+    rows = []
+    for prepared, result in zip(traces, replay(traces, params), strict=True):
+        first = _first_right(prepared)
+        ceiling = prepared.tokens_full if first is None else first
+        rows.append((result.tokens_at_exit - ceiling, prepared, ceiling, result))
+    for gap, prepared, ceiling, result in sorted(rows, key=lambda row: -row[0]):
+        verdict = "right" if result.correct_exit else "wrong"
+        shown = result.answer_exit if result.exited else "(no exit)"
+        print(
+            f"  {prepared.trace.id:<16} {prepared.tokens_full:>6} {ceiling:>8} "
+            f"{result.tokens_at_exit:>6} {gap:>6}  {shown} ({verdict})"
+        )
 
 
 def _pooled(results: list[TraceResult]) -> dict[str, Any]:
@@ -132,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sweep", action="store_true", help="re-choose the defaults")
     parser.add_argument("--json", help="also write the figures as JSON here")
+    parser.add_argument("--per-trace", metavar="NAME", help="list one set's tuning-half traces")
     args = parser.parse_args(argv)
+    if args.per_trace:
+        tune, _ = split_traces(load_traces(args.per_trace))
+        _per_trace([PreparedTrace.of(t) for t in tune], WatcherParams())
+        return 0
     started = time.perf_counter()
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}, {sys.platform}")
     figures: dict[str, Any] = {}
