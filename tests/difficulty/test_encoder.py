@@ -131,3 +131,25 @@ def test_without_onnxruntime_single_prompts_fall_back_to_numpy(tmp_path: Path) -
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
     )
     assert out.stdout.strip() == "numpy numpy (384,) (384,) False"
+
+
+def test_static_encoder_batch_equals_single_and_runs_on_its_table(tmp_path: Path) -> None:
+    static = Encoder("minilm-static", cache_dir=tmp_path, progress=False)
+    assert static.single_backend() == "static"
+    many = static.encode(TEXTS)
+    assert many.shape == (3, static.dim) and many.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(many, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(static.encode_one(TEXTS[1]), many[1], atol=1e-6)
+    assert static._model is None  # no sentence-transformers model was loaded
+
+
+def test_static_cache_is_keyed_by_the_tables_digest(tmp_path: Path) -> None:
+    import hashlib
+
+    static = Encoder("minilm-static", cache_dir=tmp_path, progress=False)
+    assert static.cache_key.startswith("minilm-static:") and len(static.cache_key) > 20
+    planted = np.full(static.dim, 0.5, dtype=np.float32)
+    key = hashlib.sha256(b"planted text").hexdigest()
+    EmbeddingCache(tmp_path).put_many(static.cache_key, {key: planted})
+    EmbeddingCache(tmp_path).put_many("minilm-static", {key: -planted})  # another table's
+    np.testing.assert_array_equal(static.encode(["planted text"])[0], planted)

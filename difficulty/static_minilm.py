@@ -1,0 +1,84 @@
+"""A static distillation of all-MiniLM-L6-v2: one vector per token, a prompt in microseconds.
+
+A prompt's embedding is the weighted mean of its tokens' vectors (MiniLM's own tokenizer and
+256-token truncation), mapped into MiniLM's 384-d space and unit-normalised. The table is fitted
+by `python -m difficulty.static_build` so that this mean regresses onto MiniLM's sentence
+embeddings; no transformer runs at serving time, so no torch and no onnxruntime.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["STATIC_ENCODER", "StaticMiniLM", "default_table_path"]
+
+STATIC_ENCODER = "minilm-static"
+_MAX_TOKENS = 256  # MiniLM's max_seq_length: the table was fitted on the same truncation
+
+
+def default_table_path() -> Path:
+    """The shipped table (built from the bundled prompts; see its NOTICE next to it)."""
+    return Path(__file__).parent / "default_model" / "minilm-static.npz"
+
+
+class StaticMiniLM:
+    """Token-vector table + MiniLM tokenizer -> unit-norm float32 embeddings (dim,)."""
+
+    def __init__(self, table: str | Path, tokenizer_file: str | Path) -> None:
+        from tokenizers import Tokenizer
+
+        path = Path(table)
+        raw = path.read_bytes()
+        # Keys the embedding cache: a rebuilt table never reuses vectors of the old one.
+        self.digest = hashlib.sha256(raw).hexdigest()[:16]
+        with np.load(path, allow_pickle=False) as data:
+            ids = data["token_ids"].astype(np.int64)
+            # int8 rows with one scale each (see difficulty.static_build)
+            vectors = data["codes"].astype(np.float32) * data["scales"][:, None]
+            self.weights = data["weights"].astype(np.float32)
+            self.components = data["components"].astype(np.float32)
+            self.mean = data["mean"].astype(np.float32)
+            self.meta: dict[str, Any] = json.loads(str(data["meta"]))
+        vocab = int(self.meta["vocab_size"])
+        # Row of each vocabulary id in `vectors`; -1: the token never occurred when fitting.
+        self._row = np.full(vocab, -1, dtype=np.int64)
+        self._row[ids] = np.arange(len(ids))
+        # Fold the per-token weight in once: the hot path is one gather and one sum.
+        self._weighted = vectors * self.weights[:, None]
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+        self._tokenizer = tokenizer
+
+    @property
+    def dim(self) -> int:
+        """Length of one embedding vector."""
+        return int(self.components.shape[1])
+
+    def _from_ids(self, ids: Sequence[int]) -> np.ndarray:
+        rows = self._row[np.asarray(ids, dtype=np.int64)]
+        rows = rows[rows >= 0]
+        z = np.zeros(self.components.shape[0], dtype=np.float32)
+        if len(rows):
+            total = float(self.weights[rows].sum())
+            z = self._weighted[rows].sum(axis=0) / max(total, 1e-12)
+        v = z @ self.components + self.mean
+        return (v / max(float(np.linalg.norm(v)), 1e-12)).astype(np.float32)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The unit-norm embedding of `text` -> float32 (dim,)."""
+        return self._from_ids(self._tokenizer.encode(text).ids)
+
+    def encode_many(self, texts: Sequence[str]) -> np.ndarray:
+        """Embeddings of many texts -> float32 (n, dim)."""
+        encodings = self._tokenizer.encode_batch(list(texts))
+        out = np.empty((len(encodings), self.dim), dtype=np.float32)
+        for i, enc in enumerate(encodings):
+            out[i] = self._from_ids(enc.ids)
+        return out
