@@ -2,6 +2,7 @@
 
     python bench/difficulty_figures.py                 # every figure
     python bench/difficulty_figures.py --only route    # one of: gsm8k, tokens, levels, route
+    python bench/difficulty_figures.py --encoder minilm-static   # another prompt encoder
 
 Figures (issue 2): routellm-gsm8k AUC of predicting Mixtral's failure (vs the TF-IDF
 baseline); thought-branches Spearman of predicted vs actual mean reasoning tokens of
@@ -32,6 +33,12 @@ ROUTE_PROMPT = (
 )
 
 
+def _encoder(args: argparse.Namespace) -> Any:
+    from difficulty.encoder import Encoder
+
+    return Encoder(args.encoder) if args.encoder else Encoder()
+
+
 def _load(name: str, overrides: dict[str, str]) -> list[Outcome]:
     if name in overrides:
         return read_outcomes(overrides[name])
@@ -46,7 +53,12 @@ def gsm8k_figure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     from difficulty.evaluation import evaluate
 
     t0 = time.perf_counter()
-    cf = cross_fit(_load("routellm-gsm8k", overrides), folds=args.folds, seed=args.seed)
+    cf = cross_fit(
+        _load("routellm-gsm8k", overrides),
+        folds=args.folds,
+        seed=args.seed,
+        encoder=_encoder(args),
+    )
     report = evaluate(cf)
     mixtral = next(p for p in cf.profiles if "mixtral" in p.lower())
     print(
@@ -70,7 +82,12 @@ def tokens_figure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
     from difficulty.evaluation import tokens_spearman
 
     t0 = time.perf_counter()
-    cf = cross_fit(_load("thought-branches", overrides), folds=args.folds, seed=args.seed)
+    cf = cross_fit(
+        _load("thought-branches", overrides),
+        folds=args.folds,
+        seed=args.seed,
+        encoder=_encoder(args),
+    )
     j = cf.column("R1-Distill-Qwen-14B")
     rho = tokens_spearman(cf.tokens[:, j], cf.actual_tokens[:, j])
     print(f"\n## thought-branches ({len(cf)} MATH level-5 problems, {args.folds}-fold)")
@@ -93,7 +110,9 @@ def levels_figure(args: argparse.Namespace, overrides: dict[str, str]) -> None:
             items.setdefault(o.id, (o.prompt, float(level)))
     prompts = [p for p, _ in items.values()]
     levels = np.array([lv for _, lv in items.values()])
-    predicted, _ = cross_fit_target(prompts, levels, folds=args.folds, seed=args.seed)
+    predicted, _ = cross_fit_target(
+        prompts, levels, folds=args.folds, seed=args.seed, encoder=_encoder(args)
+    )
     rho = float(spearmanr(predicted, levels)[0])
     print(f"\n## MATH train ({len(prompts)} problems, levels 1-5, {args.folds}-fold)")
     print(
@@ -161,6 +180,9 @@ def machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", choices=["gsm8k", "tokens", "levels", "route"], action="append")
+    parser.add_argument(
+        "--encoder", default=None, help="prompt encoder (default: difficulty.encoder's default)"
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--route-runs", type=int, default=3)
@@ -178,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(item.split("=", 1) for item in args.outcomes)
     only = set(args.only or ["gsm8k", "tokens", "levels", "route"])
     print("machine:", machine())
+    if only - {"route"}:
+        print("encoder:", _encoder(args).name)
     if "gsm8k" in only:
         gsm8k_figure(args, overrides)
     if "tokens" in only:

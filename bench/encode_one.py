@@ -1,10 +1,12 @@
 """Single-prompt embedding cost per backend, side by side in one run (the gateway's hot path).
 
-For each `Encoder.encode_one` backend (onnx, onnx-int8, numpy, torch on one thread) prints the
-median and p90 wall time and CPU time over GSM8K prompts, the tokenizer's share, the cosine to
-torch's vectors, and the largest change in the shipped difficulty model's P(correct). Then, on
-prompts the shipped model never trained on, how serving with int8 instead of fp32 embeddings
-moves its predictions: |dP(correct)| (median, p99, max), relative token change, level flips.
+For the static encoder (minilm-static, a token table) and each MiniLM `Encoder.encode_one`
+backend (onnx, onnx-int8, numpy, torch on one thread) prints the median and p90 wall time and
+CPU time over GSM8K prompts, the tokenizer's share, the cosine to MiniLM's (torch) vectors, and,
+for backends of the shipped model's own encoder, the largest change in its P(correct) against
+that encoder's batch vectors. Then, when the shipped model runs on MiniLM, on prompts it never
+trained on, how serving with int8 instead of fp32 embeddings moves its predictions:
+|dP(correct)| (median, p99, max), relative token change, level flips.
 
 Usage: python bench/encode_one.py [--prompts 200] [--repeats 3] [--held-out 400]
                                   [--only timing|int8]
@@ -22,7 +24,7 @@ import time
 import numpy as np
 
 from difficulty.datasets import load_dataset
-from difficulty.encoder import Encoder
+from difficulty.encoder import DEFAULT_ENCODER, STATIC_ENCODER, Encoder
 from difficulty.features import feature_matrix
 from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
 from difficulty.split import is_holdout
@@ -104,7 +106,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         model = DifficultyModel.load(DEFAULT_MODEL_DIR)
         if args.only != "timing":
-            int8_effect(model, held_out_prompts(args.held_out), tmp)
+            if model.encoder_.is_static:
+                print("int8 effect: skipped (the shipped model runs on the static encoder)")
+            else:
+                int8_effect(model, held_out_prompts(args.held_out), tmp)
         if args.only == "int8":
             return 0
         ref = Encoder(cache_dir=tmp, use_cache=False, progress=False, threads=1)
@@ -116,21 +121,28 @@ def main() -> int:
             f"timed on {len(timed)} GSM8K prompts x {args.repeats} "
             f"(median {n_tokens:.0f} tokens); tokenizer alone median {tok:.3f} ms"
         )
-        base = model.predict_features(feature_matrix(prompts, reference)).p_correct
-        for backend in ("onnx", "onnx-int8", "numpy", "torch"):
+        own = Encoder(model.encoder_.name, cache_dir=tmp, use_cache=False, progress=False)
+        base = model.predict_features(feature_matrix(prompts, own.encode(prompts))).p_correct
+        runs = [(STATIC_ENCODER, "auto")]  # the static encoder ignores the backend
+        runs += [(DEFAULT_ENCODER, b) for b in ("onnx", "onnx-int8", "numpy", "torch")]
+        for name, backend in runs:
             encoder = Encoder(
-                cache_dir=tmp, use_cache=False, progress=False, threads=1, single=backend
+                name, cache_dir=tmp, use_cache=False, progress=False, threads=1, single=backend
             )
+            backend = encoder.single_backend()
             ms, cpu = _times_ms(encoder, timed, args.repeats)
             vectors = np.stack([encoder.encode_one(p) for p in prompts])
             cos = (vectors * reference).sum(axis=1)
-            p = model.predict_features(feature_matrix(prompts, vectors)).p_correct
+            shift = "n/a (not the shipped model's encoder)"
+            if name == model.encoder_.name:
+                p = model.predict_features(feature_matrix(prompts, vectors)).p_correct
+                shift = f"{np.abs(p - base).max():.4f} over {len(prompts)} prompts"
             print(
-                f"{backend:>9}: median {statistics.median(ms):6.2f} ms, "
-                f"p90 {np.percentile(ms, 90):6.2f} ms, "
-                f"CPU median {statistics.median(cpu):6.2f} ms; "
-                f"cosine to torch min {cos.min():.5f}; "
-                f"max |dP(correct)| {np.abs(p - base).max():.4f} over {len(prompts)} prompts"
+                f"{backend:>9}: median {statistics.median(ms):6.3f} ms, "
+                f"p90 {np.percentile(ms, 90):6.3f} ms, "
+                f"CPU median {statistics.median(cpu):6.3f} ms; "
+                f"cosine to MiniLM min {cos.min():.5f} median {np.median(cos):.5f}; "
+                f"max |dP(correct)| {shift}"
             )
     return 0
 

@@ -26,10 +26,12 @@ __all__ = ["SERVING_ENCODER", "create_app", "default_model_dir", "load_predictor
 
 _log = logging.getLogger("thinkgate.app")
 
-# How the gateway embeds a prompt: onnxruntime's int8 graph (numpy without onnxruntime): 0.7x
-# fp32's wall time on the loaded dev machine. On 1,325 prompts the shipped model never trained
-# on it moves P(correct) by a median 0, p99 0.009, at most 0.029, and changes the difficulty
-# level of 8 (bench/encode_one.py --only int8 --held-out 2000). Training and figures stay fp32.
+# How the gateway embeds a prompt with a model trained on MiniLM (the shipped default model runs
+# on the minilm-static token table instead, which this does not affect): onnxruntime's int8
+# graph (numpy without onnxruntime): 0.7x fp32's wall time on the loaded dev machine. On 1,325
+# prompts the MiniLM model never trained on it moved P(correct) by a median 0, p99 0.009, at
+# most 0.029, and changed the difficulty level of 8 (bench/encode_one.py --only int8
+# --held-out 2000, run with a MiniLM default model). Training and figures stay fp32.
 SERVING_ENCODER = "auto-int8"
 # A prompt embedded while no other one is uses this many onnxruntime threads (concurrent ones
 # use one each): on the 2-core dev machine a lone int8 embedding took 1.7x less wall time.
