@@ -1,4 +1,4 @@
-"""Scoring off the event loop: concurrent prompts run in parallel and get their own predictions."""
+"""Scoring inline or on worker threads: concurrent prompts get their own predictions."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from router.app import default_model_dir
-from router.scoring import Scorer
+from router.scoring import Scorer, scores_inline
 from tests.router.conftest import EASY, HARD
 
 
@@ -22,9 +22,10 @@ def model() -> Any:
     return loaded
 
 
-def test_concurrent_prompts_get_their_own_predictions(model: Any) -> None:
+@pytest.mark.parametrize("inline", [True, False])
+def test_concurrent_prompts_get_their_own_predictions(model: Any, inline: bool) -> None:
     prompts = [EASY, HARD, f"{EASY} ", "What is 7 + 8?"]
-    scorer = Scorer(model, workers=2)
+    scorer = Scorer(model, workers=2, inline=inline)
 
     async def run() -> list[Any]:
         return list(await asyncio.gather(*(scorer.score(p) for p in prompts)))
@@ -50,3 +51,30 @@ def test_errors_reach_the_caller(model: Any) -> None:
             asyncio.run(scorer.score("   "))
     finally:
         scorer.close()
+
+
+def test_a_static_encoder_model_scores_on_the_loop_and_minilm_on_threads(model: Any) -> None:
+    import threading
+
+    from difficulty.encoder import Encoder
+
+    assert scores_inline(model)  # the shipped model is on the static encoder
+    seen: list[int] = []
+
+    class Recording:
+        encoder_ = model.encoder_
+
+        def predict_one(self, prompt: str) -> Any:
+            seen.append(threading.get_ident())
+            return model.predict_one(prompt)
+
+    minilm = Recording()
+    minilm.encoder_ = Encoder("all-MiniLM-L6-v2", use_cache=False)
+    assert not scores_inline(minilm)
+    for predictor, on_loop in ((Recording(), True), (minilm, False)):
+        scorer = Scorer(predictor, workers=1)
+        try:
+            asyncio.run(scorer.score(EASY))
+        finally:
+            scorer.close()
+        assert (seen.pop() == threading.get_ident()) is on_loop
