@@ -53,7 +53,11 @@ class Gateway:
         return self.ledger
 
 
-def get_gateway(request: Request) -> Gateway:
+# The dependencies are coroutines: FastAPI runs a plain `def` dependency on its thread pool, and
+# under streaming load each hop waited several milliseconds for the GIL before the request began.
+
+
+async def get_gateway(request: Request) -> Gateway:
     """The app's Gateway."""
     gateway: Gateway = request.app.state.gateway
     return gateway
@@ -79,7 +83,7 @@ def _matches(token: str, keys: list[str]) -> bool:
     return found
 
 
-def require_api_key(request: Request, gateway: GatewayDep) -> None:
+async def require_api_key(request: Request, gateway: GatewayDep) -> None:
     """401 unless the request carries a configured API key (open when none are configured)."""
     keys = [k.get_secret_value() for k in gateway.settings.auth.api_keys]
     if not keys:
@@ -93,7 +97,7 @@ def require_api_key(request: Request, gateway: GatewayDep) -> None:
         raise AuthenticationError("Incorrect API key provided.")
 
 
-def require_admin(request: Request, gateway: GatewayDep) -> None:
+async def require_admin(request: Request, gateway: GatewayDep) -> None:
     """401/403 unless the request carries the admin key."""
     admin = gateway.settings.auth.admin_key
     if admin is None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -240,3 +241,42 @@ def test_a_minilm_model_is_served_on_the_int8_graph(
     exact = model.predict([HARD]).row(0)  # the fp32 batch path
     for name, pred in exact.items():
         assert served[name].p_correct == pytest.approx(pred.p_correct, abs=0.03)
+
+
+def test_no_request_waits_on_the_thread_pool() -> None:
+    # FastAPI runs plain `def` endpoints and dependencies on its thread pool; under streaming load
+    # each such hop waited milliseconds for the GIL before the request began.
+    import inspect
+
+    from fastapi.dependencies.models import Dependant
+    from fastapi.routing import APIRoute
+
+    from router.app import create_app
+    from router.settings import settings_from_mapping
+
+    settings = settings_from_mapping(base_config("http://127.0.0.1:9/v1", "sqlite:///:memory:"))
+    app = create_app(settings)
+
+    def calls(dependant: Dependant) -> Iterator[Callable[..., object]]:
+        if dependant.call is not None:
+            yield dependant.call
+        for sub in dependant.dependencies:
+            yield from calls(sub)
+
+    def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            inner = getattr(route, "original_router", None)  # included routers (FastAPI >= 0.165)
+            if inner is not None:
+                yield from api_routes(inner.routes)
+
+    routes = list(api_routes(app.routes))
+    assert any(r.path == "/v1/chat/completions" for r in routes)
+    sync = {
+        f"{route.path}: {call.__name__}"
+        for route in routes
+        for call in calls(route.dependant)
+        if not inspect.iscoroutinefunction(call)
+    }
+    assert not sync
