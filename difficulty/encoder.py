@@ -156,6 +156,13 @@ class Encoder:
             return f"{self.name}:{self._static_model().digest}"
         return self.name
 
+    def check(self) -> None:
+        """Fail now, with InvalidInputError, if this encoder cannot be found locally."""
+        if self.is_static:
+            self._static_model()
+        else:
+            self._model_path()
+
     def _static_model(self) -> Any:
         if self._static is None:
             from difficulty.static_minilm import StaticMiniLM, default_table_path

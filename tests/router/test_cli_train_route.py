@@ -106,3 +106,21 @@ def test_train_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert "folds" in error_line(capsys)
     assert main(["train", "--dataset", "no-such-dataset"]) == 2
     assert "unknown dataset" in error_line(capsys)
+    assert main(["train", "--outcomes", str(ARITH), "--encoder", "no-such-encoder"]) == 2
+    assert "unknown encoder 'no-such-encoder'" in error_line(capsys)
+    assert main(["train", "--outcomes", str(ARITH), "--encoder", str(tmp_path / "x.npz")]) == 2
+    assert "no such table" in error_line(capsys)
+
+
+def test_train_on_the_static_encoder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("THINKGATE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "model"
+    args = ["train", "--outcomes", str(ARITH), "--folds", "2", "--quiet", "--out", str(out)]
+    assert main([*args, "--encoder", "minilm-static"]) == 0
+    assert json.loads((out / "metadata.json").read_text())["encoder"] == "minilm-static"
+    capsys.readouterr()
+    assert main(["route", PROMPT, "--model", str(out), "--json"]) == 0
+    routed = json.loads(capsys.readouterr().out)
+    assert set(routed["profiles"]) == {"direct", "think"}
