@@ -73,10 +73,22 @@ def _rss_mb(pid: int) -> tuple[float, float]:
     return int(fields["VmRSS"].split()[0]) / 1024, int(fields["VmHWM"].split()[0]) / 1024
 
 
+def _children(pid: int) -> list[int]:
+    """Direct child processes (the gateway's workers, when there are several)."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found.extend(int(c) for c in children)
+    return found
+
+
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds a process and its worker processes have used."""
+    total = 0.0
+    for p in [pid, *_children(pid)]:
+        fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -200,6 +212,12 @@ def main() -> int:
     parser.add_argument("--levels", default="1,16,64")
     parser.add_argument("--model-dir", default=None, help="difficulty model (default: shipped)")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes (thinkgate serve --workers); more than one uses a Redis ledger",
+    )
+    parser.add_argument(
         "--arrivals",
         choices=["burst", "staggered", "both"],
         default="both",
@@ -215,6 +233,8 @@ def main() -> int:
     upstream = f"http://127.0.0.1:{up_port}"
     gateway = f"http://127.0.0.1:{gw_port}"
     ledger_url = f"sqlite:///{tmp / 'ledger.db'}"
+    if args.workers > 1:
+        ledger_url = f"redis://127.0.0.1:6379/0?prefix=thinkgate-bench-{tmp.name}"
     config = {
         "profiles": {
             "direct": {
@@ -247,7 +267,7 @@ def main() -> int:
     )  # fmt: skip
     gw_proc = subprocess.Popen(
         [*cli, "serve", "--config", str(tmp / "gateway.yaml"), "--port", str(gw_port),
-         "--log-level", "warning"],
+         "--log-level", "warning", "--workers", str(args.workers)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
@@ -319,6 +339,9 @@ def main() -> int:
         time.sleep(1.0)
         records = len(_ledger_ttfts(ledger_url))
         rss, peak = _rss_mb(gw_proc.pid)
+        for child in _children(gw_proc.pid):  # worker processes
+            child_rss, child_peak = _rss_mb(child)
+            rss, peak = rss + child_rss, peak + child_peak
         print(f"ledger: {records} records for {sent} gateway chat requests "
               f"({'none lost' if records == sent else f'{sent - records} missing'})")  # fmt: skip
         print(f"gateway RSS: {rss:.0f} MB now, {peak:.0f} MB peak")
@@ -335,6 +358,12 @@ def main() -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if ledger_url.startswith("redis://"):
+            import redis
+
+            client = redis.Redis(host="127.0.0.1", port=6379)
+            for key in client.scan_iter(f"thinkgate-bench-{tmp.name}*"):
+                client.delete(key)
     return 0
 
 

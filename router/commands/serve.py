@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import Any
+
+from difficulty.errors import InvalidInputError
 
 __all__ = ["register", "run"]
 
@@ -22,6 +26,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default: the config's port)")
     parser.add_argument("--log-level", default="info", help="uvicorn log level")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="gateway processes sharing the port (default 1); more than one needs a redis:// "
+        "ledger, which is what makes their savings one figure",
+    )
+    parser.add_argument(
         "--check", action="store_true", help="validate the config and exit without serving"
     )
     parser.set_defaults(func=run)
@@ -34,13 +45,30 @@ def run(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     app = create_app(settings)
+    if args.workers < 1:
+        raise InvalidInputError("--workers must be at least 1", param="workers")
+    if args.workers > 1 and not settings.ledger.url.startswith("redis://"):
+        raise InvalidInputError(
+            "--workers > 1 needs a redis:// ledger (an SQLite ledger keeps its savings in one "
+            "process)",
+            param="workers",
+        )
     if args.check:
         print(f"config ok: {len(settings.profiles)} profiles ({', '.join(settings.profiles)})")
         return 0
     import uvicorn
 
+    target: Any = app
+    if args.workers > 1:
+        # Each worker process builds its own app from the same file (uvicorn needs an import
+        # string to start workers); the config was validated above, once, with its errors.
+        if args.config:
+            os.environ["THINKGATE_CONFIG"] = str(Path(args.config).resolve())
+        target = "router.app:app_from_config"
     uvicorn.run(
-        app,
+        target,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
         log_level=args.log_level,

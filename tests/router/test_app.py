@@ -29,6 +29,14 @@ def test_health_and_readiness(gateway: RunningGateway) -> None:
     assert ready.json() == {"status": "ready", "model": True, "ledger": True}
 
 
+def test_start_up_objects_are_frozen_out_of_garbage_collection(gateway: RunningGateway) -> None:
+    # A full collection over the imports and the model would stall every stream (~0.2 s).
+    import gc
+
+    assert httpx.get(f"{gateway.url}/readyz").status_code == 200
+    assert gc.get_freeze_count() > 100_000
+
+
 def test_not_ready_while_the_ledger_is_unreachable(
     replay: ReplayUpstream, gateway_factory: Callable[..., RunningGateway]
 ) -> None:

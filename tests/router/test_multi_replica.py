@@ -155,3 +155,49 @@ def test_savings_on_either_replica_count_every_request(
     )
     assert response.status_code == 200, response.text
     assert _savings(urls[0])["feedback"] == {"labelled": 1, "correct": 1, "accuracy": 1.0}
+
+
+def test_one_port_served_by_worker_processes(
+    replay: ReplayUpstream, redis_ledger_url: str, tmp_path: Path
+) -> None:
+    """`thinkgate serve --workers 2`: two processes behind one port, one set of savings."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(yaml.safe_dump(base_config(replay.base_url, redis_ledger_url)))
+    port = _free_port()
+    log = tmp_path / "workers.log"
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": "1"}
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "router.cli", "serve", "--config", str(config)]
+            + ["--port", str(port), "--log-level", "warning", "--workers", "2"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=sink,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_ready(url, process, log)
+            # Both workers answer readiness on the shared port before the load starts.
+            deadline = time.monotonic() + 120
+            while len(_workers(process.pid)) < 2 and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert len(_workers(process.pid)) == 2
+            served = asyncio.run(_load([url, url]))
+            assert len({request_id for _, request_id in served}) == REQUESTS
+            assert _settled_savings(url, REQUESTS)["requests"] == REQUESTS
+            assert len(read_records(redis_ledger_url)) == REQUESTS
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _workers(pid: int) -> list[int]:
+    """Child processes running a worker (not multiprocessing's resource tracker)."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children.extend(int(c) for c in (task / "children").read_text().split())
+    return [c for c in children if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]

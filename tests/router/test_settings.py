@@ -122,6 +122,19 @@ def test_serve_refuses_a_bad_config_with_one_line(
     assert "not valid YAML" in capsys.readouterr().err
 
 
+def test_serve_workers_need_a_shared_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    path.write_text(yaml.safe_dump(_config()))
+    capsys.readouterr()
+    assert main(["serve", "--config", str(path), "--workers", "2", "--check"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "redis://" in err and "--workers" in err
+    assert main(["serve", "--config", str(path), "--workers", "0", "--check"]) == 2
+    assert "--workers must be at least 1" in capsys.readouterr().err
+
+
 def test_bad_convergence_settings_fail_at_start_up() -> None:
     from router.app import create_app
 
