@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ class DifficultyModel:
         calibration: str = "sigmoid",
         calibration_folds: int = 3,
         early_stopping_rounds: int = 30,
+        correct_linear_grid: Sequence[float] = (),
         profiles: Sequence[str] | None = None,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
@@ -64,6 +66,9 @@ class DifficultyModel:
         self.calibration = calibration
         self.calibration_folds = calibration_folds
         self.early_stopping_rounds = early_stopping_rounds
+        # P(correct) only: when set, the trees boost from a standardised logistic model whose
+        # penalty C is picked from this grid by inner-fold AUC (`difficulty.crossfit.ROUTING_HEAD`).
+        self.correct_linear_grid = correct_linear_grid
         self.profiles = profiles
         self.encoder = encoder
         self.n_jobs = n_jobs
@@ -114,6 +119,7 @@ class DifficultyModel:
             calibration=self.calibration,
             inner_folds=self.calibration_folds,
             early_stopping_rounds=self.early_stopping_rounds,
+            linear_grid=tuple(float(c) for c in self.correct_linear_grid),
             embedding_dim=embedding_dim,
             n_jobs=self.n_jobs,
             random_state=self.random_state,
@@ -196,6 +202,13 @@ class DifficultyModel:
                         head.booster.save_model(str(out / trees))
                     entry[kind] = {"linear": head.linear.to_json(), "trees": trees}
             entries.append(entry)
+        # Tree files of a model saved here before, which this one does not use, would mislead.
+        written = {e[k]["trees"] for e in entries for k in ("correct", "tokens") if e[k]}
+        for stale in out.glob("profile*.*.txt"):
+            if re.fullmatch(r"profile\d+\.(correct|tokens)\.txt", stale.name) and (
+                stale.name not in written
+            ):
+                stale.unlink()
         meta = {
             "format_version": FORMAT_VERSION,
             "feature_version": FEATURE_VERSION,
@@ -268,6 +281,7 @@ _PARAM_NAMES = (
     "calibration",
     "calibration_folds",
     "early_stopping_rounds",
+    "correct_linear_grid",
     "profiles",
     "encoder",
     "n_jobs",

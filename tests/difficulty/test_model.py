@@ -123,6 +123,32 @@ def test_save_load_roundtrip(model: DifficultyModel, saved: Path, encoder: Encod
     np.testing.assert_allclose(a.tokens, b.tokens, rtol=1e-6)
 
 
+def test_save_removes_tree_files_it_does_not_use(model: DifficultyModel, tmp_path: Path) -> None:
+    out = tmp_path / "m"
+    out.mkdir()
+    (out / "profile7.correct.txt").write_text("left by an older model")
+    (out / "notes.txt").write_text("not a tree file")
+    model.save(out)
+    assert not (out / "profile7.correct.txt").exists()
+    assert (out / "notes.txt").exists()
+    meta = json.loads((out / "metadata.json").read_text())
+    used = {e[k]["trees"] for e in meta["profiles"] for k in ("correct", "tokens") if e[k]}
+    assert {p.name for p in out.glob("profile*.txt")} == used - {None}
+
+
+def test_routing_head_grid_is_a_saved_hyperparameter(
+    outcomes: list[Outcome], encoder: Encoder, tmp_path: Path
+) -> None:
+    routed = DifficultyModel(encoder=encoder, n_estimators=60, correct_linear_grid=(0.001, 0.01))
+    routed.fit(outcomes)
+    assert routed.boost_settings(384).linear_grid == (0.001, 0.01)
+    loaded = DifficultyModel.load(routed.save(tmp_path / "m"), encoder=encoder)
+    assert loaded.get_params()["correct_linear_grid"] == [0.001, 0.01]
+    a, b = routed.predict([EASY, HARD]), loaded.predict([EASY, HARD])
+    np.testing.assert_allclose(a.p_correct, b.p_correct, rtol=1e-6)
+    assert DifficultyModel().boost_settings(384).linear_grid == ()
+
+
 def test_load_refuses_missing_and_corrupt(saved: Path, tmp_path: Path) -> None:
     with pytest.raises(ModelFormatError):
         DifficultyModel.load(tmp_path / "absent")
