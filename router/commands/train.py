@@ -37,6 +37,12 @@ def register(subparsers: Any) -> None:
         help="prompt encoder: all-MiniLM-L6-v2 (default), minilm-static (the shipped model's: "
         "~0.3 ms a prompt), a static table .npz, or a local sentence-transformers directory",
     )
+    parser.add_argument(
+        "--routing-head",
+        action="store_true",
+        help="P(correct) boosts from a strongly penalised logistic model chosen by inner-fold AUC "
+        "(the shipped model's head; better when a profile fails rarely)",
+    )
     parser.add_argument("--out", metavar="DIR", help="save the model fitted on all rows here")
     parser.add_argument("--report", metavar="FILE", help="write the report as JSON here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -68,6 +74,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Cross-fit and report; then fit on every row and save when --out is given."""
+    from difficulty.crossfit import ROUTING_HEAD
     from difficulty.datasets import load_outcomes
     from difficulty.encoder import DEFAULT_ENCODER, Encoder
     from difficulty.errors import InvalidInputError
@@ -80,8 +87,14 @@ def run(args: argparse.Namespace) -> int:
     encoder = Encoder(name, progress=False if args.quiet else None)
     encoder.check()  # an unknown encoder fails before the data is read
     outcomes = load_outcomes(args.outcomes, args.dataset or ())
+    params = {"correct_linear_grid": ROUTING_HEAD["linear_grid"]} if args.routing_head else {}
     report = evaluation_report(
-        outcomes, folds=args.folds, seed=args.seed, encoder=encoder, profiles=args.profile
+        outcomes,
+        folds=args.folds,
+        seed=args.seed,
+        encoder=encoder,
+        profiles=args.profile,
+        model_params=params,
     )
     report = json_ready(report)
     print(format_report(report))
@@ -89,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
         Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
         print(f"report written to {args.report}")
     if args.out:
-        model = DifficultyModel(profiles=args.profile, encoder=encoder, random_state=args.seed)
+        model = DifficultyModel(
+            profiles=args.profile, encoder=encoder, random_state=args.seed, **params
+        )
         model.fit(outcomes)
         model.metrics_ = report
         model.save(args.out)

@@ -118,8 +118,10 @@ def test_train_on_the_static_encoder(
     monkeypatch.setenv("THINKGATE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "model"
     args = ["train", "--outcomes", str(ARITH), "--folds", "2", "--quiet", "--out", str(out)]
-    assert main([*args, "--encoder", "minilm-static"]) == 0
-    assert json.loads((out / "metadata.json").read_text())["encoder"] == "minilm-static"
+    assert main([*args, "--encoder", "minilm-static", "--routing-head"]) == 0
+    meta = json.loads((out / "metadata.json").read_text())
+    assert meta["encoder"] == "minilm-static"
+    assert meta["params"]["correct_linear_grid"] == [0.0005, 0.001, 0.002]
     capsys.readouterr()
     assert main(["route", PROMPT, "--model", str(out), "--json"]) == 0
     routed = json.loads(capsys.readouterr().out)
