@@ -30,7 +30,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from router.dashboard import mount, render_dashboard
 from router.ledger import Ledger, open_ledger
 from router.server_thread import ServerThread
-from tests.router.conftest import PROMPTS, RunningGateway
+from tests.router.conftest import PROMPTS, RunningGateway, stop_process
 from tests.router.test_metrics import make_record
 
 API_KEY = "dashboard-test-key"
@@ -141,11 +141,7 @@ async def chromium_page() -> AsyncIterator[DevTools]:
                 await page.call("Page.enable")
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
 
 async def _browser_call(ws: Any, method: str, **params: Any) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from router.replay_upstream import ReplayUpstream
-from tests.router.conftest import PROMPTS, base_config, read_records
+from tests.router.conftest import PROMPTS, base_config, read_records, stop_process
 
 REQUESTS = 60
 CONCURRENCY = 16
@@ -81,11 +81,7 @@ def replicas(
         for process in processes:
             process.terminate()
         for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=20)  # already told to stop: waits, kills if need be
         for sink in sinks:
             sink.close()
 
@@ -187,12 +183,7 @@ def test_one_port_served_by_worker_processes(
             assert _settled_savings(url, REQUESTS)["requests"] == REQUESTS
             assert len(read_records(redis_ledger_url)) == REQUESTS
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, timeout=30)
 
 
 def _workers(pid: int) -> list[int]:

@@ -26,7 +26,7 @@ import pytest
 from router.probe import DEFAULT_SUFFIX
 from router.replay_upstream import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
-from tests.router.conftest import RunningGateway, wait_for
+from tests.router.conftest import RunningGateway, stop_process, wait_for
 from tests.router.test_probe_run import (
     QUESTION,
     cookie_row,
@@ -103,12 +103,7 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             time.sleep(0.2)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
