@@ -206,12 +206,14 @@ def format_figures(figures: Mapping[str, Any]) -> str:
     if estimate and estimate.get("saved_estimate") is not None:
         by = estimate.get("saved_by") or {}
         lines.append(
-            f"ledger estimate    saved {estimate['saved_estimate']:,.0f} of "
-            f"{estimate['reference_estimate'] or 0:,.0f} predicted "
-            f"({_pct(estimate.get('saved_share'))}; routing {by.get('routing', 0):,.0f}, "
-            f"early exit {by.get('early_exit', 0):,.0f})"
+            f"ledger estimate    saved {estimate['saved_estimate']:,.0f} "
+            f"({_pct(estimate.get('saved_share'))} of spent + saved; routing "
+            f"{by.get('routing', 0):,.0f}, early exit {by.get('early_exit', 0):,.0f})"
         )
-        lines.append("                   (the gateway's own per-request estimate, no recordings)")
+        lines.append(
+            "                   (the gateway's own per-request estimate, no recordings; its "
+            f"always-think forecast: {estimate['reference_estimate'] or 0:,.0f})"
+        )
     for message in figures.get("error_messages", ()):
         lines.append(f"error              {message}")
     return "\n".join(lines)

@@ -152,6 +152,7 @@ class SavingsState:
         requests = _int(c.get("requests", 0))
         reference = c.get("reference_estimate", 0.0)
         saved = c.get("saved_estimate", 0.0)
+        spent = c.get("completion_tokens", 0.0)
         early_exits = _int(c.get("early_exits", 0))
         labelled = _int(c.get("labelled", 0))
         correct = _int(c.get("correct", 0))
@@ -168,7 +169,10 @@ class SavingsState:
                 "probe": _int(c.get("probe_tokens", 0)),
                 "reference_estimate": _round(reference),
                 "saved_estimate": _round(saved),
-                "saved_share": round(saved / reference, 4) if reference > 0 else 0.0,
+                # Of what these requests would have spent: what they spent plus what they saved.
+                # Only the saved part is an estimate; the difficulty model's reference estimate
+                # runs low on long thinking (it forecasts log tokens), which inflated the share.
+                "saved_share": round(saved / (spent + saved), 4) if spent + saved > 0 else 0.0,
             },
             "saved_by": self._saved_by(),
             "early_exits": early_exits,

@@ -87,7 +87,7 @@ def test_ledger_estimate_is_shown_next_to_the_measured_figures() -> None:
             "completion": 3600,
             "reference_estimate": 5000.0,
             "saved_estimate": 1200.0,
-            "saved_share": 0.24,
+            "saved_share": 0.25,  # 1,200 of 3,600 spent + 1,200 saved
         },
         "saved_by": {"routing": 1000.0, "early_exit": 200.0, "sampling": 0.0},
     }
@@ -96,7 +96,8 @@ def test_ledger_estimate_is_shown_next_to_the_measured_figures() -> None:
     assert figures["ledger_estimate"]["saved_estimate"] == 1200.0
     assert figures["ledger_estimate"]["saved_by"]["routing"] == 1000.0
     text = format_figures(figures)
-    assert "ledger estimate    saved 1,200 of 5,000 predicted (24.0%" in text
+    assert "ledger estimate    saved 1,200 (25.0% of spent + saved; routing 1,000" in text
+    assert "always-think forecast: 5,000)" in text
     assert "requests/profile   direct 1" in text
     assert "saved              900 (90.0% of always-think)" in text
 

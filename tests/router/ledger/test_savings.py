@@ -73,7 +73,7 @@ def test_figures_of_three_requests() -> None:
         "probe": 25,
         "reference_estimate": 2050.0,
         "saved_estimate": 1300.0,
-        "saved_share": round(1300 / 2050, 4),
+        "saved_share": round(1300 / (750 + 1300), 4),
     }
     assert s["saved_by"] == {"routing": 900.0, "early_exit": 400.0, "sampling": 0.0}
     assert (s["early_exits"], s["early_exit_rate"]) == (1, round(1 / 3, 4))
