@@ -16,13 +16,22 @@ from difficulty.model import DifficultyModel
 from difficulty.outcomes import Outcome
 from difficulty.profile_model import fit_profile
 
-__all__ = ["CrossFitted", "ROUTING_HEAD", "assign_folds", "cross_fit", "cross_fit_target"]
+__all__ = [
+    "CrossFitted",
+    "ROUTING_HEAD",
+    "ROUTING_MODEL_PARAMS",
+    "assign_folds",
+    "cross_fit",
+    "cross_fit_target",
+]
 
 # The P(correct) head the simulator routes with: the trees boost from a logistic model on
 # every feature at unit variance under a strong penalty (C chosen by inner-fold AUC, training
 # items only) instead of the default's mildly penalised one. On mip it lifts Qwen2.5-32B's
 # held-out AUC from 0.61 to about 0.68.
 ROUTING_HEAD: dict[str, Any] = {"linear_grid": (0.0005, 0.001, 0.002)}
+# The same head as DifficultyModel hyper-parameters (the shipped model, `train --routing-head`).
+ROUTING_MODEL_PARAMS: dict[str, Any] = {"correct_linear_grid": ROUTING_HEAD["linear_grid"]}
 
 
 @dataclass(frozen=True, eq=False)

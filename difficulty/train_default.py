@@ -36,7 +36,7 @@ def training_outcomes(outcomes: Sequence[Outcome]) -> list[Outcome]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Cross-fit a report on the training part, fit on all of it, save with its metrics."""
-    from difficulty.crossfit import ROUTING_HEAD
+    from difficulty.crossfit import ROUTING_MODEL_PARAMS
     from difficulty.datasets import load_dataset
     from difficulty.encoder import STATIC_ENCODER, Encoder
     from difficulty.evaluation import evaluation_report, json_ready
@@ -70,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     encoder = Encoder(args.encoder)
     # The simulator's routing head (`ROUTING_HEAD`): with few failures per profile, a strongly
     # penalised linear start ranks them better than the default head on held-out folds.
-    params = {} if args.plain_head else {"correct_linear_grid": ROUTING_HEAD["linear_grid"]}
+    params = {} if args.plain_head else dict(ROUTING_MODEL_PARAMS)
     report = evaluation_report(
         train,
         folds=args.folds,

@@ -74,7 +74,7 @@ def format_report(report: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Cross-fit and report; then fit on every row and save when --out is given."""
-    from difficulty.crossfit import ROUTING_HEAD
+    from difficulty.crossfit import ROUTING_MODEL_PARAMS
     from difficulty.datasets import load_outcomes
     from difficulty.encoder import DEFAULT_ENCODER, Encoder
     from difficulty.errors import InvalidInputError
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     encoder = Encoder(name, progress=False if args.quiet else None)
     encoder.check()  # an unknown encoder fails before the data is read
     outcomes = load_outcomes(args.outcomes, args.dataset or ())
-    params = {"correct_linear_grid": ROUTING_HEAD["linear_grid"]} if args.routing_head else {}
+    params = dict(ROUTING_MODEL_PARAMS) if args.routing_head else {}
     report = evaluation_report(
         outcomes,
         folds=args.folds,
