@@ -4,8 +4,8 @@ python bench/convergence.py [--sweep] [--json FILE] [--per-trace NAME]
 
 The default watcher (`WatcherParams()`: the learned exit rule, weights and threshold fitted by
 `bench/fit_exit_rule.py`) was fitted on the tuning half of the QwQ-32B and s1.1 GSM8K/MATH
-traces (seeded split by item id, `router.trace_replay.split_traces`); every figure for those
-sets is on the other half. Each model's own threshold (a profile's `confidence`, chosen on its
+traces (seeded split by item id, `policies.convergence.split_traces`); every figure for
+those sets is on the other half. Each model's own threshold (a profile's `confidence`, chosen on its
 tuning half) is printed too, with the text-only ceiling per set. The streak rule (k agreeing
 explicit answers) is printed alongside; `--sweep` re-chooses its parameters on the tuning half
 and prints its frontier. `--per-trace NAME` lists, for that set's tuning half, where each trace
@@ -25,17 +25,17 @@ from typing import Any
 
 from difficulty.answers import answers_match
 from difficulty.traces import load_traces
-from router.candidates import statements
-from router.convergence import WatcherParams
-from router.exit_features import SCAN_KINDS
-from router.exit_rule import default_rule
-from router.trace_replay import (
+from policies.convergence import (
+    SCAN_KINDS,
     PreparedTrace,
     TraceResult,
+    WatcherParams,
     choose_params,
+    default_rule,
     frontier,
     replay,
     split_traces,
+    statements,
     summarize,
     sweep,
 )

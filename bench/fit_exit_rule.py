@@ -1,8 +1,8 @@
-"""Fit the learned exit rule on the tuning half of the traces and write router/exit_weights.py.
+"""Fit the learned exit rule on the tuning half of the traces and write its JSON data file.
 
 python bench/fit_exit_rule.py [--interval 50] [--min-tokens 100] [--margin 0.0] [--dry-run]
 
-Only the tuning half (`router.trace_replay.split_traces`) of the QwQ-32B and s1.1 GSM8K/MATH
+Only the tuning half (`policies.convergence.split_traces`) of the QwQ-32B and s1.1 GSM8K/MATH
 traces is read. The threshold is chosen on out-of-fold probabilities (5 folds by trace) so it is
 not fitted to the same checkpoints it judges: the lowest one that loses at most 1 point of
 accuracy on every set; and one per model (a profile's `confidence`), on that model's sets.
@@ -23,10 +23,16 @@ import numpy as np
 
 from difficulty.answers import answers_match
 from difficulty.traces import load_traces
-from router.convergence import ConvergenceWatcher, WatcherParams
-from router.exit_features import FEATURE_NAMES
-from router.exit_rule import ExitRule, Tree
-from router.trace_replay import PreparedTrace, split_traces
+from policies.convergence import (
+    FEATURE_NAMES,
+    RULE_FILE,
+    ConvergenceWatcher,
+    ExitRule,
+    PreparedTrace,
+    Tree,
+    WatcherParams,
+    split_traces,
+)
 
 MODELS = ("QwQ-32B", "s1.1")
 SETS = tuple(f"mip-{source}-{model}" for source in ("gsm8k", "math") for model in MODELS)
@@ -35,7 +41,7 @@ MAX_DROP = 0.01
 TREES, DEPTH, RATE = 100, 3, 0.1
 # The logistic part's share of the log-odds when trees are fitted too (1 - it: the trees').
 LINEAR = 0.7
-WEIGHTS_FILE = Path(__file__).resolve().parent.parent / "router" / "exit_weights.py"
+RULE_PATH = Path(__file__).resolve().parent.parent / "policies" / "convergence" / RULE_FILE
 
 
 @dataclass
@@ -288,20 +294,16 @@ def main(argv: list[str] | None = None) -> int:
         "min_tokens": args.min_tokens,
         "trees_fitted": {"trees": args.trees, "depth": args.depth, "rate": args.rate},
     }
-    # Trees as short JSON string pieces: one number a line would run to thousands of lines.
-    blob = json.dumps([t.to_list() for t in trees], separators=(",", ":"))
-    pieces = "\n".join(f"    {json.dumps(blob[i : i + 88])}" for i in range(0, len(blob), 88))
-    WEIGHTS_FILE.write_text(
-        '"""Shipped weights of the learned exit rule (written by bench/fit_exit_rule.py)."""\n\n'
-        "import json\n"
-        "from typing import Any\n\n"
-        f"WEIGHTS: dict[str, Any] = {json.dumps(weights, indent=4)}\n\n"
-        "# Boosted trees (router.exit_rule.Tree.to_list form), added to the log-odds.\n"
-        f'TREES: list[Any] = json.loads(\n    ""\n{pieces}\n)\n',
-        encoding="utf-8",
-    )
-    print(f"wrote {WEIGHTS_FILE}")
+    RULE_PATH.write_text(rule_json(weights, trees), encoding="utf-8")
+    print(f"wrote {RULE_PATH}")
     return 0
+
+
+def rule_json(weights: dict[str, Any], trees: list[Tree]) -> str:
+    """The rule's data file: weights and fitting notes indented, one tree (five lists) a line."""
+    text = json.dumps({**weights, "trees": "__TREES__"}, indent=2)
+    rows = ",\n".join("    " + json.dumps(t.to_list(), separators=(",", ":")) for t in trees)
+    return text.replace('"__TREES__"', "[\n" + rows + "\n  ]") + "\n"
 
 
 def _blend(linear: np.ndarray, boosted: np.ndarray, weight: float) -> np.ndarray:

@@ -24,15 +24,21 @@ import numpy as np
 from difficulty.crossfit import ROUTING_HEAD, assign_folds, cross_fit
 from difficulty.datasets import load_dataset
 from difficulty.outcomes import Outcome
-from policies.calibration import CONFIDENCE_Z, Target
 from policies.decision import SamplingPlan
-from policies.policy import PolicyConfig
 from policies.profiles import ProfileCost
-from policies.routing_report import calibration_hold_rate, routing_report
-from policies.sampling import PRIOR_WEIGHT
-from policies.search_simulator import sampled_problems, simulate_search
+from policies.routing import (
+    CONFIDENCE_Z,
+    PolicyConfig,
+    RoutingTable,
+    Target,
+    best_within_loss,
+    calibration_hold_rate,
+    frontier,
+    operating_point,
+    routing_report,
+)
+from policies.search import PRIOR_WEIGHT, sampled_problems, simulate_search
 from policies.simulation import select_profiles
-from policies.simulator import RoutingTable, best_within_loss, frontier, operating_point
 
 # Output-token list prices (USD per token) for the RouteLLM pair: GPT-4-1106 and Mixtral-8x7B.
 ROUTELLM_PRICES = {

@@ -19,7 +19,7 @@ import httpx
 
 from difficulty.datasets import load_dataset
 from difficulty.outcomes import Outcome
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 
 
 async def _stream(client: httpx.AsyncClient, url: str, prompt: str) -> tuple[float, int, float]:

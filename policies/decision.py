@@ -12,7 +12,7 @@ class SamplingPlan:
     """How a search profile samples: up to `max_samples`, stopping once the leader is safe.
 
     Stop when the posterior probability that the current leading answer is the majority
-    passes `threshold` (see `policies.sampling`); `prior_p_correct` is the difficulty model's
+    passes `threshold` (see `policies.search.vote`); `prior_p_correct` is the difficulty model's
     P(correct) for the profile, used as the prior on agreement.
     """
 

@@ -7,13 +7,17 @@ from typing import Any
 
 from difficulty.errors import InvalidInputError, NotFoundError
 from difficulty.outcomes import Outcome
-from policies.calibration import CONFIDENCE_Z, Target
 from policies.decision import SamplingPlan
-from policies.policy import PolicyConfig
 from policies.profiles import ProfileCost
-from policies.routing_report import default_reference, routing_report
-from policies.search_simulator import sampled_problems, simulate_search
-from policies.simulator import RoutingTable
+from policies.routing import (
+    CONFIDENCE_Z,
+    PolicyConfig,
+    RoutingTable,
+    Target,
+    default_reference,
+    routing_report,
+)
+from policies.search import sampled_problems, simulate_search
 
 __all__ = ["select_profiles", "simulate"]
 

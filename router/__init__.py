@@ -1,1 +1,2 @@
-"""The thinkgate service: HTTP API, pipeline, upstream calls, streaming, ledger, CLI."""
+"""The thinkgate service, where all I/O lives: the gateway (HTTP API, upstream calls, streaming,
+ledger, metrics, dashboard), the CLI, and the replay upstream and demo as sub-packages."""

@@ -97,7 +97,7 @@ def _check_convergence(settings: Settings) -> None:
         if not profile.watches_convergence or profile.probes:
             continue  # probe mode does not use the text watcher's rule
         try:
-            from router.convergence import ConvergenceWatcher, WatcherParams
+            from policies.convergence import ConvergenceWatcher, WatcherParams
 
             ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
         except (ValueError, TypeError, OSError) as exc:

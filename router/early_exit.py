@@ -1,6 +1,6 @@
 """Live convergence pruning: watch a thinking stream and cut it once its answer has settled.
 
-The watcher (router.convergence) reads the reasoning as it streams (`reasoning_content`
+The watcher (policies.convergence.watcher) reads the reasoning as it streams (`reasoning_content`
 deltas, or `<think>...</think>` inside content). When it calls the answer settled, the upstream
 connection is closed, so the server stops generating, and the caller still gets a well-formed
 end: the answer from a short continuation with the thinking closed (where the profile allows
@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from difficulty.errors import ThinkgateError
-from router.convergence import (
+from policies.convergence import (
     ConvergenceWatcher,
     ExitDecision,
     ThinkSplitter,
@@ -160,7 +160,7 @@ class WatchedStream:
                 text, tokens = "", None
             if text.strip():
                 return text, tokens, "continuation"
-        from router.convergence import final_answer_text
+        from policies.convergence import final_answer_text
 
         return final_answer_text(decision), None, "probe" if self.prober else "candidate"
 

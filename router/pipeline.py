@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 from difficulty.errors import InvalidInputError
 from policies.decision import Decision, SamplingPlan
-from policies.policy import PolicyConfig, PredictionLike, decide
 from policies.profiles import ProfileCost
+from policies.routing import PolicyConfig, PredictionLike, decide
 from router.errors import ModelNotFoundError
 from router.ledger.base import Ledger
 from router.ledger.record import LedgerRecord

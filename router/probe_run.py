@@ -1,4 +1,4 @@
-"""Probe mode's I/O edge: send the probes router.probe asks for, beside the relayed stream.
+"""Probe mode's I/O edge: send the probes `policies.convergence.probe` asks for, beside the stream.
 
 Each probe is a background task on the profile's text-completions endpoint; the stream never
 waits for one. Answers are collected as later chunks go by; closing cancels the probe in flight.
@@ -12,8 +12,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from difficulty.errors import ThinkgateError
-from router.convergence import DEFAULT_MARKERS, ExitDecision
-from router.probe import DEFAULT_SUFFIX, ProbeParams, ProbeRequest, ProbeTracker, chatml_prompt
+from policies.convergence import (
+    DEFAULT_MARKERS,
+    DEFAULT_SUFFIX,
+    ExitDecision,
+    ProbeParams,
+    ProbeRequest,
+    ProbeTracker,
+    chatml_prompt,
+)
 from router.settings import ProbeSettings
 from router.upstream import Upstream
 

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from policies.policy import PredictionLike
+from policies.routing import PredictionLike
 
 __all__ = ["OnePredictor", "Scorer", "scores_inline"]
 

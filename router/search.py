@@ -1,7 +1,7 @@
 """Search profiles: sample in concurrent waves, vote, stop adaptively, return the majority's answer.
 
 Samples of a wave run concurrently; each finished sample is voted on at once (answers grouped
-by the shared normaliser), and once policies.sampling says the leader is safe the samples
+by the shared normaliser), and once policies.search.vote says the leader is safe the samples
 still running are cancelled. The winning sample's full response is then streamed.
 """
 
@@ -18,7 +18,7 @@ import anyio
 from difficulty.answers import extract_answer
 from difficulty.errors import ThinkgateError
 from policies.decision import SamplingPlan
-from policies.sampling import AdaptiveVote, cluster_answers
+from policies.search import AdaptiveVote, cluster_answers
 from router.pipeline import CallStats, Routing
 from router.streaming import Accumulator
 from router.upstream import Upstream

@@ -46,8 +46,8 @@ class SearchSettings(BaseModel):
 
 
 class ProbeSettings(BaseModel):
-    """Probe mode (router.probe): every m thinking tokens, ask the text-completions API for the
-    answer with an answer-forcing suffix; exit on k agreeing probes. Unset fields: the defaults."""
+    """Probe mode (policies.convergence.probe): every m thinking tokens, ask the text-completions
+    API for the answer with an answer-forcing suffix; exit on k agreeing probes. Unset: defaults."""
 
     model_config = _STRICT
     enabled: bool = True
@@ -126,7 +126,7 @@ class ProfileSettings(BaseModel):
 
 
 class PolicySettings(BaseModel):
-    """The operator's policy (see policies.policy.PolicyConfig)."""
+    """The operator's policy (see policies.routing.policy.PolicyConfig)."""
 
     model_config = _STRICT
     kind: Literal["fixed", "utility", "target"] = "utility"

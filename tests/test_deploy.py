@@ -330,3 +330,24 @@ def test_gateway_deployment_runs_the_image_with_config_keys_and_probes() -> None
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/port"] == str(CONFIG["port"])
     assert shlex.join(container["command"]).startswith("thinkgate serve")
+
+
+def test_package_data_ships_every_data_file() -> None:
+    """`pip install .` (the image's install) must carry every non-Python file the packages read."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
+    patterns = config["package-data"]
+    shipped_dirs = {"difficulty", "policies", "router"}
+    assert set(patterns) <= shipped_dirs
+    data = [
+        path
+        for top in shipped_dirs
+        for path in (ROOT / top).rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    ]
+    assert any(p.name == "exit_rule.json" for p in data)  # the shipped exit rule is data
+    for path in data:
+        top, *rest = path.relative_to(ROOT).parts
+        inner = PurePosixPath(*rest)
+        assert any(inner.match(glob) for glob in patterns.get(top, ())), f"not shipped: {path}"

@@ -48,7 +48,8 @@ def test_readme_command_parses(command: str) -> None:
 
 
 def test_readme_paths_exist() -> None:
-    for path in re.findall(r"`((?:router|difficulty|deploy|bench)/[\w./-]+)`", README):
+    folders = "router|difficulty|policies|deploy|bench|tests"
+    for path in re.findall(rf"`((?:{folders})/[\w./-]+)`", README):
         if "*" in path or path.endswith("/"):
             continue
         assert (ROOT / path).exists(), path

@@ -145,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from router.demo import Demo
-    from router.demo_report import format_figures
+    from router.demo.report import format_figures
 
     options = _options(args)
     # Early exits close upstream streams mid-body; the replay server's writes to those closed

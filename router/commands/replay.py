@@ -57,7 +57,7 @@ def register(subparsers: Any) -> None:
 
 def _params(args: argparse.Namespace) -> Any:
     from difficulty.errors import InvalidInputError
-    from router.convergence import WatcherParams
+    from policies.convergence import WatcherParams
 
     config: dict[str, Any] = {}
     for key, value in (
@@ -108,7 +108,14 @@ def _line(name: str, s: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     """Replay the traces (or sweep, choose on one half and report on the other); print a table."""
     from difficulty.errors import InvalidInputError
-    from router.trace_replay import choose_params, frontier, replay, split_traces, summarize, sweep
+    from policies.convergence import (
+        choose_params,
+        frontier,
+        replay,
+        split_traces,
+        summarize,
+        sweep,
+    )
 
     if not 0 <= args.max_drop <= 1:
         raise InvalidInputError("--max-drop must be between 0 and 1")

@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from difficulty.datasets import load_outcomes
-    from router.replay_upstream import create_replay_app
+    from router.replay.server import create_replay_app
 
     aliases = _aliases(args.alias)
     outcomes = load_outcomes(args.outcomes, args.dataset or ())

@@ -127,10 +127,9 @@ def run(args: argparse.Namespace) -> int:
     """Load the outcomes, simulate, write the report (and plot)."""
     from difficulty.datasets import load_outcomes
     from difficulty.errors import InvalidInputError
-    from policies.calibration import Target
     from policies.decision import SamplingPlan
-    from policies.policy import CostUnit, PolicyConfig
     from policies.profiles import ProfileCost
+    from policies.routing import CostUnit, PolicyConfig, Target
     from policies.simulation import select_profiles, simulate
 
     if args.folds < 2:

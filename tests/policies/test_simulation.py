@@ -4,8 +4,8 @@ import pytest
 
 from difficulty.errors import InvalidInputError, NotFoundError
 from difficulty.outcomes import Outcome, Sample
-from policies.calibration import Target
-from policies.policy import PolicyConfig
+from policies.routing.calibration import Target
+from policies.routing.policy import PolicyConfig
 from policies.simulation import select_profiles, simulate
 
 ROWS = [

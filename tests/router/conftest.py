@@ -21,7 +21,7 @@ import pytest
 
 from difficulty.outcomes import Outcome
 from router.app import create_app
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from router.server_thread import ServerThread
 from router.settings import Settings, settings_from_mapping
 

@@ -10,7 +10,7 @@ import httpx
 import openai
 import pytest
 
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from tests.router.conftest import EASY, HARD, RunningGateway, base_config
 
 

@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from difficulty.outcomes import Outcome
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from tests.router.conftest import RunningGateway, base_config, wait_for
 
 QUESTION = (

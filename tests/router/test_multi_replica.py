@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from tests.router.conftest import PROMPTS, base_config, read_records, stop_process
 
 REQUESTS = 60

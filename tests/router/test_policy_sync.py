@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from tests.router.conftest import HARD, RunningGateway, base_config
 
 ADMIN = {"authorization": "Bearer sk-admin"}

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 import pytest
 
-from router.probe import DEFAULT_SUFFIX
-from router.replay_upstream import ReplayUpstream
+from policies.convergence.probe import DEFAULT_SUFFIX
+from router.replay.server import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
 from tests.router.conftest import RunningGateway, stop_process, wait_for
 from tests.router.test_probe_run import (

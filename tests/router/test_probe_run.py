@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from difficulty.outcomes import Outcome
-from router.probe import DEFAULT_SUFFIX
-from router.replay_upstream import ReplayUpstream
+from policies.convergence.probe import DEFAULT_SUFFIX
+from router.replay.server import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
 from tests.router.conftest import RunningGateway, base_config, wait_for
 

@@ -1,0 +1,145 @@
+"""The learned exit rule: how likely the current candidate is the answer the full trace ends on.
+
+A logistic model over `policies.convergence.features`: a linear part plus, optionally, boosted
+regression trees added to its log-odds. Fitted on the tuning half of the recorded traces by
+`bench/fit_exit_rule.py`; its weights and trees ship as the data file `exit_rule.json` beside
+this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
+from typing import Any
+
+from policies.convergence.features import FEATURE_NAMES
+
+__all__ = ["RULE_FILE", "Tree", "ExitRule", "default_rule"]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """One regression tree: node i splits on feature[i] <= threshold[i]; a leaf has feature -1."""
+
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+
+    def __call__(self, x: Sequence[float]) -> float:
+        node = 0
+        while self.feature[node] >= 0:
+            go_left = x[self.feature[node]] <= self.threshold[node]
+            node = self.left[node] if go_left else self.right[node]
+        return self.value[node]
+
+    def to_list(self) -> list[list[float]]:
+        """The tree as five parallel lists."""
+        return [
+            list(self.feature),
+            list(self.threshold),
+            list(self.left),
+            list(self.right),
+            list(self.value),
+        ]
+
+    @classmethod
+    def from_list(cls, data: Sequence[Sequence[float]]) -> Tree:
+        """The tree from `to_list`'s form."""
+        feature, threshold, left, right, value = data
+        return cls(
+            tuple(int(v) for v in feature),
+            tuple(float(v) for v in threshold),
+            tuple(int(v) for v in left),
+            tuple(int(v) for v in right),
+            tuple(float(v) for v in value),
+        )
+
+
+@dataclass(frozen=True)
+class ExitRule:
+    """Standardise the features, weigh them, squash: P(candidate is the final answer)."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    # Thresholds chosen per model on its own tuning traces (a profile's `confidence`).
+    model_thresholds: tuple[tuple[str, float], ...] = ()
+    # Boosted trees over the raw features, added to the log-odds (interactions a line misses).
+    trees: tuple[Tree, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.names != FEATURE_NAMES:
+            raise ValueError("exit rule weights do not match the feature set; refit them")
+        n = len(self.names)
+        if any(f >= n for tree in self.trees for f in tree.feature):
+            raise ValueError("exit rule trees use features it does not have")
+        if not len(self.mean) == len(self.scale) == len(self.weights) == len(self.names):
+            raise ValueError("exit rule vectors differ in length")
+
+    @classmethod
+    def never(cls) -> ExitRule:
+        """A rule that never exits (for recording checkpoints while fitting a new rule)."""
+        n = len(FEATURE_NAMES)
+        return cls(FEATURE_NAMES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, 1.0)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExitRule:
+        """The rule from its JSON-ready form (see `to_dict`); fitting notes are ignored."""
+        return cls(
+            names=tuple(data["names"]),
+            mean=tuple(float(v) for v in data["mean"]),
+            scale=tuple(float(v) for v in data["scale"]),
+            weights=tuple(float(v) for v in data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            model_thresholds=tuple(
+                (str(k), float(v)) for k, v in dict(data.get("model_thresholds") or {}).items()
+            ),
+            trees=tuple(Tree.from_list(t) for t in data.get("trees") or ()),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rule as plain lists and numbers."""
+        return {
+            "names": list(self.names),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "weights": list(self.weights),
+            "bias": self.bias,
+            "threshold": self.threshold,
+            "model_thresholds": dict(self.model_thresholds),
+            "trees": [tree.to_list() for tree in self.trees],
+        }
+
+    def threshold_for(self, model: str) -> float:
+        """The threshold fitted for this model's traces, else the shared one."""
+        return dict(self.model_thresholds).get(model, self.threshold)
+
+    def probability(self, features: Sequence[float]) -> float:
+        """P(the candidate these features describe is the answer the full trace gives)."""
+        z = self.bias
+        for x, m, s, w in zip(features, self.mean, self.scale, self.weights, strict=True):
+            z += w * (x - m) / s
+        for tree in self.trees:
+            z += tree(features)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+# The shipped rule's data file, a resource of this package.
+RULE_FILE = "exit_rule.json"
+
+
+@cache
+def default_rule() -> ExitRule:
+    """The shipped rule (`exit_rule.json`), loaded once on first use."""
+    text = files("policies.convergence").joinpath(RULE_FILE).read_text("utf-8")
+    return ExitRule.from_dict(json.loads(text))
