@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
 
 from difficulty.errors import InvalidInputError, NotFoundError
-from router.chat_request import Message, message_text, parse_json, read_body
+from router.chat_request import Message, parse_json, read_body
 from router.gateway import GatewayDep, require_admin, require_api_key
 from router.pipeline import AUTO_MODEL, MODEL_PREFIX
 from router.settings import PolicySettings
@@ -75,7 +75,7 @@ async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
         prompt = body.prompt
     else:
         users = [m for m in body.messages or [] if m.role == "user"]
-        prompt = message_text(users[-1]) if users else ""
+        prompt = users[-1].text if users else ""
     if not prompt.strip():
         raise InvalidInputError("give a non-empty 'prompt' or user message", param="prompt")
     routing = await pipeline.route(body.model, prompt)

@@ -5,25 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import importlib
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from difficulty.encoder import Encoder
 from difficulty.errors import InvalidInputError, ThinkgateError
-from router.errors import error_body, render_error
+from difficulty.level import difficulty_level
+from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
+from policies.convergence import ConvergenceWatcher, WatcherParams
+from router import api, chat
+from router.dashboard import mount as mount_dashboard
+from router.errors import ConfigError, error_body, render_error
 from router.gateway import Gateway
-from router.settings import Settings
+from router.ledger.base import open_ledger
+from router.metrics import mount as mount_metrics
+from router.pipeline import Pipeline
+from router.policy_sync import follow_policy
+from router.settings import Settings, load_settings
+from router.upstream import Upstream
 
-__all__ = ["SERVING_ENCODER", "create_app", "default_model_dir", "load_predictor"]
+__all__ = ["SERVING_ENCODER", "create_app", "app_from_config", "load_predictor"]
 
 _log = logging.getLogger("thinkgate.app")
 
@@ -38,23 +46,10 @@ SERVING_ENCODER = "auto-int8"
 # use one each): on the 2-core dev machine a lone int8 embedding took 1.7x less wall time.
 _IDLE_THREADS = min(4, os.cpu_count() or 1)
 
-# Routers other parts of thinkgate provide; mounted when present.
-_OPTIONAL_ROUTERS = ("router.dashboard", "router.metrics")
 
-
-def default_model_dir() -> Path:
-    """The difficulty model shipped with the package."""
-    import difficulty
-
-    return Path(difficulty.__file__).parent / "default_model"
-
-
-def load_predictor(settings: Settings) -> tuple[Any, Any]:
-    """Load the difficulty model and its level function, and warm them up (blocking)."""
-    from difficulty.encoder import Encoder
-    from difficulty.model import DifficultyModel
-
-    model = DifficultyModel.load(settings.model_dir or default_model_dir())
+def load_predictor(settings: Settings) -> DifficultyModel:
+    """Load the difficulty model for serving and warm it up (blocking)."""
+    model = DifficultyModel.load(settings.model_dir or DEFAULT_MODEL_DIR)
     # Serving embeds every prompt afresh (no on-disk cache writes, no progress bars) with one
     # thread per call: see router.scoring for the measurements behind this.
     model.encoder_ = Encoder(
@@ -66,22 +61,13 @@ def load_predictor(settings: Settings) -> tuple[Any, Any]:
         idle_threads=_IDLE_THREADS,
     )
     model.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
-    level = None
-    try:
-        from difficulty.level import difficulty_level
-
-        level = difficulty_level
-    except ImportError:
-        level = None
-    return model, level
+    return model
 
 
-def _check_predictors(settings: Settings, model: Any) -> None:
-    known = set(getattr(model, "profiles_", ()) or ())
+def _check_predictors(settings: Settings, model: DifficultyModel) -> None:
+    known = set(model.profiles_ or ())
     for name, profile in settings.profiles.items():
         if profile.predictor and known and profile.predictor not in known:
-            from router.errors import ConfigError
-
             key = f"profiles.{name}.predictor"
             raise ConfigError(
                 f"config key '{key}': the difficulty model has no profile "
@@ -91,14 +77,10 @@ def _check_predictors(settings: Settings, model: Any) -> None:
 
 
 def _check_convergence(settings: Settings) -> None:
-    from router.errors import ConfigError
-
     for name, profile in settings.profiles.items():
         if not profile.watches_convergence or profile.probes:
             continue  # probe mode does not use the text watcher's rule
         try:
-            from policies.convergence import ConvergenceWatcher, WatcherParams
-
             ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
         except (ValueError, TypeError, OSError) as exc:
             key = f"profiles.{name}.convergence"
@@ -107,24 +89,19 @@ def _check_convergence(settings: Settings) -> None:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    from router.ledger.base import open_ledger
-    from router.pipeline import Pipeline
-    from router.policy_sync import follow_policy
-    from router.upstream import Upstream
-
     gateway: Gateway = app.state.gateway
     settings = gateway.settings
     gateway.ledger = open_ledger(settings.ledger.url)
     policy_task: asyncio.Task[None] | None = None
     try:
         try:
-            model, level = await asyncio.to_thread(load_predictor, settings)
+            model = await asyncio.to_thread(load_predictor, settings)
             _check_predictors(settings, model)
         except ThinkgateError as exc:
             _log.error("thinkgate: error: %s", exc.message)
             raise
         gateway.upstream = await asyncio.to_thread(Upstream, settings.profiles)
-        gateway.pipeline = Pipeline(settings, model, gateway.ledger, level=level)
+        gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)
         # A full garbage collection scans every object: with the ~480k that the imports and the
@@ -177,8 +154,6 @@ def _install_error_handlers(app: FastAPI) -> None:
 
 def create_app(settings: Settings) -> FastAPI:
     """The gateway's FastAPI app for `settings`; resources open when the app starts."""
-    from router import api, chat
-
     app = FastAPI(
         title="thinkgate",
         summary="Adaptive-compute gateway for LLM traffic",
@@ -187,28 +162,14 @@ def create_app(settings: Settings) -> FastAPI:
         redoc_url=None,
     )
     _check_convergence(settings)
-    app.state.gateway = Gateway(settings=settings)
     _install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(api.router)
-    for name in _OPTIONAL_ROUTERS:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # not built yet
-            raise
-        mount = getattr(module, "mount", None)
-        if mount is not None:
-            mount(app)
-        elif hasattr(module, "router"):
-            app.include_router(module.router)
-    app.state.gateway.metrics = getattr(app.state, "metrics", None)
+    mount_dashboard(app)
+    app.state.gateway = Gateway(settings=settings, metrics=mount_metrics(app))
     return app
 
 
 def app_from_config() -> FastAPI:
     """The app for the config named by $THINKGATE_CONFIG (`thinkgate serve --workers N`)."""
-    from router.settings import load_settings
-
     return create_app(load_settings())

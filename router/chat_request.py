@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import (
@@ -27,9 +28,14 @@ __all__ = [
     "read_body",
     "parse_json",
     "parse_chat_request",
-    "message_text",
+    "content_text",
+    "STEP_BY_STEP",
 ]
 
+# The system instruction of the step-by-step prompt style.
+STEP_BY_STEP = (
+    "Think step by step, showing your reasoning, then state the final answer on the last line."
+)
 # Sampling options a caller may set that are relayed upstream unchanged.
 PASSTHROUGH_PARAMS = (
     "temperature",
@@ -56,6 +62,11 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: StrictStr | list[TextPart] | None = None
+
+    @property
+    def text(self) -> str:
+        """The message's text (text parts joined)."""
+        return content_text(self.content)
 
 
 class ChatRequest(BaseModel):
@@ -104,14 +115,43 @@ class ChatRequest(BaseModel):
         """Whether a streaming caller asked for the final usage chunk."""
         return bool((self.stream_options or {}).get("include_usage"))
 
+    @property
+    def prompt(self) -> str:
+        """The last user message's text: what the difficulty model scores."""
+        return next((m.text for m in reversed(self.messages) if m.role == "user"), "")
 
-def message_text(message: Message) -> str:
-    """The text of one message (text parts joined)."""
-    if message.content is None:
+    @property
+    def transcript(self) -> str:
+        """Every message's text, one after another (the ledger's prompt text)."""
+        return "\n".join(m.text for m in self.messages)
+
+    def upstream_messages(self, style: str) -> list[dict[str, Any]]:
+        """The messages sent upstream; the step-by-step style adds a system instruction."""
+        messages = [m.model_dump(exclude_none=True) for m in self.messages]
+        if style == "step_by_step":
+            messages.insert(0, {"role": "system", "content": STEP_BY_STEP})
+        return messages
+
+    def upstream_params(self) -> dict[str, Any]:
+        """The caller's options relayed upstream: sampling options, the completion limit, n."""
+        params = self.passthrough()
+        if self.requested_max_tokens is not None:
+            params["max_tokens"] = self.requested_max_tokens
+        if self.n is not None and self.n > 1:
+            params["n"] = self.n
+        return params
+
+
+def content_text(content: str | Sequence[TextPart | Mapping[str, Any]] | None) -> str:
+    """The text of a message's content: the string, or its text parts joined (parsed or raw)."""
+    if content is None:
         return ""
-    if isinstance(message.content, str):
-        return message.content
-    return "".join(p.text or "" for p in message.content)
+    if isinstance(content, str):
+        return content
+    return "".join(
+        str((part.get("text") if isinstance(part, Mapping) else part.text) or "")
+        for part in content
+    )
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -164,7 +204,7 @@ def parse_chat_request(data: Any, *, max_messages: int) -> ChatRequest:
         raise InvalidInputError(
             f"too many messages ({len(request.messages)} > {max_messages})", param="messages"
         )
-    if not any(m.role == "user" and message_text(m).strip() for m in request.messages):
+    if not any(m.role == "user" and m.text.strip() for m in request.messages):
         raise InvalidInputError(
             "messages need at least one non-empty user message", param="messages"
         )

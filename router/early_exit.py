@@ -1,12 +1,13 @@
-"""Live convergence pruning: watch a thinking stream and cut it once its answer has settled.
+"""Live early exit: relay a thinking stream through the convergence watcher and cut it once its
+answer has settled.
 
-The watcher (policies.convergence.watcher) reads the reasoning as it streams (`reasoning_content`
+The watcher (`policies.convergence`) reads the reasoning as it streams (`reasoning_content`
 deltas, or `<think>...</think>` inside content). When it calls the answer settled, the upstream
 connection is closed, so the server stops generating, and the caller still gets a well-formed
 end: the answer from a short continuation with the thinking closed (where the profile allows
 prefilling), otherwise the converged candidate, then the final chunk and usage.
 
-In probe mode (router.probe_run) the exit comes instead from k agreeing answers of probes sent
+In probe mode (`router.probe_run`) the exit comes instead from k agreeing answers of probes sent
 beside the stream to the endpoint's text-completions API; their tokens are counted as spent.
 """
 
@@ -14,22 +15,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from difficulty.errors import ThinkgateError
+from difficulty.tokens import count_tokens
 from policies.convergence import (
+    THINK_CLOSE,
+    THINK_OPEN,
     ConvergenceWatcher,
     ExitDecision,
     ThinkSplitter,
     WatcherParams,
     estimated_tokens_saved,
+    final_answer_text,
 )
-from router.pipeline import CallStats, Routing
+from router.chat_request import content_text
+from router.probe_run import ProbeRunner
 from router.settings import ProfileSettings
+from router.sources import EarlyExitReport, SourceReport
 from router.upstream import Upstream, UpstreamStream
-
-if TYPE_CHECKING:
-    from router.probe_run import ProbeRunner
 
 __all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
 
@@ -40,7 +44,7 @@ ANSWER_MAX_TOKENS = 1024
 
 def continuation_messages(messages: list[dict[str, Any]], reasoning: str) -> list[dict[str, Any]]:
     """The request for the final answer: the thinking so far, closed, as the assistant's prefill."""
-    prefill = f"<think>\n{reasoning.rstrip()}\n</think>\n\n"
+    prefill = f"{THINK_OPEN}\n{reasoning.rstrip()}\n{THINK_CLOSE}\n\n"
     return [*messages, {"role": "assistant", "content": prefill}]
 
 
@@ -61,31 +65,37 @@ class WatchedStream:
         self,
         upstream: Upstream,
         stream: UpstreamStream,
-        routing: Routing,
+        routed: str,
         profile: ProfileSettings,
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
-        stats: CallStats,
+        expected_tokens: float | None,
     ) -> None:
         self.upstream = upstream
         self.stream = stream
-        self.routing = routing
-        self.profile = profile
+        self.settings = profile
         self.messages = messages
         self.params = params
-        self.stats = stats
+        self.expected_tokens = expected_tokens  # the difficulty model's forecast for the profile
         self.watcher: ConvergenceWatcher | None = None
         self.prober: ProbeRunner | None = None
         if profile.probes and profile.probe is not None:
-            from router.probe_run import ProbeRunner
-
-            if stream.profile == routing.profile:  # a fallback's server is not the one to probe
-                self.prober = ProbeRunner(upstream, stream.profile, profile.probe, messages)
+            if stream.profile == routed:  # a fallback's server is not the one to probe
+                turns = [
+                    (str(m.get("role", "user")), content_text(m.get("content"))) for m in messages
+                ]
+                self.prober = ProbeRunner(upstream, stream.profile, profile.probe, turns)
         else:
             self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
         self.splitter = ThinkSplitter()
         self.reasoning: list[str] = []
         self.answering = False  # the model has started its visible answer: stop watching
+        self.exit: EarlyExitReport | None = None
+
+    @property
+    def profile(self) -> str:
+        """The profile answering (a fallback after failover)."""
+        return self.stream.profile
 
     def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
         return self._iterate()
@@ -95,18 +105,13 @@ class WatchedStream:
         await self.stream.aclose()
         if self.prober is not None:
             await self.prober.aclose()
-            self._account_probes()
 
-    def _account_probes(self) -> None:
-        # Probe tokens are spent whether or not they cut the stream: savings are net of them.
-        if self.prober is None:
-            return
-        summary = self.prober.summary()
-        self.stats.probe_tokens = summary["probe_tokens"]
-        if self.stats.early_exit is None:
-            self.stats.saved_early_exit = -float(summary["probe_tokens"])
-        else:
-            self.stats.early_exit.update(summary)
+    def report(self) -> SourceReport:
+        """The profile that answered, the exit (if any) and the probes' spending."""
+        probes = self.prober.report() if self.prober is not None else None
+        return SourceReport(
+            self.profile, usage_counted=self.exit is not None, early_exit=self.exit, probes=probes
+        )
 
     def _think(self, thought: str) -> ExitDecision | None:
         if self.prober is not None:
@@ -148,27 +153,21 @@ class WatchedStream:
                 return
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
-        if self.profile.prefill:
-            params = _merge(self.params, self.profile.prefill_params)
+        if self.settings.prefill:
+            params = _merge(self.params, self.settings.prefill_params)
             params["max_tokens"] = ANSWER_MAX_TOKENS
             messages = continuation_messages(self.messages, "".join(self.reasoning))
             try:
-                text, tokens = await self.upstream.complete_text(
-                    self.stream.profile, messages, params
-                )
+                text, tokens = await self.upstream.complete_text(self.profile, messages, params)
             except ThinkgateError:
                 text, tokens = "", None
             if text.strip():
                 return text, tokens, "continuation"
-        from policies.convergence import final_answer_text
-
         return final_answer_text(decision), None, "probe" if self.prober else "candidate"
 
     async def _finish(
         self, decision: ExitDecision, template: dict[str, Any]
     ) -> AsyncIterator[dict[str, Any]]:
-        from difficulty.tokens import count_tokens
-
         base = template or {"object": "chat.completion.chunk", "created": int(time.time())}
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
@@ -176,44 +175,36 @@ class WatchedStream:
 
         answer, answer_tokens, source = await self._answer(decision)
         if self.splitter.in_think:
-            answer = "\n</think>\n\n" + answer  # keep <think>-in-content output well formed
+            answer = f"\n{THINK_CLOSE}\n\n" + answer  # keep <think>-in-content output well formed
         yield chunk({"content": answer})
         yield chunk({}, "stop")
         reasoning_tokens = count_tokens("".join(self.reasoning))
         completion = reasoning_tokens + (answer_tokens or count_tokens(answer))
-        prompt = count_tokens("\n".join(str(m.get("content") or "") for m in self.messages))
+        prompt = count_tokens("\n".join(content_text(m.get("content")) for m in self.messages))
         usage = {
             "prompt_tokens": prompt,
             "completion_tokens": completion,
             "total_tokens": prompt + completion,
         }
-        self.stats.counted = True
+        self.exit = EarlyExitReport(
+            tokens_at_exit=reasoning_tokens,
+            checkpoint=decision.checkpoint,
+            answer=decision.answer,
+            answer_from=source,
+            expected_tokens=self.expected_tokens,
+            saved=float(estimated_tokens_saved(decision, self.expected_tokens)),
+        )
         yield {**base, "choices": [], "usage": usage}
-        pred = self.routing.predictions.get(self.routing.profile)
-        expected = pred.tokens if pred is not None and pred.tokens is not None else None
-        self.stats.early_exit = {
-            "tokens_at_exit": reasoning_tokens,
-            "checkpoint": decision.checkpoint,
-            "answer": decision.answer,
-            "answer_from": source,
-            "expected_tokens": expected,
-        }
-        self.stats.saved_early_exit = float(estimated_tokens_saved(decision, expected))
-        if self.prober is not None:
-            self.stats.early_exit["saved_before_probes"] = self.stats.saved_early_exit
-            self.stats.saved_early_exit -= self.prober.tracker.probe_tokens
-            self._account_probes()
 
 
 async def open_watched(
     upstream: Upstream,
-    routing: Routing,
+    name: str,
     profile: ProfileSettings,
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
-    stats: CallStats,
+    expected_tokens: float | None,
 ) -> WatchedStream:
-    """Open the upstream stream for a thinking profile with the watcher on."""
-    stream = await upstream.open(routing.profile, messages, params)
-    stats.profile = stream.profile
-    return WatchedStream(upstream, stream, routing, profile, messages, params, stats)
+    """Open the upstream stream of thinking profile `name` with the watcher on."""
+    stream = await upstream.open(name, messages, params)
+    return WatchedStream(upstream, stream, name, profile, messages, params, expected_tokens)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from router.errors import AuthenticationError, NotReadyError, PermissionDeniedError
 from router.ledger.base import Ledger
+from router.metrics import GatewayMetrics
 from router.pipeline import Pipeline
 from router.settings import Settings
 from router.upstream import Upstream
@@ -32,7 +33,7 @@ class Gateway:
     ledger: Ledger | None = None
     upstream: Upstream | None = None
     pipeline: Pipeline | None = None
-    metrics: Any = None  # router.metrics.GatewayMetrics when mounted
+    metrics: GatewayMetrics | None = None
 
     def ready_pipeline(self) -> Pipeline:
         """The pipeline, or 503 while the gateway is still starting."""

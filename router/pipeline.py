@@ -1,45 +1,38 @@
-"""One request through the gateway: score -> decide -> (call) -> record.
+"""Routing one request: score the prompt with the difficulty model, then decide its profile.
 
-The pipeline owns the loaded difficulty model, the ledger and the upstream; the HTTP layer
-parses and renders, the pipeline decides and accounts.
+The decision itself is `policies.routing`'s; the pipeline resolves the requested model name,
+scores on the loaded model and hands the policy its inputs.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
 from difficulty.errors import InvalidInputError
 from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
 from policies.routing import PolicyConfig, PredictionLike, decide
 from router.errors import ModelNotFoundError
-from router.ledger.base import Ledger
-from router.ledger.record import LedgerRecord
-from router.scoring import Scorer
+from router.scoring import Predictor, Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
 
 __all__ = [
     "AUTO_MODEL",
     "MODEL_PREFIX",
-    "Predictor",
     "Routing",
-    "CallStats",
     "Pipeline",
     "new_request_id",
 ]
 
+# The difficulty level shown to people, from the predictions (difficulty.level.difficulty_level).
+LevelFunction = Callable[[Mapping[str, Any]], str]
+
 MODEL_PREFIX = "thinkgate/"
 AUTO_MODEL = "thinkgate/auto"
-
-
-class Predictor(Protocol):
-    """The difficulty model's serving method (difficulty.model.DifficultyModel)."""
-
-    def predict_one(self, prompt: str) -> Mapping[str, PredictionLike]: ...
 
 
 def new_request_id() -> str:
@@ -79,32 +72,6 @@ class Routing:
         }
 
 
-@dataclass
-class CallStats:
-    """What happened upstream, filled in while the answer streams."""
-
-    started: float = field(default_factory=time.perf_counter)
-    profile: str | None = None  # the profile that answered (after failover)
-    ttft_ms: float | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    counted: bool = False  # usage was counted by thinkgate, not reported by the upstream
-    status: int = 200
-    error: str | None = None
-    early_exit: dict[str, Any] | None = None
-    saved_early_exit: float = 0.0
-    probe_tokens: int | None = None  # completion tokens spent on probe mode's probes
-    samples: int | None = None
-    saved_sampling: float = 0.0
-    prompt_text: str = ""
-    completion_text: str = ""
-
-    def first_token(self) -> None:
-        """Mark the time of the first relayed token (once)."""
-        if self.ttft_ms is None:
-            self.ttft_ms = (time.perf_counter() - self.started) * 1000.0
-
-
 def _policy_config(p: PolicySettings) -> PolicyConfig:
     return PolicyConfig(
         kind=p.kind,
@@ -129,19 +96,17 @@ def profile_cost(name: str, profile: ProfileSettings) -> ProfileCost:
 
 
 class Pipeline:
-    """Scores prompts, decides profiles, and turns finished calls into ledger records."""
+    """Scores prompts and decides their profiles, on the loaded difficulty model."""
 
     def __init__(
         self,
         settings: Settings,
         predictor: Predictor,
-        ledger: Ledger,
         *,
-        level: Any = None,
+        level: LevelFunction | None = None,
     ) -> None:
         self.settings = settings
         self.predictor = predictor
-        self.ledger = ledger
         self.policy = _policy_config(settings.policy)
         self.targets = {k: _policy_config(v) for k, v in settings.targets.items()}
         self.costs = {n: profile_cost(n, p) for n, p in settings.profiles.items()}
@@ -262,61 +227,3 @@ class Pipeline:
             prior_p_correct=decision.p_correct,
         )
         return replace(decision, sampling=plan)
-
-    # -- accounting -------------------------------------------------------------------------
-
-    def record(self, routing: Routing, stats: CallStats, *, stream: bool) -> LedgerRecord:
-        """The ledger record of a finished (or failed) request; token savings are estimates."""
-        from difficulty.tokens import count_tokens
-
-        counted = stats.counted or stats.completion_tokens is None or stats.prompt_tokens is None
-        prompt_tokens = stats.prompt_tokens
-        if prompt_tokens is None:
-            prompt_tokens = count_tokens(stats.prompt_text)
-        completion_tokens = stats.completion_tokens
-        if completion_tokens is None:
-            completion_tokens = count_tokens(stats.completion_text)
-        ref = self.settings.reference_profile
-        ref_pred = routing.predictions.get(ref) if ref else None
-        ref_est = ref_pred.tokens if ref_pred is not None else None
-        used = stats.profile or routing.profile
-        used_pred = routing.predictions.get(used)
-        plan = routing.decision.sampling
-        per_sample = used_pred.tokens if used_pred is not None else None
-        planned = per_sample * plan.max_samples if per_sample is not None and plan else per_sample
-        routing_saved = ref_est - planned if ref_est is not None and planned is not None else 0.0
-        saved_by = {
-            "routing": float(routing_saved),
-            "early_exit": float(stats.saved_early_exit),
-            "sampling": float(stats.saved_sampling),
-        }
-        store_text = self.settings.ledger.store_text
-        return LedgerRecord(
-            request_id=routing.request_id,
-            time=time.time(),
-            model=routing.model,
-            profile=used,
-            decision_reason=routing.decision.reason,
-            predictions={
-                n: {"p_correct": p.p_correct, "tokens": p.tokens}
-                for n, p in routing.predictions.items()
-            },
-            difficulty=routing.difficulty,
-            reference_profile=ref,
-            prompt_tokens=int(prompt_tokens),
-            completion_tokens=int(completion_tokens),
-            tokens_counted=counted,
-            reference_tokens_estimate=ref_est,
-            saved_tokens_estimate=float(sum(saved_by.values())),
-            saved_by=saved_by,
-            early_exit=stats.early_exit,
-            probe_tokens=stats.probe_tokens,
-            samples=stats.samples,
-            latency_ms=(time.perf_counter() - stats.started) * 1000.0,
-            ttft_ms=stats.ttft_ms,
-            stream=stream,
-            status=stats.status,
-            error=stats.error,
-            prompt=stats.prompt_text if store_text else None,
-            completion=stats.completion_text if store_text else None,
-        )

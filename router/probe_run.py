@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from difficulty.errors import ThinkgateError
 from policies.convergence import (
@@ -22,6 +21,7 @@ from policies.convergence import (
     chatml_prompt,
 )
 from router.settings import ProbeSettings
+from router.sources import ProbeReport
 from router.upstream import Upstream
 
 __all__ = ["ProbeRunner", "probe_params"]
@@ -52,12 +52,12 @@ class ProbeRunner:
         upstream: Upstream,
         profile: str,
         settings: ProbeSettings,
-        messages: Sequence[Mapping[str, Any]],
+        turns: Sequence[tuple[str, str]],
     ) -> None:
         self.upstream = upstream
         self.profile = profile
         self.settings = settings
-        prompt = chatml_prompt(messages, system=settings.system, think_open=settings.think_open)
+        prompt = chatml_prompt(turns, system=settings.system, think_open=settings.think_open)
         self.tracker = ProbeTracker(probe_params(settings), prompt)
         self.failures = 0
         self.failed = 0
@@ -121,14 +121,14 @@ class ProbeRunner:
             await task
         self.tracker.cancel()
 
-    def summary(self) -> dict[str, Any]:
-        """The ledger's view of the probes: how many, what they said, the tokens they spent."""
-        return {
-            "mode": "probe",
-            "probes": len(self.tracker.results),
-            "probe_tokens": self.tracker.probe_tokens,
-            "probe_prompt_tokens": self.tracker.probe_prompt_tokens,
-            "probes_cancelled": self.cancelled,
-            "probes_failed": self.failed,
-            "probe_answers": [r.to_json() for r in self.tracker.results],
-        }
+    def report(self) -> ProbeReport:
+        """The probes so far: how many, what they said, the tokens they spent."""
+        tracker = self.tracker
+        return ProbeReport(
+            probes=len(tracker.results),
+            probe_tokens=tracker.probe_tokens,
+            probe_prompt_tokens=tracker.probe_prompt_tokens,
+            cancelled=self.cancelled,
+            failed=self.failed,
+            answers=tuple(r.to_json() for r in tracker.results),
+        )

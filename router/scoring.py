@@ -23,10 +23,10 @@ from typing import Protocol
 
 from policies.routing import PredictionLike
 
-__all__ = ["OnePredictor", "Scorer", "scores_inline"]
+__all__ = ["Predictor", "Scorer", "scores_inline"]
 
 
-class OnePredictor(Protocol):
+class Predictor(Protocol):
     """The difficulty model's serving method (difficulty.model.DifficultyModel.predict_one)."""
 
     def predict_one(self, prompt: str) -> Mapping[str, PredictionLike]: ...
@@ -50,7 +50,7 @@ class Scorer:
     the threads."""
 
     def __init__(
-        self, model: OnePredictor, workers: int | None = None, *, inline: bool | None = None
+        self, model: Predictor, workers: int | None = None, *, inline: bool | None = None
     ) -> None:
         self.model = model
         self.inline = scores_inline(model) if inline is None else inline

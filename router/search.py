@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +19,12 @@ from difficulty.answers import extract_answer
 from difficulty.errors import ThinkgateError
 from policies.decision import SamplingPlan
 from policies.search import AdaptiveVote, cluster_answers
-from router.pipeline import CallStats, Routing
+from router.settings import SearchSettings
+from router.sources import SearchReport, SourceReport, StaticSource
 from router.streaming import Accumulator
 from router.upstream import Upstream
 
-__all__ = ["Sample", "SearchResult", "run_search", "open_search", "StaticSource"]
+__all__ = ["Sample", "SearchResult", "run_search", "open_search"]
 
 
 @dataclass
@@ -117,23 +118,6 @@ async def run_search(
     return SearchResult(winner, samples, plan.max_samples, answered_by)
 
 
-class StaticSource:
-    """A chunk source over chunks that are already known (a decided search)."""
-
-    def __init__(self, chunks: list[dict[str, Any]]) -> None:
-        self._chunks = chunks
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
-        for chunk in self._chunks:
-            yield chunk
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-
 def _chunks(result: SearchResult) -> list[dict[str, Any]]:
     created = int(time.time())
 
@@ -164,23 +148,20 @@ def _chunks(result: SearchResult) -> list[dict[str, Any]]:
 
 async def open_search(
     upstream: Upstream,
-    routing: Routing,
+    profile: str,
+    plan: SamplingPlan,
+    search: SearchSettings | None,
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
-    stats: CallStats,
 ) -> StaticSource:
-    """Run the search for a routed request and return the majority answer as a chunk source."""
-    plan = routing.decision.sampling
-    assert plan is not None
-    settings = upstream.profiles[routing.profile].search
-    wave = settings.wave if settings else plan.max_samples
+    """Run the search for a routed request; its voted answer as a source, with the report."""
+    wave = search.wave if search is not None else plan.max_samples
     draw_params = {k: v for k, v in params.items() if k != "n"}
-    if settings is not None and "temperature" not in draw_params:
-        draw_params["temperature"] = settings.temperature
-    result = await run_search(upstream, routing.profile, plan, wave, messages, draw_params)
-    stats.profile = result.profile
-    stats.samples = len(result.samples)
-    stats.first_token()
-    per_sample = sum(s.completion_tokens for s in result.samples) / max(len(result.samples), 1)
-    stats.saved_sampling = float((plan.max_samples - len(result.samples)) * per_sample)
-    return StaticSource(_chunks(result))
+    if search is not None and "temperature" not in draw_params:
+        draw_params["temperature"] = search.temperature
+    result = await run_search(upstream, profile, plan, wave, messages, draw_params)
+    drawn = len(result.samples)
+    per_sample = sum(s.completion_tokens for s in result.samples) / max(drawn, 1)
+    saved = float((plan.max_samples - drawn) * per_sample)
+    report = SourceReport(result.profile, search=SearchReport(drawn, plan.max_samples, saved))
+    return StaticSource(_chunks(result), report)

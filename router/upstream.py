@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -30,11 +29,12 @@ from router.errors import (
     UpstreamTimeoutError,
 )
 from router.settings import ProfileSettings
+from router.sources import SourceReport
+from router.sse import SSEReader
 
 __all__ = ["UpstreamStream", "Upstream", "translate_error", "uses_http_transport"]
 
 _BACKOFF_S = 0.05
-_DRAIN_S = 0.5
 # litellm provider prefixes that speak the OpenAI chat API as is.
 _OPENAI_COMPATIBLE = ("openai", "hosted_vllm", "vllm", "openai_like")
 
@@ -110,6 +110,10 @@ class UpstreamStream:
     def __aiter__(self) -> AsyncIterator[Chunk]:
         return self._iterate()
 
+    def report(self) -> SourceReport:
+        """A plain stream reports only the profile that answered."""
+        return SourceReport(self.profile)
+
     def buffered(self) -> int:
         """How many chunks have arrived and not been taken yet (0 when unknown)."""
         waiting = self._pending() if self._pending is not None else 0
@@ -137,93 +141,6 @@ class UpstreamStream:
             # Shielded: a second cancellation must not leave the connection open.
             with anyio.CancelScope(shield=True):
                 await self._close()
-
-
-class _SSEReader:
-    """Chat-completion chunks from an OpenAI-compatible SSE body (or a plain JSON reply).
-
-    Reads raw bytes and splits events itself (httpx's line iterator decodes and re-splits text
-    on every read, a large part of the relay's CPU); every event that one read brought is parsed
-    at once, so `pending()` tells the relay whether more are already here to send in one write.
-    """
-
-    def __init__(self, response: Any, where: str) -> None:
-        self.response = response
-        self.where = where
-        self.raw = response.content.iter_any()
-        self.sse = response.headers.get("content-type", "").startswith("text/event-stream")
-        self.done = False
-        self.buffer = b""
-        self.ready: deque[Chunk] = deque()
-        self.failure: ThinkgateError | None = None
-
-    def pending(self) -> int:
-        """How many parsed chunks are waiting (available without another read)."""
-        return len(self.ready)
-
-    async def next(self) -> Chunk | None:
-        while not self.ready:
-            if self.failure is not None:
-                raise self.failure
-            if self.done:
-                return None
-            if not self.sse:
-                self.done = True
-                return _chunk_from_completion(json.loads(await self.response.read()))
-            try:
-                data = await self.raw.__anext__()
-            except StopAsyncIteration:
-                self._feed(b"\n")  # a last line without its newline still counts
-                self.done = True
-                continue
-            self._feed(data)
-            if self.done:
-                await self._drain()
-        return self.ready.popleft()
-
-    def _feed(self, data: bytes) -> None:
-        lines = (self.buffer + data).split(b"\n")
-        self.buffer = lines.pop()
-        for line in lines:
-            if self.done or self.failure is not None:
-                return
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments, event names
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                self.done = True
-                return
-            try:
-                chunk = json.loads(payload)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                self.failure = UpstreamError(f"{self.where} sent a malformed event")
-                return
-            if isinstance(chunk, dict) and "error" in chunk:
-                message = (chunk.get("error") or {}).get("message", "stream error")
-                self.failure = UpstreamError(f"{self.where} failed mid-stream: {message}")
-                return
-            self.ready.append(chunk)
-
-    async def _drain(self) -> None:
-        # Read the body's end after [DONE] so the connection goes back to the pool instead of
-        # being dropped (a new TCP connection per request costs both sides CPU); bounded, since
-        # an upstream that keeps the body open must not hold the caller's end of stream.
-        with anyio.move_on_after(_DRAIN_S), contextlib.suppress(Exception):
-            async for _ in self.raw:
-                pass
-
-
-def _chunk_from_completion(body: Chunk) -> Chunk:
-    choices = [
-        {
-            "index": c.get("index", 0),
-            "delta": c.get("message") or {},
-            "finish_reason": c.get("finish_reason"),
-        }
-        for c in body.get("choices") or ()
-    ]
-    out = {k: v for k, v in body.items() if k not in ("choices", "object")}
-    return {**out, "object": "chat.completion.chunk", "choices": choices}
 
 
 class Upstream:
@@ -306,7 +223,7 @@ class Upstream:
         response = await self._stream_session().post(
             url, data=json.dumps(body).encode(), headers=headers, timeout=timeout
         )
-        reader = _SSEReader(response, where)
+        reader = SSEReader(response, where)
 
         async def close() -> None:
             # A body read to its end goes back to the pool; anything else drops the connection,

@@ -8,7 +8,7 @@ hesitating. Probes are read with the shared answer normaliser, like every other 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,24 +82,17 @@ class ProbeResult:
 
 
 def chatml_prompt(
-    messages: Sequence[Mapping[str, Any]], *, system: str | None = None, think_open: str = ""
+    turns: Sequence[tuple[str, str]], *, system: str | None = None, think_open: str = ""
 ) -> str:
-    """The ChatML text of a chat (Qwen, QwQ, SmolLM2), opened for the assistant's turn."""
+    """The ChatML text of a chat's (role, text) turns (Qwen, QwQ, SmolLM2), opened for the
+    assistant's turn."""
     parts: list[str] = []
-    if system is not None and not any(m.get("role") == "system" for m in messages):
+    if system is not None and not any(role == "system" for role, _ in turns):
         parts.append(f"<|im_start|>system\n{system}<|im_end|>\n")
-    for m in messages:
-        parts.append(f"<|im_start|>{m.get('role', 'user')}\n{_text(m.get('content'))}<|im_end|>\n")
+    for role, text in turns:
+        parts.append(f"<|im_start|>{role}\n{text}<|im_end|>\n")
     parts.append("<|im_start|>assistant\n" + think_open)
     return "".join(parts)
-
-
-def _text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
-    return ""
 
 
 def read_probe(

@@ -140,9 +140,9 @@ def gateway_settings(
 def _check_model_dir(model_dir: str | None) -> None:
     """Fail with a clear line before any server starts when there is no difficulty model."""
     from difficulty.errors import NotFoundError
-    from router.app import default_model_dir
+    from difficulty.model import DEFAULT_MODEL_DIR
 
-    path = Path(model_dir) if model_dir else default_model_dir()
+    path = Path(model_dir) if model_dir else DEFAULT_MODEL_DIR
     if not (path / "metadata.json").is_file():
         what = "the shipped default difficulty model" if not model_dir else "no difficulty model"
         raise NotFoundError(f"{what} is missing at {path}; pass --model-dir DIR", param="model_dir")

@@ -214,7 +214,7 @@ def test_the_shipped_model_is_served_on_its_static_table(
 
     db = tmp_path_factory.mktemp("static") / "ledger.db"
     settings = Settings(**base_config("http://127.0.0.1:9/v1", f"sqlite:///{db}"))
-    model, _ = load_predictor(settings)
+    model = load_predictor(settings)
     assert model.encoder_.single_backend() == "static"
     served = model.predict_one(HARD)
     exact = model.predict([HARD]).row(0)  # the batch path that training and figures use
@@ -229,20 +229,21 @@ def test_a_minilm_model_is_served_on_the_int8_graph(
     import json
     import shutil
 
-    from router.app import default_model_dir, load_predictor
+    from difficulty.model import DEFAULT_MODEL_DIR
+    from router.app import load_predictor
     from router.settings import Settings
 
     root = tmp_path_factory.mktemp("int8")
     # The shipped model's boosters read 384 embedding dimensions, as MiniLM's: relabelled, it
     # stands in for a model trained on MiniLM.
     model_dir = root / "model"
-    shutil.copytree(default_model_dir(), model_dir)
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
     meta = json.loads((model_dir / "metadata.json").read_text())
     meta["encoder"] = "all-MiniLM-L6-v2"
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     ledger = f"sqlite:///{root / 'ledger.db'}"
     settings = Settings(**base_config("http://127.0.0.1:9/v1", ledger, model_dir=str(model_dir)))
-    model, _ = load_predictor(settings)
+    model = load_predictor(settings)
     have_onnx = all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx"))
     assert model.encoder_.single_backend() == ("onnx-int8" if have_onnx else "numpy")
     served = model.predict_one(HARD)

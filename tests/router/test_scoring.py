@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from router.app import default_model_dir
+from difficulty.model import DEFAULT_MODEL_DIR
 from router.scoring import Scorer, scores_inline
 from tests.router.conftest import EASY, HARD
 
@@ -17,7 +17,7 @@ def model() -> Any:
     from difficulty.encoder import Encoder
     from difficulty.model import DifficultyModel
 
-    loaded = DifficultyModel.load(default_model_dir())
+    loaded = DifficultyModel.load(DEFAULT_MODEL_DIR)
     loaded.encoder_ = Encoder(loaded.encoder_.name, use_cache=False, progress=False, threads=1)
     return loaded
 

@@ -12,7 +12,7 @@ from policies.convergence.probe import (
     read_probe,
 )
 
-MESSAGES = [{"role": "user", "content": "What is 6 * 7?"}]
+MESSAGES = [("user", "What is 6 * 7?")]
 WORDS = "Let me multiply six by seven step by step carefully now. "  # 10 pieces, ~10 tokens
 
 
@@ -27,7 +27,7 @@ def test_chatml_prompt_is_the_chat_as_the_model_saw_it() -> None:
         "<|im_start|>user\nWhat is 6 * 7?<|im_end|>\n"
         "<|im_start|>assistant\n<think>\n"
     )
-    with_system = [{"role": "system", "content": "Be brief."}, *MESSAGES]
+    with_system = [("system", "Be brief."), *MESSAGES]
     assert "You are helpful." not in chatml_prompt(with_system, system="You are helpful.")
 
 

@@ -1,0 +1,348 @@
+"""One chat request from its routing decision to its ledger record: the `Call`.
+
+The call owns the decision, the source that answers (plain, watched, search), what the caller
+received and how the request ended. It writes the ledger record and the metrics once, in
+`close()`, on every way out: an answer read to its end, an upstream error before or during the
+stream, a caller who left, an early exit, a search.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import anyio
+from starlette.requests import Request
+
+from difficulty.errors import ThinkgateError
+from difficulty.tokens import count_tokens
+from router.chat_request import ChatRequest
+from router.early_exit import open_watched
+from router.errors import UpstreamError, error_body
+from router.gateway import Gateway
+from router.ledger.record import LedgerRecord
+from router.pipeline import Routing
+from router.search import open_search
+from router.sources import ChunkSource, SourceReport
+from router.sse import SSE_DONE, sse
+from router.streaming import Accumulator, RelayResponse, buffered
+
+__all__ = ["Call", "CLIENT_GONE", "saved_by", "unless_gone"]
+
+_log = logging.getLogger("thinkgate.chat")
+
+T = TypeVar("T")
+
+# The status a request is recorded with when its caller disconnected (nginx's convention).
+CLIENT_GONE = 499
+
+
+async def unless_gone(request: Request, make: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:
+    """Run `make()`, cancelling it if the caller disconnects meanwhile: (result, gone)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+    gone = False
+
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            tg.cancel_scope.cancel()
+
+        async def run() -> None:
+            try:
+                result.append(await make())
+            except Exception as exc:  # re-raised below, outside the task group's wrapping
+                failure.append(exc)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        tg.start_soon(run)
+    if failure:
+        raise failure[0]
+    return (result[0] if result else None), gone
+
+
+class Call:
+    """One chat request: `async with call:` records it once, however the block is left.
+
+    A streamed answer outlives the block: `stream()` hands the call to the response, which
+    records it before the caller sees the end (or when the stream breaks or the caller leaves).
+    """
+
+    def __init__(self, gateway: Gateway, routing: Routing, chat: ChatRequest) -> None:
+        self.gateway = gateway
+        self.settings = gateway.settings
+        self.routing = routing
+        self.chat = chat
+        self.started = time.perf_counter()  # after the decision: latency and TTFT exclude it
+        self.ttft_ms: float | None = None
+        self.received = Accumulator()
+        self.source: ChunkSource | None = None
+        self.status = 200
+        self.error: str | None = None
+        self.record: LedgerRecord | None = None
+        self._streaming = False
+        self._closed = False
+
+    @classmethod
+    async def start(cls, gateway: Gateway, chat: ChatRequest) -> Call:
+        """Route the request (score and decide) and begin its call."""
+        routing = await gateway.ready_pipeline().route(chat.model, chat.prompt, n=chat.n)
+        if gateway.metrics is not None:
+            gateway.metrics.observe_decision(routing.decision_ms / 1000.0)
+        return cls(gateway, routing, chat)
+
+    async def __aenter__(self) -> Call:
+        return self
+
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        if exc is not None:
+            self.fail(exc)
+        elif self._streaming:
+            return  # the streaming response records it
+        await self.close()
+
+    # -- answering ----------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The x-thinkgate-* headers: the decision, and what the source did about it."""
+        headers = self.routing.headers()
+        if self.source is not None:
+            report = self.source.report()
+            if report.search is not None:
+                headers["x-thinkgate-samples"] = str(report.search.samples)
+            headers["x-thinkgate-profile"] = report.profile
+        return headers
+
+    async def open(self, request: Request) -> bool:
+        """Open the source that answers; False when the caller left first (a search or a slow
+        first token can take long)."""
+        source, gone = await unless_gone(request, self._open_source)
+        self.source = source
+        if source is None or gone:
+            self.fail(None)
+            return False
+        return True
+
+    async def _open_source(self) -> ChunkSource:
+        upstream = self.gateway.ready_upstream()
+        name = self.routing.profile
+        profile = self.settings.profiles[name]
+        messages = self.chat.upstream_messages(profile.prompt_style)
+        params = self.chat.upstream_params()
+        plan = self.routing.decision.sampling
+        if plan is not None and plan.max_samples > 1:
+            return await open_search(upstream, name, plan, profile.search, messages, params)
+        if profile.watches_convergence:
+            pred = self.routing.predictions.get(name)
+            expected = pred.tokens if pred is not None else None
+            return await open_watched(upstream, name, profile, messages, params, expected)
+        return await upstream.open(name, messages, params)
+
+    def _take(self, chunk: dict[str, Any]) -> None:
+        if self.received.add(chunk) and self.ttft_ms is None:
+            self.ttft_ms = (time.perf_counter() - self.started) * 1000.0
+
+    @property
+    def _model(self) -> str:
+        answered = self.source.profile if self.source is not None else self.routing.profile
+        return self.settings.profiles[answered].upstream_name
+
+    def stream(self) -> RelayResponse:
+        """The SSE response relaying the source; it records the call when it ends."""
+        self._streaming = True
+        return RelayResponse(self._events(), on_end=self.abandon, headers=self.headers)
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        source = self.source
+        assert source is not None
+        completion_id, model = f"chatcmpl-{self.routing.request_id}", self._model
+        out: list[bytes] = []  # events not yet handed to the server
+        try:
+            async for chunk in source:
+                chunk["id"], chunk["model"] = completion_id, model
+                self._take(chunk)
+                if "usage" not in chunk or self.chat.include_usage:
+                    out.append(sse(chunk))
+                elif chunk.get("choices"):
+                    del chunk["usage"]
+                    out.append(sse(chunk))
+                # Events that arrived together go out in one write; none waits for the network.
+                if out and not buffered(source):
+                    yield b"".join(out)
+                    out.clear()
+            if out:
+                yield b"".join(out)
+                out.clear()
+            await self.close()  # before the caller sees the end: a finished stream is recorded
+            yield SSE_DONE
+        except Exception as exc:  # an upstream error or a bug must end the stream cleanly
+            err = self.fail(exc)
+            yield b"".join(out) + sse(error_body(err))
+        except BaseException:
+            self.fail(None)
+            raise
+        finally:
+            await self.close()
+
+    async def collect(self, request: Request) -> dict[str, Any] | None:
+        """The whole answer as one chat.completion body; None when the caller left first."""
+        source = self.source
+        assert source is not None
+
+        async def read() -> bool:
+            async for chunk in source:
+                self._take(chunk)
+            return True
+
+        done, gone = await unless_gone(request, read)
+        if done is None or gone:
+            self.fail(None)
+            return None
+        await self.close()
+        assert self.record is not None
+        body = self.received.completion(f"chatcmpl-{self.routing.request_id}", self._model)
+        facts = self.routing.facts()
+        facts.update(
+            profile=self.record.profile,
+            samples=self.record.samples,
+            early_exit=self.record.early_exit,
+        )
+        body["thinkgate"] = facts
+        return body
+
+    # -- ending -------------------------------------------------------------------------------
+
+    def fail(self, exc: BaseException | None) -> ThinkgateError:
+        """Note how the call failed (None: the caller left); the error to show the caller."""
+        if isinstance(exc, ThinkgateError):
+            err = exc
+            self.status, self.error = exc.status, exc.message
+        elif isinstance(exc, Exception):
+            err = UpstreamError(f"the stream failed: {type(exc).__name__}")
+            self.status, self.error = 500, err.message
+        else:
+            err = UpstreamError("client disconnected")
+            self.status, self.error = CLIENT_GONE, err.message
+        return err
+
+    async def abandon(self) -> None:
+        """Record the call as left by its caller unless it has been recorded already."""
+        if not self._closed:
+            self.fail(None)
+            await self.close()
+
+    async def close(self) -> None:
+        """Close the source and write the ledger record and metrics; only the first call acts."""
+        if self._closed:
+            return
+        self._closed = True
+        with anyio.CancelScope(shield=True):
+            report = None
+            if self.source is not None:
+                await self.source.aclose()
+                report = self.source.report()
+            self.record = self._ledger_record(report)
+            if self.gateway.metrics is not None:
+                self.gateway.metrics.observe(self.record)
+            try:
+                await self.gateway.ready_ledger().append(self.record)
+            except Exception:
+                # The caller still gets the answer; /readyz reports the ledger down so the load
+                # balancer moves traffic away, and the log keeps the id that was not stored.
+                _log.exception("ledger append failed for request %s", self.routing.request_id)
+
+    def _ledger_record(self, report: SourceReport | None) -> LedgerRecord:
+        routing, received = self.routing, self.received
+        usage = received.usage or {}
+        completion_text = received.all_text()
+        prompt_tokens, completion_tokens = (
+            usage.get("prompt_tokens"),
+            usage.get("completion_tokens"),
+        )
+        counted = bool(report and report.usage_counted) or None in (
+            prompt_tokens,
+            completion_tokens,
+        )
+        if prompt_tokens is None:
+            prompt_tokens = count_tokens(self.chat.transcript)
+        if completion_tokens is None:
+            completion_tokens = count_tokens(completion_text)
+        reference = self.settings.reference_profile
+        ref_pred = routing.predictions.get(reference) if reference else None
+        savings, early_exit, probe_tokens = saved_by(routing, report, reference)
+        store_text = self.settings.ledger.store_text
+        return LedgerRecord(
+            request_id=routing.request_id,
+            time=time.time(),
+            model=routing.model,
+            profile=report.profile if report is not None else routing.profile,
+            decision_reason=routing.decision.reason,
+            predictions={
+                n: {"p_correct": p.p_correct, "tokens": p.tokens}
+                for n, p in routing.predictions.items()
+            },
+            difficulty=routing.difficulty,
+            reference_profile=reference,
+            prompt_tokens=int(prompt_tokens),
+            completion_tokens=int(completion_tokens),
+            tokens_counted=counted,
+            reference_tokens_estimate=ref_pred.tokens if ref_pred is not None else None,
+            saved_tokens_estimate=float(sum(savings.values())),
+            saved_by=savings,
+            early_exit=early_exit,
+            probe_tokens=probe_tokens,
+            samples=report.search.samples if report and report.search else None,
+            latency_ms=(time.perf_counter() - self.started) * 1000.0,
+            ttft_ms=self.ttft_ms,
+            stream=self.chat.stream,
+            status=self.status,
+            error=self.error,
+            prompt=self.chat.transcript if store_text else None,
+            completion=completion_text if store_text else None,
+        )
+
+
+def saved_by(
+    routing: Routing, report: SourceReport | None, reference: str | None
+) -> tuple[dict[str, float], dict[str, Any] | None, int | None]:
+    """Estimated tokens saved against the reference profile, by mechanism; the ledger's
+    `early_exit` fields; the tokens probes spent.
+
+    Routing saves the reference's forecast minus the forecast of what was planned (one sample,
+    or a search's maximum); an early exit saves the forecast length left unthought, net of its
+    probes' tokens (negative when probes ran and never cut the stream); a search saves the
+    samples it did not draw.
+    """
+    ref_pred = routing.predictions.get(reference) if reference else None
+    answered = report.profile if report is not None else routing.profile
+    used = routing.predictions.get(answered)
+    plan = routing.decision.sampling
+    planned = None if used is None or used.tokens is None else used.tokens
+    if planned is not None and plan is not None:
+        planned *= plan.max_samples
+    routed = 0.0
+    if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
+        routed = ref_pred.tokens - planned
+    early_exit: dict[str, Any] | None = None
+    exited = 0.0
+    probe_tokens = None
+    if report is not None and report.early_exit is not None:
+        early_exit = report.early_exit.to_json()
+        exited = report.early_exit.saved
+    if report is not None and report.probes is not None:
+        probe_tokens = report.probes.probe_tokens
+        if early_exit is not None:
+            early_exit["saved_before_probes"] = exited
+            early_exit.update(report.probes.to_json())
+        exited -= probe_tokens
+    sampled = report.search.saved if report is not None and report.search is not None else 0.0
+    savings = {"routing": float(routed), "early_exit": float(exited), "sampling": float(sampled)}
+    return savings, early_exit, probe_tokens

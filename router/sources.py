@@ -1,0 +1,135 @@
+"""What answers a request: a source of OpenAI chat-completion chunks, and its typed report.
+
+Four sources answer: a plain upstream stream (`router.upstream`), a stream the convergence
+watcher may cut (`router.early_exit`, text or probe mode) and a search's voted sample
+(`router.search`). Each relays chunks and, when asked, reports what it did besides: which
+profile answered after failover, and what early exit, probes or sampling spent and saved. The
+call (`router.call`) turns the report into the ledger record; sources write nothing shared.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+__all__ = [
+    "ChunkSource",
+    "SourceReport",
+    "EarlyExitReport",
+    "ProbeReport",
+    "SearchReport",
+    "StaticSource",
+]
+
+
+@dataclass(frozen=True)
+class EarlyExitReport:
+    """A stream the watcher cut: where, on which answer, and the thinking it likely saved."""
+
+    tokens_at_exit: int
+    checkpoint: int
+    answer: str
+    answer_from: str  # "continuation", "candidate" or "probe"
+    expected_tokens: float | None
+    saved: float  # estimated thinking tokens saved, before any probe tokens are taken off
+
+    def to_json(self) -> dict[str, Any]:
+        """The ledger's `early_exit` fields."""
+        return {
+            "tokens_at_exit": self.tokens_at_exit,
+            "checkpoint": self.checkpoint,
+            "answer": self.answer,
+            "answer_from": self.answer_from,
+            "expected_tokens": self.expected_tokens,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    """Probe mode's probes on one stream: how many, what they said, the tokens they spent."""
+
+    probes: int
+    probe_tokens: int
+    probe_prompt_tokens: int
+    cancelled: int
+    failed: int
+    answers: tuple[dict[str, Any], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ledger's view of the probes (merged into `early_exit` when they cut the stream)."""
+        return {
+            "mode": "probe",
+            "probes": self.probes,
+            "probe_tokens": self.probe_tokens,
+            "probe_prompt_tokens": self.probe_prompt_tokens,
+            "probes_cancelled": self.cancelled,
+            "probes_failed": self.failed,
+            "probe_answers": list(self.answers),
+        }
+
+
+@dataclass(frozen=True)
+class SearchReport:
+    """A search: the samples drawn, the most it could draw, and the tokens stopping early saved."""
+
+    samples: int
+    max_samples: int
+    saved: float
+
+
+@dataclass(frozen=True)
+class SourceReport:
+    """What a source did besides relaying chunks."""
+
+    profile: str  # the profile that answered (a fallback after failover)
+    usage_counted: bool = False  # the usage chunk was counted by thinkgate, not the upstream
+    early_exit: EarlyExitReport | None = None
+    probes: ProbeReport | None = None
+    search: SearchReport | None = None
+
+
+class ChunkSource(Protocol):
+    """Yields OpenAI chat-completion chunk dicts, can be closed early, and reports what it did."""
+
+    @property
+    def profile(self) -> str:
+        """The profile answering."""
+        ...
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]: ...
+
+    async def aclose(self) -> None:
+        """Stop: close the upstream connection, cancel what runs beside it."""
+        ...
+
+    def report(self) -> SourceReport:
+        """What the source did so far (complete once it is closed)."""
+        ...
+
+
+class StaticSource:
+    """A source over chunks already known (a decided search), with its report."""
+
+    def __init__(self, chunks: list[dict[str, Any]], report: SourceReport) -> None:
+        self._chunks = chunks
+        self._report = report
+
+    @property
+    def profile(self) -> str:
+        """The profile that answered."""
+        return self._report.profile
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
+        for chunk in self._chunks:
+            yield chunk
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def report(self) -> SourceReport:
+        """The search's report."""
+        return self._report
