@@ -1,8 +1,10 @@
-"""What a profile costs: prices per input and output token, and its sampling limits."""
+"""What a profile costs: prices per input and output token, its limits and its sampling plan."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from policies.decision import SamplingPlan
 
 __all__ = ["ProfileCost"]
 
@@ -12,7 +14,8 @@ class ProfileCost:
     """Prices (per token) and limits of one profile, so decisions and reports speak money too.
 
     `default_tokens` stands in for the expected completion tokens when the difficulty model
-    gives none; `max_samples` > 1 marks a search profile (several samples and a vote).
+    gives none; `search` is a search profile's sampling plan (several samples and a vote), its
+    prior left for each decision to fill in.
     """
 
     name: str
@@ -20,13 +23,11 @@ class ProfileCost:
     price_out: float = 0.0
     default_tokens: float = 0.0
     max_tokens: int | None = None
-    max_samples: int = 1
+    search: SamplingPlan | None = None
 
     def __post_init__(self) -> None:
         if self.price_in < 0 or self.price_out < 0:
             raise ValueError(f"profile {self.name!r}: prices must be non-negative")
-        if self.max_samples < 1:
-            raise ValueError(f"profile {self.name!r}: max_samples must be at least 1")
 
     def cost(self, tokens_out: float, tokens_in: float = 0.0) -> float:
         """Money spent on one request with these completion and prompt token counts."""

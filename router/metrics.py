@@ -12,21 +12,13 @@ from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
+from router.pipeline import request_mode
 
-__all__ = ["GatewayMetrics", "metrics_router", "mount", "request_mode"]
+__all__ = ["GatewayMetrics", "metrics_router", "mount"]
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
 _SAMPLES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
-
-
-def request_mode(model: str) -> str:
-    """How the profile was chosen: ``auto``, ``forced`` (thinkgate/<profile>) or ``passthrough``."""
-    if model.startswith("thinkgate/auto"):
-        return "auto"
-    if model.startswith("thinkgate/"):
-        return "forced"
-    return "passthrough"
 
 
 class GatewayMetrics:

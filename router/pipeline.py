@@ -9,13 +9,13 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from difficulty.errors import InvalidInputError
 from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
-from policies.routing import PolicyConfig, PredictionLike, decide
+from policies.routing import PolicyConfig, PredictionLike, decide, forced
 from router.errors import ModelNotFoundError
 from router.scoring import Predictor, Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
@@ -23,6 +23,9 @@ from router.settings import PolicySettings, ProfileSettings, Settings
 __all__ = [
     "AUTO_MODEL",
     "MODEL_PREFIX",
+    "ModelRoute",
+    "request_mode",
+    "profile_cost",
     "Routing",
     "Pipeline",
     "new_request_id",
@@ -72,26 +75,44 @@ class Routing:
         }
 
 
+def request_mode(model: str) -> str:
+    """How a model name chooses its profile: ``auto`` (thinkgate/auto, with or without a
+    target), ``forced`` (thinkgate/<profile>) or ``passthrough`` (an upstream name or alias)."""
+    if model == AUTO_MODEL or model.startswith(AUTO_MODEL + "?"):
+        return "auto"
+    if model.startswith(MODEL_PREFIX):
+        return "forced"
+    return "passthrough"
+
+
+@dataclass(frozen=True)
+class ModelRoute:
+    """What a requested model name asks for: a profile (None: the policy chooses), the policy."""
+
+    mode: str
+    profile: str | None
+    policy: PolicyConfig
+
+
 def _policy_config(p: PolicySettings) -> PolicyConfig:
     return PolicyConfig(
-        kind=p.kind,
-        lam=p.lam,
-        epsilon=p.epsilon,
-        profile=p.profile,
-        cost_unit=p.cost_unit,
-        threshold=p.threshold,
+        kind=p.kind, lam=p.lam, epsilon=p.epsilon, profile=p.profile, cost_unit=p.cost_unit
     )
 
 
 def profile_cost(name: str, profile: ProfileSettings) -> ProfileCost:
-    """The policy's view of a profile: prices and limits."""
+    """The policy's view of a profile: prices, limits and (search profiles) the sampling plan."""
+    search = profile.search
+    plan = None
+    if search is not None:
+        plan = SamplingPlan(search.max_samples, search.threshold, min_samples=search.min_samples)
     return ProfileCost(
         name=name,
         price_in=profile.price_in,
         price_out=profile.price_out,
         default_tokens=profile.default_tokens,
         max_tokens=profile.max_tokens,
-        max_samples=profile.search.max_samples if profile.search else 1,
+        search=plan,
     )
 
 
@@ -145,12 +166,13 @@ class Pipeline:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def _resolve(self, model: str) -> tuple[str | None, PolicyConfig, bool]:
-        """(forced profile or None, policy, passthrough) for a requested model name."""
-        if model == AUTO_MODEL or model.startswith(AUTO_MODEL + "?"):
+    def resolve(self, model: str) -> ModelRoute:
+        """What a requested model name asks for; unknown names and targets are refused."""
+        mode = request_mode(model)
+        if mode == "auto":
             _, _, query = model.partition("?")
             if not query:
-                return None, self.policy, False
+                return ModelRoute(mode, None, self.policy)
             key, _, value = query.partition("=")
             if key != "target" or not value:
                 raise InvalidInputError(
@@ -161,50 +183,34 @@ class Pipeline:
                 raise InvalidInputError(
                     f"unknown target {value!r} (targets: {known})", param="model"
                 )
-            return None, self.targets[value], False
-        if model.startswith(MODEL_PREFIX):
-            name = model[len(MODEL_PREFIX) :]
-            if name in self.settings.profiles:
-                return name, self.policy, False
-        elif model in self._aliases:
-            return self._aliases[model], self.policy, True
-        raise ModelNotFoundError(
-            f"the model {model!r} does not exist; use {AUTO_MODEL}, thinkgate/<profile> "
-            f"or an upstream model name",
-            param="model",
-        )
-
-    def check_model(self, model: str, n: int | None) -> None:
-        """Refuse unknown models and n > 1 with automatic routing, before any scoring."""
-        forced, _, _ = self._resolve(model)
-        if forced is None and n is not None and n > 1:
-            raise InvalidInputError("n > 1 is not supported with thinkgate/auto", param="n")
+            return ModelRoute(mode, None, self.targets[value])
+        name = model.removeprefix(MODEL_PREFIX) if mode == "forced" else self._aliases.get(model)
+        if name is None or name not in self.settings.profiles:
+            raise ModelNotFoundError(
+                f"the model {model!r} does not exist; use {AUTO_MODEL}, thinkgate/<profile> "
+                f"or an upstream model name",
+                param="model",
+            )
+        return ModelRoute(mode, name, self.policy)
 
     async def route(self, model: str, prompt: str, *, n: int | None = None) -> Routing:
-        """Score the prompt and pick the profile for `model`."""
+        """Resolve `model` (once), score the prompt and decide its profile."""
         t0 = time.perf_counter()
-        self.check_model(model, n)
-        forced, policy, passthrough = self._resolve(model)
+        route = self.resolve(model)
+        if route.profile is None and n is not None and n > 1:
+            raise InvalidInputError("n > 1 is not supported with thinkgate/auto", param="n")
         predictions = await self.score(prompt)
-        if forced is not None:
-            how = "upstream model name passed through" if passthrough else "forced by the caller"
-            profile = self.settings.profiles[forced]
-            pred = predictions.get(forced)
-            decision = Decision(
-                profile=forced,
-                budget=profile.max_tokens,
-                sampling=None,
-                reason=f"{how}: {model}",
-                p_correct=pred.p_correct if pred else None,
-                tokens=pred.tokens if pred else None,
-            )
+        if route.profile is not None:
+            name = route.profile
+            how = "forced by the caller"
+            if route.mode == "passthrough":
+                how = "upstream model name passed through"
+            decision = forced(name, self.costs.get(name), predictions.get(name), f"{how}: {model}")
         else:
             if not predictions:
                 raise InvalidInputError("no profile has a predictor to route with", param="model")
-            decision = decide(
-                policy, predictions, self.costs, reference=self.settings.reference_profile
-            )
-        decision = self._with_search_plan(decision)
+            reference = self.settings.reference_profile
+            decision = decide(route.policy, predictions, self.costs, reference=reference)
         return Routing(
             request_id=new_request_id(),
             model=model,
@@ -212,18 +218,6 @@ class Pipeline:
             decision=decision,
             predictions=predictions,
             difficulty=self.difficulty(predictions),
-            forced=forced is not None,
+            forced=route.profile is not None,
             decision_ms=(time.perf_counter() - t0) * 1000.0,
         )
-
-    def _with_search_plan(self, decision: Decision) -> Decision:
-        search = self.settings.profiles[decision.profile].search
-        if search is None:
-            return replace(decision, sampling=None)
-        plan = SamplingPlan(
-            max_samples=search.max_samples,
-            threshold=search.threshold,
-            min_samples=search.min_samples,
-            prior_p_correct=decision.p_correct,
-        )
-        return replace(decision, sampling=plan)

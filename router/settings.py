@@ -126,7 +126,8 @@ class ProfileSettings(BaseModel):
 
 
 class PolicySettings(BaseModel):
-    """The operator's policy (see policies.routing.policy.PolicyConfig)."""
+    """The operator's policy (see policies.routing.PolicyConfig). A search profile's stopping
+    threshold is the profile's own (`search.threshold`)."""
 
     model_config = _STRICT
     kind: Literal["fixed", "utility", "target"] = "utility"
@@ -134,7 +135,6 @@ class PolicySettings(BaseModel):
     epsilon: float = Field(default=0.0, ge=0.0)
     profile: str | None = None
     cost_unit: Literal["tokens", "money"] = "tokens"
-    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _fixed_needs_profile(self) -> PolicySettings:

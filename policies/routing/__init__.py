@@ -35,7 +35,9 @@ from policies.routing.policy import (
     choose,
     cost_matrix,
     decide,
+    forced,
     recalibrated,
+    sampling_plan,
 )
 from policies.routing.report import (
     HoldRate,
@@ -75,6 +77,7 @@ __all__ = [
     "evaluate",
     "fit_recalibration",
     "fixed_baselines",
+    "forced",
     "frontier",
     "knob_grid",
     "length_heuristic_at_cost",
@@ -86,5 +89,6 @@ __all__ = [
     "random_at_cost",
     "recalibrated",
     "routing_report",
+    "sampling_plan",
     "with_knob",
 ]

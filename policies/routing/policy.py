@@ -7,7 +7,7 @@ for one request (the live gateway calls it), so both share exactly one rule.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -26,6 +26,8 @@ __all__ = [
     "recalibrated",
     "cost_matrix",
     "decide",
+    "forced",
+    "sampling_plan",
 ]
 
 PolicyKind = Literal["fixed", "utility", "target"]
@@ -49,10 +51,11 @@ class PolicyConfig:
 
     fixed: always `profile`. utility: maximise P(correct) - `lam` * cost, where cost is expected
     completion tokens (`cost_unit="tokens"`) or money. target: the cheapest profile whose
-    P(correct) is within `epsilon` of the best. `threshold` is the stopping threshold handed to
-    search profiles. `recalibration` holds (profile, slope, intercept) triples that map the
-    difficulty model's P(correct) through sigmoid(slope * logit(p) + intercept) before the
-    choice, as fitted by `policies.routing.calibration.fit_recalibration` on held-out outcomes.
+    P(correct) is within `epsilon` of the best. `recalibration` holds (profile, slope,
+    intercept) triples that map the difficulty model's P(correct) through
+    sigmoid(slope * logit(p) + intercept) before the choice, as fitted by
+    `policies.routing.calibration.fit_recalibration` on held-out outcomes. A search profile's
+    sampling plan is the profile's own (`ProfileCost.search`), not the policy's.
     """
 
     kind: PolicyKind = "utility"
@@ -60,7 +63,6 @@ class PolicyConfig:
     epsilon: float = 0.0
     profile: str | None = None
     cost_unit: CostUnit = "tokens"
-    threshold: float = 0.95
     recalibration: tuple[tuple[str, float, float], ...] = ()
 
     def __post_init__(self) -> None:
@@ -158,21 +160,37 @@ def decide(
     p = recalibrated(policy, raw, names)
     name, pc = names[i], pcs[i]
     reason = _reason(policy, names, p[0], tok[0], i, reference)
-    sampling = None
-    if pc.max_samples > 1:
-        sampling = SamplingPlan(
-            max_samples=pc.max_samples,
-            threshold=policy.threshold,
-            prior_p_correct=float(p[0, i]),
-        )
     return Decision(
         profile=name,
         budget=pc.max_tokens,
-        sampling=sampling,
+        sampling=sampling_plan(pc, float(p[0, i])),
         reason=reason,
         p_correct=float(p[0, i]),
         tokens=float(tok[0, i]),
         cost=pc.cost(float(tok[0, i])),
+    )
+
+
+def sampling_plan(cost: ProfileCost, p_correct: float | None) -> SamplingPlan | None:
+    """A search profile's plan with this request's P(correct) as the vote's prior (else None)."""
+    if cost.search is None:
+        return None
+    return replace(cost.search, prior_p_correct=p_correct)
+
+
+def forced(
+    name: str, cost: ProfileCost | None, prediction: PredictionLike | None, reason: str
+) -> Decision:
+    """The decision for a profile the caller named: no choice made, the profile's own limits."""
+    cost = cost or ProfileCost(name)
+    p = prediction.p_correct if prediction is not None else None
+    return Decision(
+        profile=name,
+        budget=cost.max_tokens,
+        sampling=sampling_plan(cost, p),
+        reason=reason,
+        p_correct=p,
+        tokens=prediction.tokens if prediction is not None else None,
     )
 
 

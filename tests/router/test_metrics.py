@@ -7,12 +7,11 @@ from typing import Any
 
 import httpx
 import openai
-import pytest
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.ledger.record import LedgerRecord
-from router.metrics import GatewayMetrics, metrics_router, request_mode
+from router.metrics import GatewayMetrics, metrics_router
 from router.server_thread import ServerThread
 from tests.router.conftest import PROMPTS, RunningGateway
 
@@ -114,15 +113,6 @@ def test_each_instance_has_its_own_registry() -> None:
     first.observe(make_record())
     assert 'profile="direct"' in first.render().decode()
     assert 'profile="direct"' not in second.render().decode()
-
-
-@pytest.mark.parametrize(
-    ("model", "mode"),
-    [("thinkgate/auto", "auto"), ("thinkgate/auto?target=0.99", "auto"),
-     ("thinkgate/think", "forced"), ("gpt-4o", "passthrough")],
-)  # fmt: skip
-def test_request_mode(model: str, mode: str) -> None:
-    assert request_mode(model) == mode
 
 
 def test_metrics_endpoint_over_http() -> None:

@@ -63,6 +63,8 @@ def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -
         ({"reference_profile": "nope"}, "reference_profile"),
         ({"policy": {"kind": "fixed", "profile": "ghost"}}, "policy.profile"),
         ({"policy": {"kind": "greedy"}}, "policy.kind"),
+        # A search profile stops by its own `search.threshold`; the policy has none.
+        ({"policy": {"kind": "utility", "threshold": 0.9}}, "policy.threshold"),
         ({"limits": {"max_body_bytes": -1}}, "limits.max_body_bytes"),
         ({"ledgr": {"url": "sqlite:///x.db"}}, "ledgr"),
         (

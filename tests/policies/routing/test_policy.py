@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 
 from difficulty.errors import InvalidInputError
+from policies.decision import SamplingPlan
 from policies.profiles import ProfileCost
-from policies.routing.policy import PolicyConfig, choose, cost_matrix, decide
+from policies.routing.policy import (
+    PolicyConfig,
+    choose,
+    cost_matrix,
+    decide,
+    forced,
+    sampling_plan,
+)
 
 
 @dataclass(frozen=True)
@@ -24,7 +32,7 @@ PREDS = {
 COSTS = {
     "direct": ProfileCost("direct", price_out=1e-6),
     "cot": ProfileCost("cot", price_out=1e-6),
-    "think": ProfileCost("think", price_out=2e-6, max_tokens=8000, max_samples=1),
+    "think": ProfileCost("think", price_out=2e-6, max_tokens=8000),
 }
 
 
@@ -69,13 +77,39 @@ def test_reason_is_one_line() -> None:
     assert "\n" not in d.reason and "cot" in d.reason and "think" in d.reason
 
 
-def test_search_profile_gets_a_sampling_plan_with_prior() -> None:
-    costs = dict(COSTS, cot=ProfileCost("cot", max_samples=16))
-    d = decide(PolicyConfig("target", epsilon=0.05, threshold=0.9), PREDS, costs)
-    assert d.sampling is not None
-    assert d.sampling.max_samples == 16 and d.sampling.threshold == 0.9
-    assert d.sampling.prior_p_correct == pytest.approx(0.85)
+SEARCH = SamplingPlan(max_samples=16, threshold=0.9, min_samples=2)
+
+
+def test_search_profile_gets_its_own_sampling_plan_with_the_prior() -> None:
+    costs = dict(COSTS, cot=ProfileCost("cot", search=SEARCH))
+    d = decide(PolicyConfig("target", epsilon=0.05), PREDS, costs)
+    assert d.profile == "cot"
+    assert d.sampling == SamplingPlan(16, 0.9, min_samples=2, prior_p_correct=0.85)
     assert decide(PolicyConfig("utility"), PREDS, COSTS).sampling is None
+
+
+def test_the_prior_is_the_recalibrated_p_correct() -> None:
+    costs = dict(COSTS, cot=ProfileCost("cot", search=SEARCH))
+    policy = PolicyConfig("fixed", profile="cot", recalibration=(("cot", 1.0, 1.0),))
+    d = decide(policy, PREDS, costs)
+    expected = 1 / (1 + np.exp(-(np.log(0.85 / 0.15) + 1.0)))
+    assert d.sampling is not None and d.p_correct is not None
+    assert d.sampling.prior_p_correct == pytest.approx(expected) == pytest.approx(d.p_correct)
+
+
+def test_a_forced_profile_keeps_its_limits_and_plan() -> None:
+    d = forced("cot", ProfileCost("cot", max_tokens=512, search=SEARCH), PREDS["cot"], "forced")
+    assert (d.profile, d.budget, d.reason) == ("cot", 512, "forced")
+    assert d.sampling == SamplingPlan(16, 0.9, min_samples=2, prior_p_correct=0.85)
+    assert (d.p_correct, d.tokens) == (0.85, 400.0)
+    bare = forced("new", None, None, "passed through")
+    assert bare.sampling is None and bare.budget is None and bare.p_correct is None
+
+
+def test_sampling_plan_only_for_search_profiles() -> None:
+    assert sampling_plan(ProfileCost("direct"), 0.7) is None
+    plan = sampling_plan(ProfileCost("cot", search=SEARCH), None)
+    assert plan == SEARCH and plan is not None and plan.prior_p_correct is None
 
 
 def test_missing_tokens_fall_back_to_default_tokens() -> None:
