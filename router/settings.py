@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from router.errors import ConfigError
 
@@ -170,11 +170,28 @@ class LimitSettings(BaseModel):
 
 
 class Settings(BaseSettings):
-    """Everything the gateway is configured with; built by `load_settings` from YAML."""
+    """Everything the gateway is configured with; built by `load_settings` from YAML.
+
+    Precedence: `THINKGATE_*` environment variables (nested keys joined by `__`, e.g.
+    `THINKGATE_LEDGER__URL`) over the config file over the defaults. The file's values arrive
+    as init values (`Settings(**data)`), so the environment is ranked above them.
+    """
 
     model_config = SettingsConfigDict(
         extra="forbid", env_prefix="THINKGATE_", env_nested_delimiter="__"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then the config file's values; no .env or secrets directory."""
+        return env_settings, init_settings
 
     profiles: dict[str, ProfileSettings]
     policy: PolicySettings = Field(default_factory=lambda: PolicySettings())

@@ -93,16 +93,32 @@ def test_missing_secret_env_var_names_the_key(monkeypatch: pytest.MonkeyPatch) -
     assert "TG_TEST_UNSET_KEY" in info.value.message
 
 
-def test_config_path_and_overrides_from_environment(
+def test_environment_overrides_the_file_which_overrides_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(yaml.safe_dump(_config(port=7000, host="0.0.0.0", ledger={"store_text": True})))
+    monkeypatch.setenv("THINKGATE_CONFIG", str(path))
+    assert load_settings().port == 7000  # the file over the default (8000)
+    monkeypatch.setenv("THINKGATE_PORT", "9123")
+    monkeypatch.setenv("THINKGATE_LEDGER__URL", "redis://127.0.0.1:6379/3")
+    settings = load_settings()
+    assert settings.port == 9123  # the environment over the file
+    assert settings.ledger.url == "redis://127.0.0.1:6379/3"  # a nested key, by itself...
+    assert settings.ledger.store_text is True  # ...leaves the file's other ledger keys
+    assert settings.host == "0.0.0.0" and settings.profiles["think"].max_tokens == 4096
+    assert settings.policy.kind == "utility"  # neither sets it: the default
+
+
+def test_a_bad_environment_value_names_the_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     path = tmp_path / "gw.yaml"
     path.write_text(yaml.safe_dump(_config()))
-    monkeypatch.setenv("THINKGATE_CONFIG", str(path))
-    monkeypatch.setenv("THINKGATE_PORT", "9123")
-    settings = load_settings()
-    assert settings.port == 9123
-    assert settings.profiles["think"].max_tokens == 4096
+    monkeypatch.setenv("THINKGATE_PORT", "eighty")
+    with pytest.raises(ConfigError) as info:
+        load_settings(path)
+    assert info.value.key == "port"
 
 
 def test_no_config_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
