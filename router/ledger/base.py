@@ -5,24 +5,12 @@ from __future__ import annotations
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
 
-from difficulty.errors import InvalidInputError, ThinkgateError
+from router.ledger.errors import LedgerConfigError
 from router.ledger.record import LedgerRecord
+from router.ledger.redis_store import RedisLedger
+from router.ledger.sqlite import SQLiteLedger
 
-__all__ = ["Ledger", "LedgerError", "LedgerConfigError", "open_ledger"]
-
-
-class LedgerError(ThinkgateError):
-    """The ledger store cannot be reached or written."""
-
-    status = 503
-    type = "server_error"
-    code = "ledger_unavailable"
-
-
-class LedgerConfigError(InvalidInputError):
-    """A ledger URL names an unknown store or carries a bad option."""
-
-    code = "invalid_ledger_url"
+__all__ = ["Ledger", "open_ledger"]
 
 
 @runtime_checkable
@@ -69,16 +57,12 @@ def open_ledger(url: str, *, create: bool = True) -> Ledger:
     parts = urlsplit(url)
     options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     if parts.scheme == "sqlite":
-        from router.ledger.sqlite import SQLiteLedger
-
         # sqlite:///relative.db and sqlite:////absolute.db, as SQLAlchemy spells them.
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if parts.netloc or not path:
             raise LedgerConfigError(f"ledger URL {url!r}: expected sqlite:///path/to/file.db")
         return SQLiteLedger(path, synchronous=options.get("synchronous", "full"), create=create)
     if parts.scheme in ("redis", "rediss", "unix"):
-        from router.ledger.redis_store import RedisLedger
-
         prefix = options.pop("prefix", "thinkgate")
         keep = options.pop("max_records", "0")
         if not keep.isdigit():

@@ -7,18 +7,12 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from difficulty.errors import InvalidInputError
+from router.ledger.errors import LedgerFormatError
 
-__all__ = ["LedgerRecord", "LedgerFormatError", "SAVED_BY_KEYS"]
+__all__ = ["LedgerRecord", "SAVED_BY_KEYS"]
 
 # The mechanisms that save tokens; every record's `saved_by` is reported under these keys.
 SAVED_BY_KEYS = ("routing", "early_exit", "sampling")
-
-
-class LedgerFormatError(InvalidInputError):
-    """A stored or submitted ledger record cannot be read back."""
-
-    code = "invalid_ledger_record"
 
 
 @dataclass

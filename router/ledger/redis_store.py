@@ -10,7 +10,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from router.ledger.base import LedgerError
+from router.ledger.errors import LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, record_deltas
 from router.ledger.series import (

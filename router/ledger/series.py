@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.ledger.record import LedgerFormatError
+from router.ledger.errors import LedgerFormatError
 
 __all__ = [
     "SERIES_WIDTHS",

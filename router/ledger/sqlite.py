@@ -5,29 +5,70 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 from difficulty.errors import NotFoundError
-from router.ledger.base import LedgerConfigError, LedgerError
+from router.ledger.errors import LedgerConfigError, LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
 
-__all__ = ["SQLiteLedger"]
+__all__ = ["MIGRATIONS", "SQLiteLedger", "migrate"]
 
 T = TypeVar("T")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL UNIQUE,
-    time REAL NOT NULL,
-    feedback INTEGER,
-    record TEXT NOT NULL
-)
-"""
+
+def _create_ledger(conn: sqlite3.Connection) -> None:
+    # IF NOT EXISTS: files written before the schema had a version already hold this table.
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS ledger (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            request_id TEXT NOT NULL UNIQUE,
+            time REAL NOT NULL,
+            feedback INTEGER,
+            record TEXT NOT NULL
+        )
+        """
+    )
+
+
+Migration = Callable[[sqlite3.Connection], None]
+
+# The schema's history, oldest first: migration i takes a file from version i to i + 1 (the
+# version is SQLite's `PRAGMA user_version`, 0 in a new file). Append only; never edit one
+# that has shipped.
+MIGRATIONS: tuple[Migration, ...] = (_create_ledger,)
+
+
+def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Bring the file's schema up to the latest version, one transaction per migration.
+
+    Returns the version reached; a file from a newer thinkgate is refused, not guessed at.
+    """
+    version = _version(conn)
+    if version > len(migrations):
+        raise LedgerError(
+            f"the ledger file has schema version {version}, newer than this thinkgate's "
+            f"{len(migrations)}: upgrade thinkgate to read it"
+        )
+    for target in range(version + 1, len(migrations) + 1):
+        conn.execute("BEGIN IMMEDIATE")  # one writer migrates; another process waits, then skips
+        try:
+            if _version(conn) < target:
+                migrations[target - 1](conn)
+                conn.execute(f"PRAGMA user_version = {target}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    return len(migrations)
+
+
+def _version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
 class SQLiteLedger:
@@ -47,18 +88,20 @@ class SQLiteLedger:
         self._lock = threading.Lock()
         self._pending: list[tuple[LedgerRecord, str, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            self._conn.execute("PRAGMA busy_timeout=5000")
-            self._conn.execute(_SCHEMA)
-            self._state = self._load_state(self._conn)
-        except (sqlite3.Error, OSError) as exc:
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            conn.execute("PRAGMA busy_timeout=5000")
+            migrate(conn)
+            self._state = self._load_state(conn)
+        except (sqlite3.Error, OSError, LedgerError) as exc:
+            if conn is not None:
+                conn.close()
             raise LedgerError(f"cannot open the ledger file {str(self.path)!r}: {exc}") from None
+        self._conn: sqlite3.Connection | None = conn
 
     @staticmethod
     def _load_state(conn: sqlite3.Connection) -> SavingsState:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from router.ledger import LedgerError, SQLiteLedger, open_ledger
+from router.ledger.sqlite import MIGRATIONS, migrate
 from tests.router.ledger.conftest import make_record
 
 pytestmark = pytest.mark.anyio
@@ -37,3 +38,79 @@ def test_an_unwritable_path_fails_at_open(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     with pytest.raises(LedgerError, match="cannot open"):
         SQLiteLedger(blocker / "ledger.db")
+
+
+# The table as every thinkgate before the schema had a version wrote it (user_version 0).
+_UNVERSIONED = """
+CREATE TABLE ledger (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    time REAL NOT NULL,
+    feedback INTEGER,
+    record TEXT NOT NULL
+)
+"""
+
+
+async def test_a_file_from_before_schema_versions_is_migrated_and_kept(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = make_record(2, feedback=None)
+    with sqlite3.connect(path) as conn:
+        conn.execute(_UNVERSIONED)
+        conn.execute(
+            "INSERT INTO ledger (request_id, time, feedback, record) VALUES (?, ?, ?, ?)",
+            (old.request_id, old.time, 1, old.dumps()),
+        )
+    ledger = SQLiteLedger(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+    stored = await ledger.get(old.request_id)
+    assert stored is not None and stored.feedback is True  # the label column wins
+    assert stored.completion_tokens == old.completion_tokens == 120
+    await ledger.append(make_record(3))
+    assert [r.request_id for r in await ledger.records()] == ["req-2", "req-3"]
+    savings = await ledger.savings()
+    assert savings["requests"] == 2
+    await ledger.close()
+
+
+def test_migrations_run_in_order_from_the_file_s_version(tmp_path: Path) -> None:
+    ran: list[str] = []
+
+    def add_column(conn: sqlite3.Connection) -> None:
+        ran.append("add_column")
+        conn.execute("ALTER TABLE ledger ADD COLUMN profile TEXT")
+
+    path = tmp_path / "v1.db"
+    SQLiteLedger(path)  # a file at today's version, 1
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, [*MIGRATIONS, add_column]) == 2
+    assert ran == ["add_column"]  # version 1 was not re-run
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(ledger)")]
+    assert columns[-1] == "profile"
+    assert migrate(conn, [*MIGRATIONS, add_column]) == 2 and ran == ["add_column"]  # idempotent
+    conn.close()
+
+
+def test_a_failed_migration_leaves_the_file_at_its_version(tmp_path: Path) -> None:
+    def broken(conn: sqlite3.Connection) -> None:
+        conn.execute("ALTER TABLE ledger ADD COLUMN half TEXT")
+        raise sqlite3.OperationalError("disk on fire")
+
+    path = tmp_path / "v1.db"
+    SQLiteLedger(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn, [*MIGRATIONS, broken])
+    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    assert "half" not in [row[1] for row in conn.execute("PRAGMA table_info(ledger)")]
+    conn.close()
+
+
+def test_a_file_from_a_newer_thinkgate_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(LedgerError, match="newer than this thinkgate"):
+        SQLiteLedger(path)
