@@ -10,12 +10,21 @@ import math
 import re
 
 from difficulty._closed_form import closed_form_value
+from difficulty._latex import canonical_number, last_boxed, strip_delimiters, unicode_to_latex
 
-__all__ = ["extract_answer", "normalize_answer", "answers_match", "answer_value"]
+__all__ = [
+    "THINK_OPEN",
+    "THINK_CLOSE",
+    "extract_answer",
+    "normalize_answer",
+    "answers_match",
+    "answer_value",
+    "with_thinking",
+]
 
-_THINK_END = "</think>"
-_BOXED = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_BOXED_BARE = re.compile(r"\\boxed\s+([^\s$]+)")
+# The tags reasoning models wrap their thinking in, when it comes inside the text.
+THINK_OPEN = "<think>"
+THINK_CLOSE = "</think>"
 _HASHES = re.compile(r"####\s*([^\n]*)")
 # The phrase is captured inside a lookahead so that later mentions on the same line still match
 # (hedged texts: "if 2016, the answer is X. If 2020, the answer is Y").
@@ -37,28 +46,6 @@ _FRACTION = re.compile(r"^([+-]?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)$")
 _TEXT_CMD = re.compile(r"\\(?:text|textbf|textit|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
 _UNIT_WORD = r"[a-z]{2,}\.?(?:\^\{?\d\}?)?"
 _UNIT_TAIL = re.compile(rf"^([+-]?[\d.,/]+)\s*{_UNIT_WORD}(?:\s+{_UNIT_WORD})*\s*$")
-_UNICODE = str.maketrans(
-    {
-        "−": "-",
-        "–": "-",
-        "×": "*",
-        "·": "*",
-        "÷": "/",
-        "π": "\\pi ",
-        "½": "1/2",
-        "¼": "1/4",
-        "¾": "3/4",
-        "⅓": "1/3",
-        "⅔": "2/3",
-        "∞": "\\infty ",
-        "\u2003": " ",
-        "\u2002": " ",
-        "\u2009": " ",
-        "\u202f": " ",
-        "\u00a0": " ",
-    }
-)
-_ROOT = re.compile(r"√\s*(\d+(?:\.\d+)?|[a-zA-Z]|\([^()]*\))")
 _CALCULATOR = re.compile(r"<<[^<>]*>>")  # GSM8K calculator annotations
 _CONCLUSION = re.compile(
     r"(?:^|[.!:\n]\s*)(?:thus|therefore|hence|so|in conclusion|consequently|finally),?\s+"
@@ -92,29 +79,6 @@ _WORD_UNITS = re.compile(
 )
 
 
-def _last_boxed(text: str) -> str | None:
-    """Content of the last \\boxed{...} (nested braces allowed), or None."""
-    starts = [m.end() for m in _BOXED.finditer(text)]
-    for start in reversed(starts):
-        depth = 1
-        for i in range(start, len(text)):
-            ch = text[i]
-            if ch == "{":
-                depth += 1
-            elif ch == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[start:i].strip()
-    bare = list(_BOXED_BARE.finditer(text))
-    return bare[-1].group(1) if bare else None
-
-
-def _unicode_to_latex(text: str) -> str:
-    """Unicode math (−, √66, π, ½, thin spaces) as the ASCII/LaTeX the normaliser knows."""
-    text = text.translate(_UNICODE)
-    return _ROOT.sub(lambda m: "\\sqrt{" + m.group(1).strip("()") + "}", text)
-
-
 def _strip_words(phrase: str) -> str:
     """Drop words around a value: "approximately 39.5 USD" -> "39.5"."""
     if not re.search(r"\d", phrase):
@@ -138,8 +102,8 @@ def _first_value(prose: str) -> str | None:
 
 def _clean_phrase(phrase: str) -> str:
     """The words after "the answer is" as an answer: their math span, choice or value."""
-    phrase = _unicode_to_latex(phrase).strip()
-    boxed = _last_boxed(phrase)
+    phrase = unicode_to_latex(phrase).strip()
+    boxed = last_boxed(phrase)
     if boxed:
         return boxed
     math_span = _MATH_SPAN.search(phrase)
@@ -198,16 +162,22 @@ def _conclusion(text: str) -> str | None:
     return numbers[-1] if numbers else None
 
 
+def with_thinking(reasoning: str | None, answer: str) -> str:
+    """A response as one text, the form answers are extracted from: the reasoning closed with
+    THINK_CLOSE, then the answer (the answer alone when there was no reasoning)."""
+    return f"{reasoning}\n{THINK_CLOSE}\n\n{answer}" if reasoning else answer
+
+
 def extract_answer(text: str) -> str | None:
     """The final answer in a response: \\boxed{}, ####, "the answer is", a choice, last number."""
     if not text or not text.strip():
         return None
     # Prefer what follows the thinking; fall back to the thinking when the tail has no answer.
-    if _THINK_END in text:
-        head, _, tail = text.rpartition(_THINK_END)
+    if THINK_CLOSE in text:
+        head, _, tail = text.rpartition(THINK_CLOSE)
         found = extract_answer(tail) if tail.strip() else None
-        return found if found is not None else extract_answer(head.replace(_THINK_END, " "))
-    boxed = _last_boxed(text)
+        return found if found is not None else extract_answer(head.replace(THINK_CLOSE, " "))
+    boxed = last_boxed(text)
     if boxed:
         return boxed
     marked = _HASHES.findall(text)
@@ -224,57 +194,12 @@ def extract_answer(text: str) -> str | None:
         cleaned = _clean_phrase(phrase)
         if cleaned:
             return cleaned
-    text = _unicode_to_latex(_CALCULATOR.sub("", text))
+    text = unicode_to_latex(_CALCULATOR.sub("", text))
     concluded = _conclusion(text)
     if concluded:
         return concluded
     numbers = _NUMBER.findall(text)
     return numbers[-1] if numbers else None
-
-
-def _canonical_number(s: str) -> str:
-    sign = "-" if s.startswith("-") else ""
-    body = s.lstrip("+-")
-    if "." in body:
-        whole, frac = body.split(".", 1)
-        frac = frac.rstrip("0")
-        whole = whole.lstrip("0") or "0"
-        body = f"{whole}.{frac}" if frac else whole
-    else:
-        body = body.lstrip("0") or "0"
-    return "" + body if body == "0" else sign + body
-
-
-def _one_group(s: str) -> bool:
-    """True when ``s`` is one brace group, "{...}" (not "{a}{b}")."""
-    if not (s.startswith("{") and s.endswith("}")):
-        return False
-    depth = 0
-    for i, ch in enumerate(s):
-        depth += ch == "{"
-        depth -= ch == "}"
-        if depth == 0:
-            return i == len(s) - 1
-    return False
-
-
-def _strip_delimiters(s: str) -> str:
-    changed = True
-    while changed:
-        changed = False
-        s = s.strip()
-        for left, right in (("$$", "$$"), ("$", "$"), ("\\(", "\\)"), ("\\[", "\\]")):
-            if len(s) >= len(left) + len(right) and s.startswith(left) and s.endswith(right):
-                s = s[len(left) : len(s) - len(right)]
-                changed = True
-        if s.startswith("\\{") and s.endswith("\\}") or _one_group(s):
-            s = s[2:-2] if s.startswith("\\{") else s[1:-1]  # a set: compared as a bare list
-            changed = True
-        boxed = _last_boxed(s) if s.startswith(("\\boxed", "\\fbox")) else None
-        if boxed is not None:
-            s = boxed
-            changed = True
-    return s
 
 
 def normalize_answer(answer: str) -> str:
@@ -291,7 +216,7 @@ def normalize_answer(answer: str) -> str:
 
 
 def _normalize_once(answer: str) -> str:
-    s = _strip_delimiters(_unicode_to_latex(answer))
+    s = strip_delimiters(unicode_to_latex(answer))
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")
     s = s.replace("{,}", ",")
@@ -340,11 +265,11 @@ def _normalize_once(answer: str) -> str:
         s = s.replace(",", "")
     s = s.rstrip(".")
     if _PLAIN_NUMBER.match(s):
-        s = _canonical_number(s)
+        s = canonical_number(s)
     else:
         frac = _FRACTION.match(s)
         if frac:
-            s = f"{_canonical_number(frac.group(1))}/{_canonical_number(frac.group(2))}"
+            s = f"{canonical_number(frac.group(1))}/{canonical_number(frac.group(2))}"
     return s
 
 

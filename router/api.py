@@ -7,10 +7,10 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from difficulty.errors import InvalidInputError, NotFoundError
-from router.chat_request import Message, parse_json, read_body
+from router.chat_request import Message, parse_json, read_body, validated
 from router.gateway import GatewayDep, require_admin, require_api_key
 from router.pipeline import AUTO_MODEL, MODEL_PREFIX
 from router.settings import PolicySettings
@@ -41,17 +41,6 @@ class FeedbackRequest(BaseModel):
     correct: StrictBool
 
 
-def _validate(model: type[BaseModel], data: Any) -> Any:
-    if not isinstance(data, dict):
-        raise InvalidInputError("the request body must be a JSON object")
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        param = ".".join(str(p) for p in err["loc"])
-        raise InvalidInputError(f"invalid '{param}': {err['msg']}", param=param) from None
-
-
 async def _json(request: Request, limit: int) -> Any:
     return parse_json(await read_body(request, limit))
 
@@ -70,7 +59,7 @@ async def models(gateway: GatewayDep) -> dict[str, Any]:
 async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     """The decision and per-profile predictions for a prompt; nothing is sent upstream."""
     pipeline = gateway.ready_pipeline()
-    body = _validate(RouteRequest, await _json(request, gateway.settings.limits.max_body_bytes))
+    body = validated(RouteRequest, await _json(request, gateway.settings.limits.max_body_bytes))
     if body.prompt is not None:
         prompt = body.prompt
     else:
@@ -110,7 +99,7 @@ async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
 async def feedback(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     """Label a recorded request as correct or not (for accuracy figures and retraining)."""
     ledger = gateway.ready_ledger()
-    body = _validate(FeedbackRequest, await _json(request, gateway.settings.limits.max_body_bytes))
+    body = validated(FeedbackRequest, await _json(request, gateway.settings.limits.max_body_bytes))
     delay, waited = 0.01, 0.0
     while not await ledger.set_feedback(body.request_id, body.correct):
         if waited >= FEEDBACK_WAIT_S:
@@ -159,7 +148,7 @@ async def put_policy(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     from router.policy_sync import publish_policy
 
     pipeline = gateway.ready_pipeline()
-    policy = _validate(PolicySettings, await _json(request, gateway.settings.limits.max_body_bytes))
+    policy = validated(PolicySettings, await _json(request, gateway.settings.limits.max_body_bytes))
     if policy.profile is not None and policy.profile not in gateway.settings.profiles:
         raise InvalidInputError(f"unknown profile {policy.profile!r}", param="profile")
     pipeline.set_policy(policy)

@@ -16,13 +16,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from difficulty.encoder import Encoder
-from difficulty.errors import InvalidInputError, ThinkgateError
+from difficulty.errors import ThinkgateError
 from difficulty.level import difficulty_level
 from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
 from policies.convergence import ConvergenceWatcher, WatcherParams
 from router import api, chat
 from router.dashboard import mount as mount_dashboard
-from router.errors import ConfigError, error_body, render_error
+from router.errors import ConfigError, error_body, invalid_input, render_error
 from router.gateway import Gateway
 from router.ledger.base import open_ledger
 from router.metrics import mount as mount_metrics
@@ -131,11 +131,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
-        param = ".".join(loc) or None
-        return render_error(InvalidInputError(f"invalid '{param}': {first['msg']}", param=param))
+        return render_error(invalid_input(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:

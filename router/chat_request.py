@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -19,7 +19,7 @@ from pydantic import (
 from starlette.requests import ClientDisconnect, Request
 
 from difficulty.errors import InvalidInputError
-from router.errors import PayloadTooLargeError
+from router.errors import PayloadTooLargeError, invalid_input
 
 __all__ = [
     "Message",
@@ -28,9 +28,12 @@ __all__ = [
     "read_body",
     "parse_json",
     "parse_chat_request",
+    "validated",
     "content_text",
     "STEP_BY_STEP",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 # The system instruction of the step-by-step prompt style.
 STEP_BY_STEP = (
@@ -182,24 +185,19 @@ def parse_json(body: bytes) -> Any:
         raise InvalidInputError(f"the request body is not valid JSON ({exc})") from None
 
 
-def _validation_message(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "missing":
-        return loc, f"'{loc}' is a required property"
-    return loc, f"invalid '{loc}': {msg}"
+def validated(model: type[M], data: Any) -> M:
+    """A parsed JSON body validated into `model`; a 400 naming the bad field otherwise."""
+    if not isinstance(data, dict):
+        raise InvalidInputError("the request body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid_input(exc.errors()) from None
 
 
 def parse_chat_request(data: Any, *, max_messages: int) -> ChatRequest:
     """Validate a parsed body into a ChatRequest; 400 with `param` naming the bad field."""
-    if not isinstance(data, dict):
-        raise InvalidInputError("the request body must be a JSON object")
-    try:
-        request = ChatRequest.model_validate(data)
-    except ValidationError as exc:
-        param, message = _validation_message(exc)
-        raise InvalidInputError(message, param=param) from None
+    request = validated(ChatRequest, data)
     if len(request.messages) > max_messages:
         raise InvalidInputError(
             f"too many messages ({len(request.messages)} > {max_messages})", param="messages"

@@ -3,46 +3,41 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Sequence
 
 from difficulty.errors import ThinkgateError
+from router.commands import (
+    datasets,
+    demo,
+    ledger,
+    replay,
+    replay_upstream,
+    report,
+    route,
+    serve,
+    simulate,
+    train,
+)
 
 __all__ = ["main", "build_parser"]
 
-# Each module exposes `register(subparsers)`; it must import nothing heavy at module level,
-# so `thinkgate --help` stays fast.
-_COMMAND_MODULES = (
-    "router.commands.datasets",
-    "router.commands.train",
-    "router.commands.route",
-    "router.commands.simulate",
-    "router.commands.replay",
-    "router.commands.serve",
-    "router.commands.replay_upstream",
-    "router.commands.ledger",
-    "router.commands.demo",
-    "router.commands.report",
-)
+# Each module exposes `register(subparsers)` and imports nothing heavy at module level, so
+# `thinkgate --help` stays fast. They are imported, not looked up by name: a command whose
+# module is broken fails here, loudly, instead of vanishing from the CLI.
+_COMMANDS = (datasets, train, route, simulate, replay, serve, replay_upstream, ledger, demo, report)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every available subcommand registered."""
+    """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
         prog="thinkgate",
         description="Adaptive-compute gateway for LLM traffic.",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # command not built yet
-            raise
-        module.register(subparsers)
+    for command in _COMMANDS:
+        command.register(subparsers)
     return parser
 
 

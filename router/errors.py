@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.responses import JSONResponse
@@ -20,7 +21,9 @@ __all__ = [
     "UpstreamRejectedError",
     "RateLimitedError",
     "error_body",
+    "invalid_input",
     "render_error",
+    "validation_problem",
 ]
 
 
@@ -100,6 +103,36 @@ class RateLimitedError(UpstreamError):
     status = 429
     type = "rate_limit_error"
     code = "rate_limited"
+
+
+# Where FastAPI says a request field came from: not part of the field's name.
+_REQUEST_PARTS = ("body", "query", "path")
+
+
+def validation_problem(errors: Sequence[Mapping[str, Any]]) -> tuple[str | None, str]:
+    """(dotted key, what is wrong) of the first problem pydantic reports; a validator that
+    names its own key (an exception with a `key`, as settings' cross-field checks raise) wins."""
+    if not errors:
+        return None, "invalid value"
+    err = errors[0]
+    problem = (err.get("ctx") or {}).get("error")
+    key = getattr(problem, "key", None)
+    if isinstance(key, str):
+        return key, str(getattr(problem, "reason", problem))
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p not in _REQUEST_PARTS) or None
+    if err.get("type") == "missing":
+        return loc, "is required"
+    return loc, str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+
+
+def invalid_input(errors: Sequence[Mapping[str, Any]]) -> InvalidInputError:
+    """The 400 for a request that did not validate, naming the field in OpenAI's words."""
+    param, reason = validation_problem(errors)
+    if param is None:
+        return InvalidInputError(f"invalid request: {reason}")
+    if reason == "is required":
+        return InvalidInputError(f"'{param}' is a required property", param=param)
+    return InvalidInputError(f"invalid '{param}': {reason}", param=param)
 
 
 def error_body(exc: ThinkgateError) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from router.errors import ConfigError
+from router.errors import ConfigError, validation_problem
 
 __all__ = [
     "SearchSettings",
@@ -231,9 +231,10 @@ class Settings(BaseSettings):
 class _KeyProblem(ValueError):
     """A cross-field problem that names its config key."""
 
-    def __init__(self, key: str, message: str) -> None:
-        super().__init__(f"{key}: {message}")
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
         self.key = key
+        self.reason = reason
 
 
 def config_path_from_env() -> str | None:
@@ -261,16 +262,6 @@ def _resolve_secrets(settings: Settings) -> Settings:
     return settings
 
 
-def _error_key(exc: ValidationError) -> tuple[str, str]:
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    ctx_error = (err.get("ctx") or {}).get("error")
-    if isinstance(ctx_error, _KeyProblem):
-        return ctx_error.key, str(ctx_error).split(": ", 1)[1]
-    return loc or "<root>", msg
-
-
 def settings_from_mapping(data: Any, source: str = "<config>") -> Settings:
     """Validate a parsed config; the error names the offending key."""
     if not isinstance(data, dict):
@@ -278,8 +269,8 @@ def settings_from_mapping(data: Any, source: str = "<config>") -> Settings:
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        key, msg = _error_key(exc)
-        raise ConfigError(f"{source}: config key '{key}': {msg}", key) from None
+        key, reason = validation_problem(exc.errors())
+        raise ConfigError(f"{source}: config key '{key or '<root>'}': {reason}", key) from None
     return _resolve_secrets(settings)
 
 

@@ -142,11 +142,6 @@ class ProbeTracker:
         return "".join(self._parts)
 
     @property
-    def in_flight(self) -> ProbeRequest | None:
-        """The probe sent and not yet answered."""
-        return self._in_flight
-
-    @property
     def probe_tokens(self) -> int:
         """Completion tokens the answered probes generated (spent on top of the stream)."""
         return sum(r.completion_tokens for r in self.results)

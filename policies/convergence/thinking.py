@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from difficulty.answers import THINK_CLOSE, THINK_OPEN
+
 __all__ = [
     "THINK_OPEN",
     "THINK_CLOSE",
@@ -78,10 +80,6 @@ def hesitation_pattern(markers: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile(r"\b(?:" + alternatives + r")\b", re.IGNORECASE)
 
 
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
-
-
 @dataclass
 class ThinkSplitter:
     """Split streamed content that carries `<think>...</think>` into reasoning and answer text.
@@ -119,11 +117,6 @@ class ThinkSplitter:
             self._pending = text[len(text) - keep :]
             break
         return "".join(reasoning), "".join(content)
-
-    def flush(self) -> tuple[str, str]:
-        """Whatever was held back at the end of the stream."""
-        held, self._pending = self._pending, ""
-        return (held, "") if self.in_think else ("", held)
 
 
 def _partial_tag_suffix(text: str, tag: str) -> int:

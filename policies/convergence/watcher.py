@@ -127,7 +127,6 @@ class ConvergenceWatcher:
     tokens: int = field(default=0, init=False)
     checkpoints: int = field(default=0, init=False)
     decision: ExitDecision | None = field(default=None, init=False)
-    history: list[str | None] = field(default_factory=list, init=False)
     # The learned rule's view of each checkpoint, kept only when asked (for fitting the rule).
     record: bool = field(default=False)
     # The learned rule to apply; None loads the shipped one.
@@ -156,11 +155,6 @@ class ConvergenceWatcher:
             self._text += "".join(self._parts)
             self._parts.clear()
         return self._text
-
-    @property
-    def candidate(self) -> Candidate | None:
-        """The candidate seen at the latest checkpoint."""
-        return self._candidate
 
     def feed(self, delta: str, tokens: int | None = None) -> ExitDecision | None:
         """Add reasoning text (its token count when the caller knows it); return the exit once."""
@@ -191,7 +185,6 @@ class ConvergenceWatcher:
         else:
             self._streak = 1
         self._candidate = candidate
-        self.history.append(candidate.normalized if candidate else None)
         if candidate is None or self._streak < self.params.k:
             return None
         if self.tokens < self.params.min_tokens or self._hesitating(text, candidate):
@@ -217,8 +210,6 @@ class ConvergenceWatcher:
             self.checkpoints_seen.append(seen)
         scored = [(self._rule.probability(f), c) for c, f in seen.options]
         confidence, candidate = max(scored, key=lambda s: s[0], default=(0.0, None))
-        self._candidate = candidate
-        self.history.append(candidate.normalized if candidate else None)
         if candidate is None or self.tokens < self.params.min_tokens:
             return None
         threshold = self.params.confidence

@@ -15,11 +15,9 @@ from policies.search.simulator import (
 from policies.search.vote import (
     PRIOR_WEIGHT,
     AdaptiveVote,
-    VoteResult,
-    adaptive_vote,
     cluster_answers,
     leader_probability,
-    majority_vote,
+    run_vote,
 )
 
 __all__ = [
@@ -28,11 +26,9 @@ __all__ = [
     "PRIOR_WEIGHT",
     "SampledProblem",
     "SearchRow",
-    "VoteResult",
-    "adaptive_vote",
     "cluster_answers",
     "leader_probability",
-    "majority_vote",
+    "run_vote",
     "sampled_problems",
     "simulate_search",
 ]

@@ -10,7 +10,7 @@ import numpy as np
 from difficulty.answers import answers_match
 from difficulty.outcomes import Outcome
 from policies.decision import SamplingPlan
-from policies.search.vote import AdaptiveVote, cluster_answers
+from policies.search.vote import cluster_answers, run_vote
 
 __all__ = [
     "MAJORITY_SIZES",
@@ -72,14 +72,6 @@ def _prepared(problem: SampledProblem) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return keys, np.asarray(problem.tokens, dtype=float), correct
 
 
-def _run(keys: np.ndarray, plan: SamplingPlan) -> tuple[int | None, int]:
-    vote = AdaptiveVote(plan)
-    for k in keys[: plan.max_samples]:
-        if vote.add(int(k)):
-            break
-    return vote.leader, vote.samples
-
-
 def simulate_search(
     problems: Sequence[SampledProblem],
     *,
@@ -117,10 +109,10 @@ def simulate_search(
             order = rng.permutation(len(keys))
             k_ord, t_ord = keys[order], tokens[order]
             for name, n in zip(names, [*sizes, 0], strict=True):
-                if name == "adaptive":
-                    leader, drawn = _run(k_ord, adaptive_plan)
-                else:
-                    leader, drawn = _run(k_ord, SamplingPlan(n, 1.0, min_samples=n))
+                # Majority of n: a vote that cannot stop before its n-th sample.
+                strategy = adaptive_plan if name == "adaptive" else SamplingPlan(n, 1.0, n)
+                vote = run_vote(k_ord, strategy)
+                leader, drawn = vote.leader, vote.samples
                 acc[name] += float(correct[leader if leader is not None else -1])
                 used[name] += drawn
                 spent[name] += float(t_ord[:drawn].sum())

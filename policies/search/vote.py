@@ -9,8 +9,7 @@ runner-up (disagreement). Votes group answers with the shared answer normaliser.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 
 from scipy.special import betainc
 
@@ -22,9 +21,7 @@ __all__ = [
     "leader_probability",
     "cluster_answers",
     "AdaptiveVote",
-    "VoteResult",
-    "adaptive_vote",
-    "majority_vote",
+    "run_vote",
 ]
 
 # How many pseudo-votes the difficulty model's prediction is worth: enough to save a sample
@@ -111,51 +108,11 @@ class AdaptiveVote:
         return p >= self.plan.threshold
 
 
-@dataclass(frozen=True)
-class VoteResult:
-    """The voted answer (None if no sample answered), the samples drawn and their tokens."""
-
-    answer: str | None
-    samples: int
-    tokens: int
-
-
-def adaptive_vote(
-    answers: Sequence[str | None],
-    plan: SamplingPlan,
-    tokens: Sequence[int | None] | None = None,
-    keys: Sequence[int] | None = None,
-) -> VoteResult:
-    """Replay recorded samples in order through an AdaptiveVote; `keys` skips re-clustering."""
-    ks = list(keys) if keys is not None else cluster_answers(answers)
+def run_vote(keys: Iterable[int], plan: SamplingPlan) -> AdaptiveVote:
+    """Count vote keys in order until the vote stops or they run out; the vote, to read its
+    `leader` and `samples` (the simulator's replay of recorded samples)."""
     vote = AdaptiveVote(plan)
-    for k in ks:
-        if vote.add(k):
+    for key in keys:
+        if vote.add(int(key)):
             break
-    return _result(answers, ks, vote, tokens)
-
-
-def majority_vote(
-    answers: Sequence[str | None],
-    n: int,
-    tokens: Sequence[int | None] | None = None,
-    keys: Sequence[int] | None = None,
-) -> VoteResult:
-    """Plain majority of the first `n` samples (ties go to the answer seen first)."""
-    ks = list(keys) if keys is not None else cluster_answers(answers)
-    vote = AdaptiveVote(SamplingPlan(max_samples=max(n, 1), threshold=1.0, min_samples=max(n, 1)))
-    for k in ks[:n]:
-        vote.add(k)
-    return _result(answers, ks, vote, tokens)
-
-
-def _result(
-    answers: Sequence[str | None],
-    keys: Sequence[int],
-    vote: AdaptiveVote,
-    tokens: Sequence[int | None] | None,
-) -> VoteResult:
-    leader = vote.leader
-    answer = None if leader is None else answers[list(keys).index(leader)]
-    spent = sum(t or 0 for t in tokens[: vote.samples]) if tokens is not None else 0
-    return VoteResult(answer=answer, samples=vote.samples, tokens=spent)
+    return vote

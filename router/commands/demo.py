@@ -21,6 +21,13 @@ def register(subparsers: Any) -> None:
             "thinking, and accuracy against gold. Nothing to configure; loopback only."
         ),
     )
+    _add_source_arguments(parser)
+    _add_run_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _add_source_arguments(parser: argparse.ArgumentParser) -> None:
+    """What to replay, and through which gateway config and model."""
     source = parser.add_mutually_exclusive_group()
     source.add_argument(
         "--dataset",
@@ -60,6 +67,10 @@ def register(subparsers: Any) -> None:
         metavar="DIR",
         help="difficulty model (default: the config's, else the shipped default model)",
     )
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """How fast to send, and where the outputs go."""
     parser.add_argument(
         "--concurrency", type=int, default=None, metavar="N", help="requests in flight (default 12)"
     )
@@ -89,7 +100,6 @@ def register(subparsers: Any) -> None:
         help="keep the gateway running afterwards and print its /dashboard URL (Ctrl-C stops)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.set_defaults(func=run)
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -133,19 +143,59 @@ def _wait_for_stop() -> None:
         signal.signal(signal.SIGTERM, previous)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the demo, print its figures; exit 1 when any request failed."""
-    import json
-    import logging
+def _send(demo: Any, no_progress: bool) -> dict[str, Any]:
+    """Send the demo's traffic behind a progress bar counting answers by profile."""
     import sys
-    import time
     from collections import Counter
-    from pathlib import Path
 
     from tqdm import tqdm
 
-    from router.demo import Demo
+    profiles: Counter[str] = Counter()
+    with tqdm(
+        total=len(demo.prompts),
+        desc="requests",
+        unit="req",
+        file=sys.stderr,
+        disable=no_progress,
+        dynamic_ncols=True,
+    ) as bar:
+
+        def done(answer: Any) -> None:
+            profiles[answer.profile if answer.error is None else "failed"] += 1
+            bar.set_postfix(dict(profiles), refresh=False)
+            bar.update(1)
+
+        figures: dict[str, Any] = demo.run(on_done=done)
+    return figures
+
+
+def _print_figures(figures: dict[str, Any], options: Any, json_path: str | None) -> None:
+    import json
+    from pathlib import Path
+
     from router.demo.report import format_figures
+
+    print(format_figures(figures), flush=True)
+    pace = options.tokens_per_second
+    print(
+        f"traffic            {figures['seconds']:.0f} s for {figures['prompts']} streamed "
+        f"requests ({options.concurrency} at a time, "
+        f"{f'{pace:g} tokens/s each' if pace else 'unpaced'}), "
+        f"{figures['wall_seconds']:.0f} s in all"
+    )
+    print(f"dashboard          {figures['report']}  (static; --serve for the live one)")
+    if json_path:
+        Path(json_path).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+        print(f"figures            {json_path}")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo, print its figures; exit 1 when any request failed."""
+    import logging
+    import sys
+    import time
+
+    from router.demo import Demo
 
     options = _options(args)
     # Early exits close upstream streams mid-body; the replay server's writes to those closed
@@ -164,35 +214,9 @@ def run(args: argparse.Namespace) -> int:
             f"requests at a time",
             file=sys.stderr,
         )
-        profiles: Counter[str] = Counter()
-        with tqdm(
-            total=len(demo.prompts),
-            desc="requests",
-            unit="req",
-            file=sys.stderr,
-            disable=args.no_progress,
-            dynamic_ncols=True,
-        ) as bar:
-
-            def done(answer: Any) -> None:
-                profiles[answer.profile if answer.error is None else "failed"] += 1
-                bar.set_postfix(dict(profiles), refresh=False)
-                bar.update(1)
-
-            figures = demo.run(on_done=done)
+        figures = _send(demo, args.no_progress)
         figures["wall_seconds"] = round(time.perf_counter() - started, 1)
-        print(format_figures(figures), flush=True)
-        pace = options.tokens_per_second
-        print(
-            f"traffic            {figures['seconds']:.0f} s for {figures['prompts']} streamed "
-            f"requests ({options.concurrency} at a time, "
-            f"{f'{pace:g} tokens/s each' if pace else 'unpaced'}), "
-            f"{figures['wall_seconds']:.0f} s in all"
-        )
-        print(f"dashboard          {figures['report']}  (static; --serve for the live one)")
-        if args.json:
-            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-            print(f"figures            {args.json}")
+        _print_figures(figures, options, args.json)
         if args.serve:
             print(f"live dashboard     {demo.gateway_url}/dashboard  (Ctrl-C to stop)", flush=True)
             _wait_for_stop()

@@ -81,6 +81,14 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="use the difficulty model's P(correct) as is (no recalibration on training folds)",
     )
+    _add_search_arguments(parser)
+    parser.add_argument("--report", required=True, metavar="FILE.json", help="write the report")
+    parser.add_argument("--plot", metavar="FILE.png", help="also draw the frontier")
+    parser.set_defaults(func=run)
+
+
+def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
+    """Adaptive stopping, for outcome rows that carry samples."""
     parser.add_argument("--max-samples", type=int, default=16, help="adaptive stopping's maximum")
     parser.add_argument("--threshold", type=float, default=0.95, help="adaptive stopping threshold")
     parser.add_argument("--orders", type=int, default=8, help="sample orders averaged over")
@@ -89,9 +97,6 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="use the difficulty model's cross-fitted P(correct) as the stopping prior",
     )
-    parser.add_argument("--report", required=True, metavar="FILE.json", help="write the report")
-    parser.add_argument("--plot", metavar="FILE.png", help="also draw the frontier")
-    parser.set_defaults(func=run)
 
 
 def _summary(report: dict[str, Any]) -> list[str]:

@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["Answer", "send_prompts"]
+from difficulty.answers import with_thinking
 
-_THINK_END = "</think>"
+__all__ = ["Answer", "send_prompts"]
 
 
 @dataclass(frozen=True)
@@ -31,9 +31,7 @@ class Answer:
     @property
     def text(self) -> str:
         """Reasoning, closed, then the answer (the form answers are graded in)."""
-        return (
-            f"{self.reasoning}\n{_THINK_END}\n\n{self.content}" if self.reasoning else self.content
-        )
+        return with_thinking(self.reasoning, self.content)
 
 
 async def _ask(client: Any, model: str, item_id: str, prompt: str) -> Answer:

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from difficulty.answers import with_thinking
 from difficulty.errors import InvalidInputError
 from difficulty.outcomes import Outcome
 from router.replay.catalog import normalise_prompt
 
 __all__ = ["DemoPrompt", "NoDemoPromptsError", "pair_prompts", "recorded_text"]
-
-_THINK_END = "</think>"
 
 
 class NoDemoPromptsError(InvalidInputError):
@@ -37,10 +36,7 @@ class DemoPrompt:
 
 def recorded_text(outcome: Outcome) -> str:
     """A recording as one text: reasoning, closed, then the answer (how answers are graded)."""
-    response = outcome.response or ""
-    if outcome.reasoning:
-        return f"{outcome.reasoning}\n{_THINK_END}\n\n{response}"
-    return response
+    return with_thinking(outcome.reasoning, outcome.response or "")
 
 
 def pair_prompts(

@@ -15,8 +15,6 @@ from difficulty.answers import answers_match, extract_answer
 
 __all__ = ["RecordedPrompt", "PromptResult", "compute_figures", "format_figures", "grade"]
 
-_THINK_END = "</think>"
-
 
 @dataclass(frozen=True)
 class RecordedPrompt:
@@ -80,8 +78,30 @@ def compute_figures(
     answered = [res for res in results if res.error is None and res.profile is not None]
     errors = [res for res in results if res.error is not None or res.profile is None]
     by_profile = Counter(res.profile for res in answered)
-    reference = spent = routing = early = 0
-    exits = 0
+    tokens, exits = _token_figures(answered, by_id, think_profile)
+    figures: dict[str, Any] = {
+        "prompts": len(recorded),
+        "answered": len(answered),
+        "errors": len(errors),
+        "error_messages": sorted({str(res.error) for res in errors})[:5],
+        "requests_by_profile": dict(sorted(by_profile.items())),
+        "think_profile": think_profile,
+        "tokens": tokens,
+        "early_exits": exits,
+        "early_exit_rate": _share(exits, by_profile.get(think_profile, 0)),
+        "accuracy": _accuracy_figures(recorded, answered, think_profile),
+        "per_prompt": [_per_prompt(res, by_id[res.item_id]) for res in results],
+    }
+    if ledger_savings is not None:
+        figures["ledger_estimate"] = _ledger_estimate(ledger_savings)
+    return figures
+
+
+def _token_figures(
+    answered: Sequence[PromptResult], by_id: Mapping[str, RecordedPrompt], think_profile: str
+) -> tuple[dict[str, Any], int]:
+    """Tokens spent and saved against always thinking, by mechanism; and the early exits."""
+    reference = spent = routing = early = exits = 0
     for res in answered:
         cost = by_id[res.item_id].think_tokens
         reference += cost
@@ -92,8 +112,23 @@ def compute_figures(
             exits += 1
             early += cost - res.completion_tokens
     saved = reference - spent
-    on_think = by_profile.get(think_profile, 0)
-    # Accuracy over every prompt with gold: a failed request counts as a wrong answer.
+    tokens = {
+        "reference": reference,
+        "spent": spent,
+        "saved": saved,
+        "saved_share": _share(saved, reference),
+        "saved_by": {"routing": routing, "early_exit": early, "rest": saved - routing - early},
+        "always_direct": sum(by_id[res.item_id].direct_tokens for res in answered),
+    }
+    return tokens, exits
+
+
+def _accuracy_figures(
+    recorded: Sequence[RecordedPrompt], answered: Sequence[PromptResult], think_profile: str
+) -> dict[str, Any]:
+    """Accuracy over every prompt with gold (a failed request is a wrong answer), and over
+    the early-exited prompts alone: cut answers against the full recordings."""
+    by_id = {r.item_id: r for r in recorded}
     ok = {res.item_id: res for res in answered}
     gateway_marks = [
         grade(ok[r.item_id].text, r.gold)
@@ -101,67 +136,41 @@ def compute_figures(
         else (None if r.gold is None else False)
         for r in recorded
     ]
-    exited_ids = [
-        res.item_id for res in answered if res.profile == think_profile and res.early_exit
-    ]
-    figures: dict[str, Any] = {
-        "prompts": len(recorded),
-        "answered": len(answered),
-        "errors": len(errors),
-        "error_messages": sorted({str(res.error) for res in errors})[:5],
-        "requests_by_profile": dict(sorted(by_profile.items())),
-        "think_profile": think_profile,
-        "tokens": {
-            "reference": reference,
-            "spent": spent,
-            "saved": saved,
-            "saved_share": _share(saved, reference),
-            "saved_by": {
-                "routing": routing,
-                "early_exit": early,
-                "rest": saved - routing - early,
-            },
-            "always_direct": sum(by_id[res.item_id].direct_tokens for res in answered),
-        },
-        "early_exits": exits,
-        "early_exit_rate": _share(exits, on_think),
-        "accuracy": {
-            "graded": sum(r.gold is not None for r in recorded),
-            "gateway": _accuracy(gateway_marks),
-            "always_think": _accuracy([grade(r.think_text, r.gold) for r in recorded]),
-            "always_direct": _accuracy([grade(r.direct_text, r.gold) for r in recorded]),
-            # The early-exited prompts alone: cut answers against the full recordings.
-            "early_exited": _accuracy([grade(ok[i].text, by_id[i].gold) for i in exited_ids]),
-            "early_exited_full": _accuracy(
-                [grade(by_id[i].think_text, by_id[i].gold) for i in exited_ids]
-            ),
-        },
+    exited = [res.item_id for res in answered if res.profile == think_profile and res.early_exit]
+    return {
+        "graded": sum(r.gold is not None for r in recorded),
+        "gateway": _accuracy(gateway_marks),
+        "always_think": _accuracy([grade(r.think_text, r.gold) for r in recorded]),
+        "always_direct": _accuracy([grade(r.direct_text, r.gold) for r in recorded]),
+        "early_exited": _accuracy([grade(ok[i].text, by_id[i].gold) for i in exited]),
+        "early_exited_full": _accuracy([grade(by_id[i].think_text, by_id[i].gold) for i in exited]),
     }
-    figures["per_prompt"] = [
-        {
-            "id": res.item_id,
-            "profile": res.profile,
-            "tokens": res.completion_tokens,
-            "think_tokens": by_id[res.item_id].think_tokens,
-            "early_exit": res.early_exit,
-            "correct": grade(res.text, by_id[res.item_id].gold)
-            if res.error is None and res.profile is not None
-            else False,
-            "error": res.error,
-        }
-        for res in results
-    ]
-    if ledger_savings is not None:
-        tokens = ledger_savings.get("tokens", {})
-        figures["ledger_estimate"] = {
-            "requests": ledger_savings.get("requests"),
-            "completion_tokens": tokens.get("completion"),
-            "reference_estimate": tokens.get("reference_estimate"),
-            "saved_estimate": tokens.get("saved_estimate"),
-            "saved_share": tokens.get("saved_share"),
-            "saved_by": dict(ledger_savings.get("saved_by", {})),
-        }
-    return figures
+
+
+def _per_prompt(res: PromptResult, recorded: RecordedPrompt) -> dict[str, Any]:
+    answered = res.error is None and res.profile is not None
+    return {
+        "id": res.item_id,
+        "profile": res.profile,
+        "tokens": res.completion_tokens,
+        "think_tokens": recorded.think_tokens,
+        "early_exit": res.early_exit,
+        "correct": grade(res.text, recorded.gold) if answered else False,
+        "error": res.error,
+    }
+
+
+def _ledger_estimate(savings: Mapping[str, Any]) -> dict[str, Any]:
+    """The gateway's own per-request estimate, from its ledger's `/v1/savings`."""
+    tokens = savings.get("tokens", {})
+    return {
+        "requests": savings.get("requests"),
+        "completion_tokens": tokens.get("completion"),
+        "reference_estimate": tokens.get("reference_estimate"),
+        "saved_estimate": tokens.get("saved_estimate"),
+        "saved_share": tokens.get("saved_share"),
+        "saved_by": dict(savings.get("saved_by", {})),
+    }
 
 
 def _pct(value: float | None) -> str:

@@ -70,10 +70,6 @@ class SeriesWindow:
         end = last_second // bucket_seconds * bucket_seconds
         return cls(bucket_seconds, width, end - (points - 1) * bucket_seconds, end)
 
-    def stored_starts(self) -> range:
-        """Starts of every stored bucket inside the window."""
-        return range(self.first, self.end + self.bucket_seconds, self.width)
-
     def render(self, counters: Mapping[str, float]) -> list[dict[str, Any]]:
         """The reported buckets (those with requests), from stored counters of any widths."""
         buckets: dict[int, dict[str, float]] = {}

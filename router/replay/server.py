@@ -15,18 +15,22 @@ client gives up) or ``break-after=N`` (N deltas, then the connection drops mid-b
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
+from difficulty.answers import THINK_CLOSE, with_thinking
 from difficulty.errors import InvalidInputError, ThinkgateError
 from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
+from router.chat_request import ChatRequest, parse_json, validated
+from router.errors import render_error
 from router.replay.catalog import ReplayCatalog, split_pieces
 from router.replay.stream import (
     Fault,
@@ -39,40 +43,49 @@ from router.replay.stream import (
 )
 from router.server_thread import ServerThread
 
-__all__ = ["FAULT_HEADER", "ReplayUpstream", "create_replay_app"]
+__all__ = ["FAULT_HEADER", "CompletionRequest", "ReplayUpstream", "create_replay_app"]
 
 FAULT_HEADER = "x-replay-fault"
-_THINK_CLOSE = "</think>"
 
 
-def _error(
-    status: int, message: str, *, etype: str, code: str | None, param: str | None = None
-) -> JSONResponse:
-    body = {"error": {"message": message, "type": etype, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status)
+class CompletionRequest(BaseModel):
+    """The fields of POST /v1/completions that the replay reads; others are ignored."""
+
+    model_config = ConfigDict(extra="allow")
+    model: StrictStr = Field(min_length=1)
+    prompt: StrictStr | list[StrictStr]
+    stream: StrictBool = False
+    n: StrictInt | None = Field(default=None, ge=1)
+    max_tokens: StrictInt | None = Field(default=None, ge=1)
+    stream_options: dict[str, Any] | None = None
+
+    @field_validator("prompt")
+    @classmethod
+    def _one_prompt(cls, prompt: str | list[str]) -> str | list[str]:
+        if isinstance(prompt, list):
+            if len(prompt) != 1:
+                raise ValueError("give one prompt")
+            prompt = prompt[0]
+        if not prompt:
+            raise ValueError("the prompt is empty")
+        return prompt
+
+    @property
+    def text(self) -> str:
+        """The one prompt."""
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
 
-def _render(exc: ThinkgateError) -> JSONResponse:
-    return _error(exc.status, exc.message, etype=exc.type, code=exc.code, param=exc.param)
+@dataclass(frozen=True)
+class _Reply:
+    """How to answer: the plan, its kind ("chat" or "text"), and the caller's options."""
 
-
-def _text_of(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
-
-
-def _int_option(body: Mapping[str, Any], *names: str) -> int | None:
-    for name in names:
-        value = body.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidInputError(f"'{name}' must be a positive integer", param=name)
-        return value
-    return None
+    plan: ReplayPlan
+    kind: str
+    model: str
+    stream: bool
+    include_usage: bool
+    n: int
 
 
 class _ReplayState:
@@ -101,6 +114,11 @@ class _ReplayState:
         return None
 
 
+def _state(request: Request) -> _ReplayState:
+    state: _ReplayState = request.app.state.replay
+    return state
+
+
 async def _wait_or_disconnect(request: Request, seconds: float) -> bool:
     """Sleep up to ``seconds``; True when the client went away first."""
     deadline = time.monotonic() + seconds
@@ -111,6 +129,167 @@ async def _wait_or_disconnect(request: Request, seconds: float) -> bool:
         if left <= 0:
             return False
         await asyncio.sleep(min(0.05, left))
+
+
+def _fault_error(status: int, message: str) -> JSONResponse:
+    etype = "server_error" if status >= 500 else "invalid_request_error"
+    if status == 429:
+        etype = "rate_limit_exceeded"
+    body = {"error": {"message": message, "type": etype, "param": None, "code": "injected_fault"}}
+    return JSONResponse(body, status_code=status)
+
+
+def _body(reply: _Reply) -> dict[str, Any]:
+    """The whole (non-streamed) completion of a plan, `n` times the same choice."""
+    plan, chat = reply.plan, reply.kind == "chat"
+    if chat:
+        message: dict[str, Any] = {"role": "assistant", "content": plan.texts.get("content", "")}
+        if "reasoning_content" in plan.texts:
+            message["reasoning_content"] = plan.texts["reasoning_content"]
+        choice: dict[str, Any] = {"message": message}
+    else:
+        choice = {"text": plan.texts.get("text", "")}
+    return {
+        "id": f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion" if chat else "text_completion",
+        "created": int(time.time()),
+        "model": reply.model,
+        "choices": [
+            {"index": i, **choice, "finish_reason": plan.finish_reason, "logprobs": None}
+            for i in range(reply.n)
+        ],
+        "usage": plan.usage(),
+    }
+
+
+async def _serve(request: Request, reply: _Reply) -> Response:
+    """Play the plan: an injected fault, a paced stream, or the whole body after its time."""
+    state = _state(request)
+    plan = reply.plan
+    fault = state.take_fault(request.headers.get(FAULT_HEADER))
+    state.stats.begin(plan.outcome.profile)
+    headers = {"x-replay-item": plan.outcome.id}
+    if fault is not None:
+        state.stats.faults += 1
+        if fault.kind == "status":
+            state.stats.end(completed=False)
+            return _fault_error(fault.status, f"injected fault {fault.status}")
+        if fault.kind == "timeout":
+            gone = await _wait_or_disconnect(request, state.hang_seconds)
+            state.stats.end(completed=False, disconnected=gone)
+            return _fault_error(504, "injected timeout")
+    args = (state.stats, state.pace, plan, reply.kind, reply.model)
+    if reply.stream:
+        return sse_stream(*args, reply.include_usage, fault, headers)
+    if await _wait_or_disconnect(request, state.pace.duration(plan.tokens)):
+        state.stats.end(completed=False, disconnected=True)
+        return Response(status_code=499)
+    payload = _body(reply)
+    if fault is not None and fault.kind == "break":
+        return sse_stream(*args, False, fault, headers, body_json=payload)
+    state.stats.end(completed=True, tokens=plan.usage()["completion_tokens"])
+    return JSONResponse(payload, headers=headers)
+
+
+_routes = APIRouter()
+
+
+@_routes.post("/v1/chat/completions")
+async def chat_completions(request: Request) -> Response:
+    """A recorded chat answer: the reasoning as `reasoning_content`, then the response."""
+    chat = validated(ChatRequest, parse_json(await request.body()))
+    if chat.stream and (chat.n or 1) > 1:
+        raise InvalidInputError(
+            "n > 1 with stream is not supported by the replay upstream", param="n"
+        )
+    catalog = _state(request).catalog
+    profile = catalog.resolve_model(chat.model)
+    users = [m for m in chat.messages if m.role == "user"]
+    if not users:
+        raise InvalidInputError("no user message to match a recording", param="messages")
+    outcome = catalog.find(profile, users[-1].text)
+    prompt_tokens = sum(count_tokens(m.text) for m in chat.messages)
+    parts = [("content", catalog.pieces(outcome, "response"))]
+    if chat.messages[-1].role != "assistant":
+        # A continuation after the caller closed the thinking gets the (recorded) answer only.
+        parts.insert(0, ("reasoning_content", catalog.pieces(outcome, "reasoning")))
+    plan = build_plan(
+        outcome, [(k, v) for k, v in parts if v], chat.requested_max_tokens, prompt_tokens
+    )
+    reply = _Reply(plan, "chat", chat.model, chat.stream, chat.include_usage, chat.n or 1)
+    return await _serve(request, reply)
+
+
+@_routes.post("/v1/completions")
+async def completions(request: Request) -> Response:
+    """A recorded answer as raw text, continued after whatever of it the prompt already holds."""
+    body = validated(CompletionRequest, parse_json(await request.body()))
+    catalog = _state(request).catalog
+    outcome = catalog.find_within(catalog.resolve_model(body.model), body.text)
+    pieces = split_pieces(_continuation(outcome, body.text), catalog.chunk_tokens)
+    plan = build_plan(outcome, [("text", pieces)], body.max_tokens, count_tokens(body.text))
+    usage = bool((body.stream_options or {}).get("include_usage"))
+    reply = _Reply(plan, "text", body.model, body.stream, usage, body.n or 1)
+    return await _serve(request, reply)
+
+
+@_routes.get("/v1/models")
+async def models(request: Request) -> dict[str, Any]:
+    """The recorded profiles, and their aliases, as models."""
+    data = [
+        {"id": name, "object": "model", "created": 0, "owned_by": "thinkgate-replay"}
+        for name in _state(request).catalog.model_names()
+    ]
+    return {"object": "list", "data": data}
+
+
+@_routes.get("/healthz")
+async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness, with what is recorded."""
+    catalog = _state(request).catalog
+    return {"status": "ok", "items": len(catalog), "profiles": catalog.profiles}
+
+
+@_routes.get("/replay/stats")
+async def stats(request: Request) -> dict[str, Any]:
+    """The counters: requests, completions, disconnects, faults."""
+    return _state(request).stats.snapshot()
+
+
+@_routes.delete("/replay/stats")
+async def reset_stats(request: Request) -> dict[str, Any]:
+    """Start the counters again."""
+    state = _state(request)
+    state.stats = ReplayStats()
+    return state.stats.snapshot()
+
+
+@_routes.post("/replay/faults")
+async def schedule_faults(request: Request) -> dict[str, Any]:
+    """Make the next `count` requests fail with `fault` (see `parse_fault`)."""
+    body = parse_json(await request.body())
+    if not isinstance(body, dict) or not isinstance(body.get("fault"), str):
+        raise InvalidInputError("body must be {'fault': SPEC, 'count': N}", param="fault")
+    scheduled = _state(request).scheduled
+    scheduled.extend([parse_fault(body["fault"])] * int(body.get("count", 1)))
+    return {"scheduled": len(scheduled)}
+
+
+@_routes.delete("/replay/faults")
+async def clear_faults(request: Request) -> dict[str, Any]:
+    """Drop the scheduled faults."""
+    _state(request).scheduled.clear()
+    return {"scheduled": 0}
+
+
+async def _on_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ThinkgateError)
+    counters = _state(request).stats
+    if exc.status == 404:
+        counters.not_found += 1
+    else:
+        counters.bad_requests += 1
+    return render_error(exc)
 
 
 def create_replay_app(
@@ -124,200 +303,23 @@ def create_replay_app(
 ) -> FastAPI:
     """A FastAPI app replaying ``outcomes`` (rows with ``reasoning``/``response`` text)."""
     catalog = ReplayCatalog(outcomes, aliases=aliases, chunk_tokens=chunk_tokens)
-    state = _ReplayState(catalog, tokens_per_second, first_token_delay, hang_seconds)
     app = FastAPI(title="thinkgate replay upstream", docs_url=None, redoc_url=None)
-    app.state.replay = state
-
-    @app.exception_handler(ThinkgateError)
-    async def _on_error(request: Request, exc: ThinkgateError) -> Response:
-        if exc.status == 404:
-            state.stats.not_found += 1
-        else:
-            state.stats.bad_requests += 1
-        return _render(exc)
-
-    async def _body(request: Request) -> dict[str, Any]:
-        try:
-            body = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise InvalidInputError("request body is not valid JSON") from None
-        if not isinstance(body, dict):
-            raise InvalidInputError("request body must be a JSON object")
-        model = body.get("model")
-        if not isinstance(model, str) or not model:
-            raise InvalidInputError("'model' is required", param="model")
-        return body
-
-    async def _serve(
-        request: Request, body: dict[str, Any], plan: ReplayPlan, kind: str
-    ) -> Response:
-        stream = bool(body.get("stream"))
-        opts = body.get("stream_options")
-        include_usage = isinstance(opts, dict) and bool(opts.get("include_usage"))
-        n = _int_option(body, "n") or 1  # validated before any counter moves
-        fault = state.take_fault(request.headers.get(FAULT_HEADER))
-        state.stats.begin(plan.outcome.profile)
-        headers = {"x-replay-item": plan.outcome.id}
-        if fault is not None:
-            state.stats.faults += 1
-            if fault.kind == "status":
-                state.stats.end(completed=False)
-                etype = "server_error" if fault.status >= 500 else "invalid_request_error"
-                if fault.status == 429:
-                    etype = "rate_limit_exceeded"
-                return _error(
-                    fault.status,
-                    f"injected fault {fault.status}",
-                    etype=etype,
-                    code="injected_fault",
-                )
-            if fault.kind == "timeout":
-                gone = await _wait_or_disconnect(request, state.hang_seconds)
-                state.stats.end(completed=False, disconnected=gone)
-                return _error(504, "injected timeout", etype="server_error", code="injected_fault")
-        model = str(body["model"])
-        if stream:
-            return sse_stream(
-                state.stats, state.pace, plan, kind, model, include_usage, fault, headers
-            )
-        if await _wait_or_disconnect(request, state.pace.duration(plan.tokens)):
-            state.stats.end(completed=False, disconnected=True)
-            return Response(status_code=499)
-        if kind == "chat":
-            message: dict[str, Any] = {
-                "role": "assistant",
-                "content": plan.texts.get("content", ""),
-            }
-            if "reasoning_content" in plan.texts:
-                message["reasoning_content"] = plan.texts["reasoning_content"]
-            choices = [
-                {
-                    "index": i,
-                    "message": message,
-                    "finish_reason": plan.finish_reason,
-                    "logprobs": None,
-                }
-                for i in range(n)
-            ]
-        else:
-            choices = [
-                {
-                    "index": i,
-                    "text": plan.texts.get("text", ""),
-                    "finish_reason": plan.finish_reason,
-                    "logprobs": None,
-                }
-                for i in range(n)
-            ]
-        payload = {
-            "id": f"{'chatcmpl' if kind == 'chat' else 'cmpl'}-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion" if kind == "chat" else "text_completion",
-            "created": int(time.time()),
-            "model": model,
-            "choices": choices,
-            "usage": plan.usage(),
-        }
-        if fault is not None and fault.kind == "break":
-            return sse_stream(
-                state.stats, state.pace, plan, kind, model, False, fault, headers, body_json=payload
-            )
-        state.stats.end(completed=True, tokens=plan.usage()["completion_tokens"])
-        return JSONResponse(payload, headers=headers)
-
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request) -> Response:
-        body = await _body(request)
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise InvalidInputError("'messages' must be a non-empty list", param="messages")
-        if not all(isinstance(m, dict) for m in messages):
-            raise InvalidInputError("each message must be an object", param="messages")
-        if body.get("stream") and (_int_option(body, "n") or 1) > 1:
-            raise InvalidInputError(
-                "n > 1 with stream is not supported by the replay upstream", param="n"
-            )
-        profile = catalog.resolve_model(str(body["model"]))
-        users = [m for m in messages if m.get("role") == "user"]
-        if not users:
-            raise InvalidInputError("no user message to match a recording", param="messages")
-        outcome = catalog.find(profile, _text_of(users[-1].get("content")))
-        prompt_tokens = sum(count_tokens(_text_of(m.get("content"))) for m in messages)
-        if messages[-1].get("role") == "assistant":
-            # A continuation after the caller closed the thinking: answer only (the recorded one).
-            parts = [("content", catalog.pieces(outcome, "response"))]
-        else:
-            parts = [
-                ("reasoning_content", catalog.pieces(outcome, "reasoning")),
-                ("content", catalog.pieces(outcome, "response")),
-            ]
-        max_tokens = _int_option(body, "max_completion_tokens", "max_tokens")
-        plan = build_plan(outcome, [(k, v) for k, v in parts if v], max_tokens, prompt_tokens)
-        return await _serve(request, body, plan, "chat")
-
-    @app.post("/v1/completions")
-    async def completions(request: Request) -> Response:
-        body = await _body(request)
-        prompt = body.get("prompt")
-        if isinstance(prompt, list) and len(prompt) == 1:
-            prompt = prompt[0]
-        if not isinstance(prompt, str) or not prompt:
-            raise InvalidInputError("'prompt' must be a non-empty string", param="prompt")
-        profile = catalog.resolve_model(str(body["model"]))
-        outcome = catalog.find_within(profile, prompt)
-        text = _continuation(outcome, prompt)
-        max_tokens = _int_option(body, "max_tokens")
-        pieces = split_pieces(text, catalog.chunk_tokens)
-        plan = build_plan(outcome, [("text", pieces)], max_tokens, count_tokens(prompt))
-        return await _serve(request, body, plan, "text")
-
-    @app.get("/v1/models")
-    async def models() -> dict[str, Any]:
-        data = [
-            {"id": name, "object": "model", "created": 0, "owned_by": "thinkgate-replay"}
-            for name in catalog.model_names()
-        ]
-        return {"object": "list", "data": data}
-
-    @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
-        return {"status": "ok", "items": len(catalog), "profiles": catalog.profiles}
-
-    @app.get("/replay/stats")
-    async def stats() -> dict[str, Any]:
-        return state.stats.snapshot()
-
-    @app.delete("/replay/stats")
-    async def reset_stats() -> dict[str, Any]:
-        state.stats = ReplayStats()
-        return state.stats.snapshot()
-
-    @app.post("/replay/faults")
-    async def schedule_faults(request: Request) -> dict[str, Any]:
-        body = await request.json()
-        if not isinstance(body, dict) or not isinstance(body.get("fault"), str):
-            raise InvalidInputError("body must be {'fault': SPEC, 'count': N}", param="fault")
-        count = int(body.get("count", 1))
-        state.scheduled.extend([parse_fault(body["fault"])] * count)
-        return {"scheduled": len(state.scheduled)}
-
-    @app.delete("/replay/faults")
-    async def clear_faults() -> dict[str, Any]:
-        state.scheduled.clear()
-        return {"scheduled": 0}
-
+    app.state.replay = _ReplayState(catalog, tokens_per_second, first_token_delay, hang_seconds)
+    app.add_exception_handler(ThinkgateError, _on_error)
+    app.include_router(_routes)
     return app
 
 
 def _continuation(outcome: Outcome, prompt: str) -> str:
     """Raw completion text: recorded thinking and answer, continued after what the prompt holds."""
-    reasoning, response = outcome.reasoning or "", outcome.response or ""
-    full = f"{reasoning}\n{_THINK_CLOSE}\n\n{response}" if reasoning else response
+    response = outcome.response or ""
+    full = with_thinking(outcome.reasoning, response)
     tail = (
         prompt[prompt.find(outcome.prompt) + len(outcome.prompt) :]
         if outcome.prompt in prompt
         else ""
     )
-    if _THINK_CLOSE in tail:
+    if THINK_CLOSE in tail:
         return response  # thinking already closed by the caller: only the answer remains
     probe = tail.strip()[-48:]
     if len(probe) >= 16:

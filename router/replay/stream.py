@@ -211,6 +211,40 @@ async def _broken_body(stats: ReplayStats, text: str) -> AsyncIterator[bytes]:
     raise _BrokenStream()
 
 
+class _Chunks:
+    """The chunks of one replayed completion: chat deltas or text pieces, one id throughout."""
+
+    def __init__(self, kind: str, model: str) -> None:
+        self.chat = kind == "chat"
+        self.id = f"{'chatcmpl' if self.chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
+        self.object = "chat.completion.chunk" if self.chat else "text_completion"
+        self.created = int(time.time())
+        self.model = model
+
+    def event(self, choices: list[dict[str, Any]], **extra: Any) -> bytes:
+        """One SSE event carrying a chunk with these choices."""
+        chunk = {
+            "id": self.id,
+            "object": self.object,
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        chunk.update(extra)
+        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
+
+    def choice(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        """Choice 0 carrying `delta` (chat) or its text (completions)."""
+        if self.chat:
+            return {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
+        return {
+            "index": 0,
+            "text": delta.get("text", ""),
+            "finish_reason": finish,
+            "logprobs": None,
+        }
+
+
 async def _events(
     stats: ReplayStats,
     pace: Pace,
@@ -220,33 +254,15 @@ async def _events(
     include_usage: bool,
     break_after: int | None,
 ) -> AsyncIterator[bytes]:
-    chat = kind == "chat"
-    ident = f"{'chatcmpl' if chat else 'cmpl'}-{uuid.uuid4().hex[:24]}"
-    created = int(time.time())
-    obj = "chat.completion.chunk" if chat else "text_completion"
-
-    def event(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-        chunk = {"id": ident, "object": obj, "created": created, "model": model, "choices": choices}
-        chunk.update(extra)
-        return f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode()
-
-    def choice(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        if chat:
-            return {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
-        return {
-            "index": 0,
-            "text": delta.get("text", ""),
-            "finish_reason": finish,
-            "logprobs": None,
-        }
-
+    chunks = _Chunks(kind, model)
+    event, choice = chunks.event, chunks.choice
     outcome = "disconnected"
     try:
         loop = asyncio.get_running_loop()
         start = loop.time() + pace.first_token_delay
         if pace.first_token_delay:
             await asyncio.sleep(pace.first_token_delay)
-        if chat:
+        if chunks.chat:
             yield event([choice({"role": "assistant", "content": ""})])
         spent = 0
         for index, (name, piece) in enumerate(plan.deltas):
