@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["plot_report"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["draw_report", "plot_report"]
 
 
-def plot_report(report: dict[str, Any], path: str | Path) -> Path:
-    """Draw the routing frontier (and search curves when present) to a PNG; returns the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never a display
-    import matplotlib.pyplot as plt
+def draw_report(report: dict[str, Any]) -> Figure:
+    """The routing frontier (and search curves when present) as a matplotlib Figure."""
+    from matplotlib.figure import Figure
 
     panels = [k for k in ("frontier", "search") if report.get(k)]
     if not panels:
         raise ValueError("the report has neither a frontier nor a search section")
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.8), squeeze=False)
+    # A bare Figure, not pyplot's: no global state, no display, collected like any object.
+    fig = Figure(figsize=(6.5 * len(panels), 4.8))
+    axes = fig.subplots(1, len(panels), squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         if panel == "frontier":
             _frontier(ax, report)
         else:
             _search(ax, report["search"])
     fig.tight_layout()
+    return fig
+
+
+def plot_report(report: dict[str, Any], path: str | Path) -> Path:
+    """Draw the report (see `draw_report`) to a PNG; returns the path."""
     out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    draw_report(report).savefig(out, dpi=120)
     return out
 
 

@@ -64,7 +64,8 @@ class Pace:
     first_token_delay: float = 0.0
 
     def duration(self, tokens: int) -> float:
-        """Seconds a real model would take to produce ``tokens`` tokens."""
+        """Seconds a real model would take to produce ``tokens`` tokens: when the delta that
+        completes them is due, counted from the request."""
         rate = self.tokens_per_second
         return self.first_token_delay + (tokens / rate if rate else 0.0)
 
@@ -259,7 +260,7 @@ async def _events(
     outcome = "disconnected"
     try:
         loop = asyncio.get_running_loop()
-        start = loop.time() + pace.first_token_delay
+        start = loop.time()
         if pace.first_token_delay:
             await asyncio.sleep(pace.first_token_delay)
         if chunks.chat:
@@ -272,7 +273,7 @@ async def _events(
             spent += piece.tokens
             if pace.tokens_per_second:
                 # Pace against the start time so per-delta sleeps do not accumulate drift.
-                delay = start + spent / pace.tokens_per_second - loop.time()
+                delay = start + pace.duration(spent) - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
             yield event([choice({name: piece.text})])

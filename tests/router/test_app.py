@@ -10,6 +10,10 @@ import httpx
 import openai
 import pytest
 
+from difficulty.level import difficulty_level
+from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
+from policies.profiles import ProfileCost
+from policies.routing import PolicyConfig, decide
 from router.replay.server import ReplayUpstream
 from tests.router.conftest import EASY, HARD, RunningGateway, base_config
 
@@ -66,11 +70,18 @@ def test_route_explains_without_calling_upstream(
     resp = httpx.post(f"{gateway.url}/v1/route", json={"prompt": HARD})
     assert resp.status_code == 200
     body = resp.json()
-    assert body["profile"] in ("direct", "think")
-    assert set(body["predictions"]) == {"direct", "think"}
-    for pred in body["predictions"].values():
-        assert 0.0 <= pred["p_correct"] <= 1.0 and pred["tokens"] > 0
-    assert body["reason"] and body["decision_ms"] > 0
+    # The shipped model's own forecasts, under the gateway's profile names, and the policy's
+    # choice on them (the config's target policy, epsilon 0.05).
+    model = DifficultyModel.load(DEFAULT_MODEL_DIR).predict_one(HARD)
+    forecasts = {"direct": model["Qwen2.5-32B"], "think": model["QwQ-32B"]}
+    for name, pred in forecasts.items():
+        assert body["predictions"][name]["p_correct"] == pytest.approx(pred.p_correct)
+        assert body["predictions"][name]["tokens"] == pytest.approx(pred.tokens)
+    costs = {name: ProfileCost(name) for name in forecasts}
+    expected = decide(PolicyConfig("target", epsilon=0.05), forecasts, costs, reference="think")
+    assert (body["profile"], body["reason"]) == (expected.profile, expected.reason)
+    assert body["expected"]["tokens"] == pytest.approx(expected.tokens)
+    assert body["difficulty"] == difficulty_level(forecasts) and body["decision_ms"] > 0
     forced = httpx.post(
         f"{gateway.url}/v1/route",
         json={
@@ -92,17 +103,18 @@ def test_route_rejects_bad_bodies(gateway: RunningGateway) -> None:
 
 def test_feedback_labels_a_recorded_request_and_savings_count_it(gateway: RunningGateway) -> None:
     client = openai.OpenAI(base_url=gateway.base_url, api_key="unused")
+    before = httpx.get(f"{gateway.url}/v1/savings").json()
     raw = client.chat.completions.with_raw_response.create(
         model="thinkgate/direct", messages=[{"role": "user", "content": EASY}]
     )
     rid = raw.headers["x-thinkgate-request-id"]
-    before = httpx.get(f"{gateway.url}/v1/savings").json()
     resp = httpx.post(f"{gateway.url}/v1/feedback", json={"request_id": rid, "correct": True})
     assert resp.status_code == 200 and resp.json()["correct"] is True
     after = httpx.get(f"{gateway.url}/v1/savings").json()
     assert after["feedback"]["labelled"] == before["feedback"]["labelled"] + 1
-    assert after["estimate"] is True and after["requests"] >= 1
-    assert after["by_profile"]["direct"]["requests"] >= 1
+    assert after["estimate"] is True and after["requests"] == before["requests"] + 1
+    direct = before["by_profile"].get("direct", {"requests": 0})
+    assert after["by_profile"]["direct"]["requests"] == direct["requests"] + 1
     missing = httpx.post(
         f"{gateway.url}/v1/feedback", json={"request_id": "nope", "correct": False}
     )

@@ -10,8 +10,19 @@ import httpx
 import openai
 import pytest
 
+from difficulty.tokens import count_tokens
+from policies.decision import SamplingPlan
+from policies.search import run_vote
+from router.replay.catalog import split_pieces
 from router.replay.server import ReplayUpstream
-from tests.router.conftest import EASY, HARD, RunningGateway, base_config, read_records
+from tests.router.conftest import (
+    EASY,
+    HARD,
+    RunningGateway,
+    base_config,
+    read_records,
+    replay_rows,
+)
 
 
 def _client(gw: RunningGateway) -> openai.OpenAI:
@@ -46,7 +57,14 @@ def test_auto_non_streamed_with_the_openai_client(gateway: RunningGateway) -> No
     assert record.prompt_tokens == reply.usage.prompt_tokens
     assert record.tokens_counted is False and record.stream is False and record.status == 200
     assert set(record.predictions) == {"direct", "think"}
-    assert record.reference_profile == "think" and record.reference_tokens_estimate
+    # The savings, by hand: routing saves the reference's forecast minus the answering
+    # profile's; nothing was cut or sampled.
+    forecast = {name: pred["tokens"] for name, pred in record.predictions.items()}
+    assert record.reference_profile == "think"
+    assert record.reference_tokens_estimate == forecast["think"]
+    routed = forecast["think"] - forecast[profile]
+    assert record.saved_by == {"routing": pytest.approx(routed), "early_exit": 0.0, "sampling": 0.0}
+    assert record.saved_tokens_estimate == pytest.approx(routed)
     assert record.prompt is None and record.completion is None  # text is not stored by default
 
 
@@ -74,7 +92,10 @@ def test_forced_thinking_streams_reasoning_then_answer(gateway: RunningGateway) 
                 content.append(delta.content)
     assert "48 + 24 = 72" in "".join(reasoning)
     assert "\\boxed{72}" in "".join(content)
-    assert usage is not None and usage.completion_tokens > 10
+    # The upstream's usage, relayed: the recorded reasoning and answer, counted.
+    think = next(r for r in replay_rows() if r.profile == "QwQ-32B" and r.prompt == EASY)
+    expected = count_tokens(think.reasoning or "") + count_tokens(think.response or "")
+    assert usage is not None and usage.completion_tokens == expected
     assert len(ids) == 1
     rid = next(iter(ids)).removeprefix("chatcmpl-")
     record = _record(gateway, rid)
@@ -98,7 +119,10 @@ def test_stream_is_relayed_chunk_by_chunk_without_usage_unless_asked(
         events = [line for line in resp.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(e[6:]) for e in events[:-1]]
-    assert len(chunks) > 5  # one per replayed token, not one buffered blob
+    # One chunk per replayed token, not one buffered blob: the role, each piece, the stop.
+    answer = next(r.response or "" for r in replay_rows() if r.profile == "Qwen2.5-32B")
+    assert len(chunks) == len(split_pieces(answer, 1)) + 2
+    assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks) == answer
     assert all("usage" not in c for c in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
@@ -312,15 +336,24 @@ def test_search_profile_votes_and_says_how_many_samples_ran(
     )
     reply = raw.parse()
     samples = int(raw.headers["x-thinkgate-samples"])
-    # Every recorded sample agrees, so the vote stops long before the plan's maximum.
-    assert 2 <= samples < 8
+    record = _record(gw, raw.headers["x-thinkgate-request-id"])
+    # Every recorded sample agrees: the vote stops where the plan's rule says, with the
+    # difficulty model's P(correct) as its prior, long before the plan's maximum.
+    prior = record.predictions["vote"]["p_correct"]
+    stop = run_vote([0] * 8, SamplingPlan(8, 0.9, min_samples=2, prior_p_correct=prior))
+    assert samples == stop.samples < 8
     assert json.loads(raw.http_response.text)["thinkgate"]["samples"] == samples
     assert "\\boxed{72}" in (reply.choices[0].message.content or "")
     assert replay.stats.requests - before >= samples
-    assert reply.usage is not None and reply.usage.completion_tokens > 0
-    record = _record(gw, raw.headers["x-thinkgate-request-id"])
-    assert record.samples == samples
-    assert record.saved_by["sampling"] > 0
+    # The usage is every sample's tokens; the saving, the samples not drawn at that rate.
+    per_sample = count_tokens(replay_rows()[0].response or "")
+    assert reply.usage is not None and reply.usage.completion_tokens == samples * per_sample
+    assert record.samples == samples and record.completion_tokens == samples * per_sample
+    assert record.saved_by["sampling"] == pytest.approx((8 - samples) * per_sample)
+    planned = 8 * record.predictions["vote"]["tokens"]  # a search plans its maximum
+    assert record.saved_by["routing"] == pytest.approx(
+        record.predictions["think"]["tokens"] - planned
+    )
 
     events = list(
         _client(gw).chat.completions.create(

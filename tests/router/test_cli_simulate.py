@@ -69,11 +69,25 @@ def test_simulate_routing_writes_the_report_keys_and_plot(tmp_path: Path) -> Non
     )
     assert code == 0
     data = json.loads(report.read_text())
-    for key in ("accuracy", "tokens", "tokens_saved", "accuracy_loss"):
-        assert key in data["operating_point"]
-    assert {"fixed:direct", "fixed:think", "random", "prompt_length"} <= set(data["baselines"])
-    assert {"accuracy", "tokens"} <= set(data["baselines"]["random"])
-    assert data["oracle"]["tokens"] < data["baselines"]["fixed:think"]["tokens"]
+    # The baselines need no model: computed by hand from the table, they must agree.
+    rows = _routing_rows()
+    by = {p: {r["id"]: r for r in rows if r["profile"] == p} for p in ("direct", "think")}
+    for profile, items in by.items():
+        fixed = data["baselines"][f"fixed:{profile}"]
+        assert fixed["accuracy"] == pytest.approx(sum(r["correct"] for r in items.values()) / 60)
+        assert fixed["tokens"] == pytest.approx(sum(r["tokens"] for r in items.values()) / 60)
+    oracle_rows = []
+    for item in by["direct"]:
+        pair = [by["direct"][item], by["think"][item]]
+        right = [r for r in pair if r["correct"]]
+        oracle_rows.append(min(right or pair, key=lambda r: r["tokens"]))
+    assert data["oracle"]["accuracy"] == pytest.approx(sum(r["correct"] for r in oracle_rows) / 60)
+    assert data["oracle"]["tokens"] == pytest.approx(sum(r["tokens"] for r in oracle_rows) / 60)
+    # The operating point's savings are its own tokens against the reference's.
+    point, think = data["operating_point"], data["baselines"]["fixed:think"]
+    assert point["tokens_saved"] == pytest.approx(1 - point["tokens"] / think["tokens"])
+    assert point["accuracy_loss"] == pytest.approx(think["accuracy"] - point["accuracy"])
+    assert {"random", "prompt_length"} <= set(data["baselines"])
     assert len(data["frontier"]) >= 2
     assert 0.0 <= data["cpt50"] <= 1.0 and 0.0 <= data["cpt80"] <= 1.0 and "apgr" in data
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

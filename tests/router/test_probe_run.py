@@ -15,6 +15,7 @@ import pytest
 
 from difficulty.outcomes import Outcome
 from policies.convergence.probe import DEFAULT_SUFFIX
+from policies.convergence.thinking import estimate_tokens
 from router.replay.server import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
 from tests.router.conftest import RunningGateway, base_config, wait_for
@@ -137,9 +138,11 @@ def test_agreeing_probes_cut_the_stream(
         r["usage"]["prompt_tokens"] for r in agreeing.seen.replies
     )
     assert [p["answer"] for p in exit_["probe_answers"]] == ["72", "72"]
-    # Savings are net of the probes: the estimate minus the probe tokens.
+    # Savings are net of the probes: the forecast length left unthought (by the probes' running
+    # estimate of the thinking), minus the probe tokens.
+    expected, thought = exit_["expected_tokens"], estimate_tokens(reasoning)
     gross = exit_["saved_before_probes"]
-    assert gross > 0
+    assert expected > thought and gross == round(expected - thought)
     assert record.saved_by["early_exit"] == pytest.approx(gross - spent)
     # The savings aggregate counts the probe tokens as spent beside the stream.
     savings = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()

@@ -174,11 +174,11 @@ def test_timeout_is_a_504(
 ) -> None:
     fast, _ = upstreams
     fast.schedule_fault("timeout")
-    t0 = time.monotonic()
     resp = _post(gw, "thinkgate/slow")
     assert resp.status_code == 504, resp.text
     assert resp.json()["error"]["code"] == "upstream_timeout"
-    assert time.monotonic() - t0 < 10
+    record = _record(gw, resp.headers["x-thinkgate-request-id"])
+    assert record.status == 504 and record.error == "upstream for profile 'slow' timed out"
 
 
 def test_connection_refused_is_a_502(gw: RunningGateway) -> None:
@@ -199,12 +199,11 @@ def test_a_stream_broken_midway_ends_with_an_error_event(
         "messages": [{"role": "user", "content": HARD}],
         "stream": True,
     }
-    t0 = time.monotonic()
+    # A stream that hung instead of ending would trip the client's timeout here.
     with httpx.stream("POST", f"{gw.base_url}/chat/completions", json=body, timeout=30) as resp:
         assert resp.status_code == 200
         rid = resp.headers["x-thinkgate-request-id"]
         events = [line[6:] for line in resp.iter_lines() if line.startswith("data: ")]
-    assert time.monotonic() - t0 < 10  # ended, not hung
     assert "[DONE]" not in events
     last = json.loads(events[-1])
     assert set(last["error"]) == {"message", "type", "param", "code"}

@@ -46,12 +46,19 @@ def test_demo_on_held_out_prompts(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert figures["prompts"] == figures["answered"] == 6 and figures["errors"] == 0
     assert sum(figures["requests_by_profile"].values()) == 6
     tokens = figures["tokens"]
-    assert tokens["reference"] >= tokens["spent"] > 0
+    # The totals are the per-prompt table's sums: always-think is the recorded think cost.
+    rows = figures["per_prompt"]
+    assert tokens["reference"] == sum(r["think_tokens"] for r in rows)
+    assert tokens["spent"] == sum(r["tokens"] for r in rows) > 0
     assert tokens["spent"] + tokens["saved"] == tokens["reference"]
+    think = figures["think_profile"]
+    routed = sum(r["think_tokens"] - r["tokens"] for r in rows if r["profile"] != think)
+    assert tokens["saved_by"]["routing"] == routed
     assert sum(tokens["saved_by"].values()) == tokens["saved"]
     # The replay reports exactly what it streamed: nothing is left unexplained.
     assert tokens["saved_by"]["rest"] == 0
-    for name in ("gateway", "always_think", "always_direct"):
+    assert figures["accuracy"]["gateway"] == pytest.approx(sum(r["correct"] for r in rows) / 6)
+    for name in ("always_think", "always_direct"):
         assert 0.0 <= figures["accuracy"][name] <= 1.0
     # The ledger saw the same requests and tokens, and the graded feedback.
     savings = ledger_savings(figures["ledger"])
@@ -144,7 +151,9 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
         tokens = figures["tokens"]
         assert figures["early_exits"] == 1  # the long, settled thought is cut
         assert tokens["saved_by"]["routing"] == 0
-        assert tokens["saved_by"]["early_exit"] == tokens["saved"] > 0
+        cut = [r for r in figures["per_prompt"] if r["early_exit"]]
+        assert len(cut) == 1 and tokens["saved"] == cut[0]["think_tokens"] - cut[0]["tokens"] > 0
+        assert tokens["saved_by"]["early_exit"] == tokens["saved"]
         assert figures["accuracy"]["gateway"] == 1.0
         assert figures["accuracy"]["early_exited"] == 1.0
         demo.upstream.schedule_fault("500", count=100)
