@@ -53,3 +53,15 @@ def test_readme_paths_exist() -> None:
         if "*" in path or path.endswith("/"):
             continue
         assert (ROOT / path).exists(), path
+
+
+def test_where_things_live_names_every_package() -> None:
+    section = README.split("## Where things live", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"^\| `([\w/]+)/` \|", section, flags=re.M))
+    packages = {
+        str(init.parent.relative_to(ROOT))
+        for top in ("difficulty", "policies", "router")
+        for init in (ROOT / top).rglob("__init__.py")
+    }
+    assert packages <= listed, sorted(packages - listed)
+    assert all((ROOT / folder).is_dir() for folder in listed), sorted(listed)
