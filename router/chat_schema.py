@@ -9,23 +9,28 @@ it against the `openai` package's own list and the README prints it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
+    field_validator,
     model_validator,
 )
 
-from policies.effort import EFFORT_LEVELS, EFFORT_MODES
+from policies.effort import EFFORT_LEVELS, EFFORT_MODES, client_effort
 from router.dialects import REASONING_OUTPUTS
 
 __all__ = [
+    "STEP_BY_STEP",
+    "content_text",
     "ContentPart",
     "ToolCall",
     "Message",
@@ -38,6 +43,10 @@ __all__ = [
 ]
 
 _OPEN = ConfigDict(extra="allow")
+# The system instruction of the step-by-step prompt style.
+STEP_BY_STEP = (
+    "Think step by step, showing your reasoning, then state the final answer on the last line."
+)
 # Content part type -> the input modality a profile must declare to take it.
 PART_MODALITIES = {
     "text": "text",
@@ -74,6 +83,22 @@ class ContentPart(BaseModel):
         return self
 
 
+def content_text(content: Any) -> str:
+    """The text of a message's content: the string, or its text parts joined (parsed or raw);
+    images, audio and files carry none."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    texts = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, Mapping) else getattr(part, "type", None)
+        text = part.get("text") if isinstance(part, Mapping) else getattr(part, "text", None)
+        if kind == "text" and isinstance(text, str):
+            texts.append(text)
+    return "".join(texts)
+
+
 class ToolCall(BaseModel):
     """An assistant message's tool call (replayed in multi-turn conversations)."""
 
@@ -92,6 +117,11 @@ class Message(BaseModel):
     name: StrictStr | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: StrictStr | None = None
+
+    @property
+    def text(self) -> str:
+        """The message's text (text parts joined)."""
+        return content_text(self.content)
 
     @model_validator(mode="after")
     def _tool_reply_names_its_call(self) -> Message:
@@ -122,7 +152,7 @@ class ChatRequest(BaseModel):
     model_config = _OPEN
     model: StrictStr = Field(min_length=1)
     messages: list[Message] = Field(min_length=1)
-    stream: StrictBool | None = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     n: StrictInt | None = Field(default=None, ge=1, le=16)
     max_tokens: StrictInt | None = Field(default=None, ge=1)
@@ -158,6 +188,88 @@ class ChatRequest(BaseModel):
     modalities: list[Literal["text", "audio"]] | None = None
     audio: dict[str, Any] | None = None
     thinkgate: ThinkgateOptions | None = None
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def from_body(cls, body: dict[str, Any]) -> ChatRequest:
+        """Validate a parsed JSON body, keeping it as sent for relaying."""
+        request = cls.model_validate(body)
+        request.keep_raw(body)
+        return request
+
+    def keep_raw(self, body: dict[str, Any]) -> None:
+        """Keep the body as the client sent it: messages and fields are relayed from it."""
+        self._raw = body
+
+    @property
+    def raw_messages(self) -> list[dict[str, Any]]:
+        """The messages exactly as the client sent them."""
+        raw = self._raw.get("messages")
+        if isinstance(raw, list):
+            return [dict(m) for m in raw]
+        return [m.model_dump(exclude_none=True) for m in self.messages]
+
+    def passthrough(self) -> dict[str, Any]:
+        """Every field relayed upstream as the client sent it: OpenAI's and unknown extras,
+        minus what thinkgate decides (model, stream, n, token limits, effort controls)."""
+        raw = self._raw or self.model_dump(exclude_none=True)
+        out = {k: v for k, v in raw.items() if k not in _DECIDED and v is not None}
+        kwargs = out.get("chat_template_kwargs")
+        if isinstance(kwargs, dict) and "enable_thinking" in kwargs:
+            rest = {k: v for k, v in kwargs.items() if k != "enable_thinking"}
+            if rest:
+                out["chat_template_kwargs"] = rest
+            else:
+                del out["chat_template_kwargs"]
+        return out
+
+    def effort(self) -> dict[str, Any]:
+        """The client's explicit reasoning-effort controls (policies.effort)."""
+        return client_effort(self._raw or self.model_dump(exclude_none=True))
+
+    @property
+    def prompt(self) -> str:
+        """The last user message's text: what the difficulty model scores."""
+        return next((m.text for m in reversed(self.messages) if m.role == "user"), "")
+
+    @property
+    def transcript(self) -> str:
+        """Every message's text, one after another (the ledger's prompt text)."""
+        return "\n".join(m.text for m in self.messages)
+
+    def upstream_messages(self, style: str) -> list[dict[str, Any]]:
+        """The messages sent upstream, as the client sent them; the step-by-step style adds a
+        system instruction."""
+        messages = self.raw_messages
+        if style == "step_by_step":
+            messages.insert(0, {"role": "system", "content": STEP_BY_STEP})
+        return messages
+
+    def upstream_params(self) -> dict[str, Any]:
+        """The caller's options relayed upstream: every relayed field, the limit, n."""
+        params = self.passthrough()
+        if self.max_completion_tokens is not None:
+            params["max_completion_tokens"] = self.max_completion_tokens
+        elif self.max_tokens is not None:
+            params["max_tokens"] = self.max_tokens
+        if self.n is not None and self.n > 1:
+            params["n"] = self.n
+        return params
+
+    @property
+    def requested_max_tokens(self) -> int | None:
+        """The caller's completion limit, whichever field carried it."""
+        return self.max_completion_tokens or self.max_tokens
+
+    @property
+    def include_usage(self) -> bool:
+        """Whether a streaming caller asked for the final usage chunk."""
+        return bool(self.stream_options and self.stream_options.include_usage)
+
+    @field_validator("stream", mode="before")
+    @classmethod
+    def _null_stream(cls, value: Any) -> Any:
+        return False if value is None else value  # OpenAI takes `stream: null` as false
 
     @model_validator(mode="after")
     def _shapes(self) -> ChatRequest:
@@ -170,6 +282,23 @@ class ChatRequest(BaseModel):
                 raise ValueError(f"tools.{i} needs a 'type'")
         return self
 
+
+# Fields thinkgate sets itself rather than relaying them as sent.
+_DECIDED = frozenset(
+    {
+        "model",
+        "messages",
+        "stream",
+        "stream_options",
+        "n",
+        "max_tokens",
+        "max_completion_tokens",
+        "thinkgate",
+        "reasoning_effort",
+        "thinking",
+        "reasoning",
+    }
+)
 
 # Field -> (decision, what thinkgate does). relayed: sent to the chosen upstream as given
 # (litellm translates it for providers that are not OpenAI-compatible); decided: thinkgate sets

@@ -22,6 +22,7 @@ __all__ = [
     "require_admin",
     "GatewayDep",
     "bearer_token",
+    "api_key_name",
 ]
 
 
@@ -77,11 +78,22 @@ def bearer_token(request: Request) -> str | None:
 
 
 def _matches(token: str, keys: list[str]) -> bool:
-    found = False
-    for key in keys:
+    return _which(token, keys) is not None
+
+
+def _which(token: str, keys: list[str]) -> int | None:
+    found: int | None = None
+    for i, key in enumerate(keys):
         # compare against every key so timing does not reveal which one matched
-        found |= hmac.compare_digest(token.encode(), key.encode())
+        if hmac.compare_digest(token.encode(), key.encode()) and found is None:
+            found = i
     return found
+
+
+def api_key_name(request: Request) -> str | None:
+    """The env variable name of the API key the request authenticated with (None: open)."""
+    name: str | None = getattr(request.state, "api_key_name", None)
+    return name
 
 
 async def require_api_key(request: Request, gateway: GatewayDep) -> None:
@@ -94,8 +106,10 @@ async def require_api_key(request: Request, gateway: GatewayDep) -> None:
         raise AuthenticationError(
             "You didn't provide an API key. Send 'Authorization: Bearer YOUR_KEY'."
         )
-    if not _matches(token, keys):
+    which = _which(token, keys)
+    if which is None:
         raise AuthenticationError("Incorrect API key provided.")
+    request.state.api_key_name = gateway.settings.auth.api_key_envs[which]
 
 
 async def require_admin(request: Request, gateway: GatewayDep) -> None:

@@ -20,6 +20,7 @@ __all__ = [
     "LedgerSettings",
     "AuthSettings",
     "LimitSettings",
+    "EffortSettings",
     "Settings",
     "load_settings",
     "config_path_from_env",
@@ -96,6 +97,15 @@ class ProfileSettings(BaseModel):
     aliases: list[str] = Field(default_factory=list)
     # auto: the direct SSE client for OpenAI-compatible endpoints with an api_base, else litellm
     transport: Literal["auto", "litellm", "http"] = "auto"
+    # Input modalities of content parts the model takes (text, image, audio, file, or a part
+    # type), and what it can answer in (`audio` for `modalities: [text, audio]` requests).
+    modalities: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
+    output_modalities: list[str] = Field(default_factory=lambda: ["text"], min_length=1)
+    # Where the upstream writes thinking (router.dialects); `think_close` for thinking opened by
+    # the chat template (R1-Distill, QwQ served without a reasoning parser).
+    reasoning_format: Literal[
+        "auto", "reasoning_content", "reasoning", "think_tags", "think_close", "none"
+    ] = "auto"
 
     @property
     def upstream_name(self) -> str:
@@ -169,6 +179,17 @@ class LimitSettings(BaseModel):
     max_messages: int = Field(default=256, ge=1)
 
 
+class EffortSettings(BaseModel):
+    """Whose reasoning effort wins when a client sends one (policies.effort): `override` (the
+    router's), `keep` (the client's) or `cap` (the lower); per API key (by its env variable
+    name) and, when `per_request`, per request through `thinkgate.effort`."""
+
+    model_config = _STRICT
+    mode: Literal["override", "keep", "cap"] = "override"
+    keys: dict[str, Literal["override", "keep", "cap"]] = Field(default_factory=dict)
+    per_request: bool = True
+
+
 class Settings(BaseSettings):
     """Everything the gateway is configured with; built by `load_settings` from YAML.
 
@@ -201,6 +222,11 @@ class Settings(BaseSettings):
     ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
+    effort: EffortSettings = Field(default_factory=lambda: EffortSettings())
+    # How clients get thinking (router.dialects): as the upstream sent it, or in one dialect.
+    reasoning_output: Literal[
+        "upstream", "reasoning_content", "reasoning", "think_tags", "none"
+    ] = "upstream"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -219,6 +245,9 @@ class Settings(BaseSettings):
         ]:
             if policy.profile is not None and policy.profile not in names:
                 raise _KeyProblem(f"{key}.profile", f"unknown profile {policy.profile!r}")
+        for key in self.effort.keys:
+            if key not in self.auth.api_key_envs:
+                raise _KeyProblem(f"effort.keys.{key}", "not one of auth.api_key_envs")
         for name, profile in self.profiles.items():
             for i, fb in enumerate(profile.fallbacks):
                 if fb not in names or fb == name:
