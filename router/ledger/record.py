@@ -45,6 +45,11 @@ class LedgerRecord:
     completion: str | None = None  # stored only when the config opts in
     gold: str | None = None
     probe_tokens: int | None = None  # probe mode: completion tokens its probes spent
+    endpoint: str = "chat"  # chat | responses | completions | embeddings
+    # {"dialect", "tokens", "hidden"}: how the upstream wrote thinking and how much there was
+    # (usage.completion_tokens_details.reasoning_tokens when the text is hidden)
+    reasoning: dict[str, Any] | None = None
+    effort: dict[str, Any] | None = None  # policies.effort: {"mode", "client", "honoured", "sent"}
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
@@ -85,7 +90,9 @@ class LedgerRecord:
         return cls(**values)
 
 
-_OPTIONAL = frozenset({"feedback", "prompt", "completion", "gold", "probe_tokens"})
+_OPTIONAL = frozenset(
+    {"feedback", "prompt", "completion", "gold", "probe_tokens", "endpoint", "reasoning", "effort"}
+)
 
 
 def _json_scalar(value: Any) -> Any:
