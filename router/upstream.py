@@ -33,6 +33,7 @@ from router.sources import SourceReport
 from router.sse import SSEReader
 
 __all__ = [
+    "status_error",
     "UpstreamStream",
     "Upstream",
     "translate_error",
@@ -113,7 +114,7 @@ def supported_params(profile: ProfileSettings) -> frozenset[str] | None:
     return None if names is None else frozenset(names)
 
 
-def _status_error(status: int, where: str, detail: str) -> ThinkgateError:
+def status_error(status: int, where: str, detail: str) -> ThinkgateError:
     if status in (408, 504):
         return UpstreamTimeoutError(f"{where} timed out ({status})")
     if status == 429:
@@ -225,6 +226,14 @@ class Upstream:
         )
         self._session: Any = None
 
+    def session(self) -> Any:
+        """The shared aiohttp session (pass-through endpoints use it too)."""
+        return self._stream_session()
+
+    def api_key(self, profile: ProfileSettings) -> str | None:
+        """The profile's upstream API key, if it has one."""
+        return self._api_key(profile)
+
     def _stream_session(self) -> Any:
         # Streams go through aiohttp: its C parser costs a fraction of httpx's per-chunk CPU.
         if self._session is None:
@@ -304,7 +313,7 @@ class Upstream:
             response.release()
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 detail = json.loads(detail)["error"]["message"]
-            raise _status_error(response.status, where, str(detail))
+            raise status_error(response.status, where, str(detail))
         try:
             first = await reader.next()
         except BaseException:
@@ -444,7 +453,7 @@ class Upstream:
         except Exception as exc:
             raise translate_error(exc, name) from exc
         if response.status_code >= 400:
-            raise _status_error(response.status_code, where, response.text[:300])
+            raise status_error(response.status_code, where, response.text[:300])
         try:
             reply = response.json()
             text = str(reply["choices"][0].get("text") or "")
