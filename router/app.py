@@ -26,6 +26,7 @@ from router.errors import ConfigError, error_body, invalid_input, render_error
 from router.gateway import Gateway
 from router.ledger.base import open_ledger
 from router.metrics import mount as mount_metrics
+from router.openapi import mount as mount_openapi
 from router.pipeline import Pipeline
 from router.policy_sync import follow_policy
 from router.settings import Settings, load_settings
@@ -162,6 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(chat.router)
     app.include_router(api.router)
     mount_dashboard(app)
+    mount_openapi(app)
     app.state.gateway = Gateway(settings=settings, metrics=mount_metrics(app))
     return app
 

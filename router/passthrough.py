@@ -13,12 +13,31 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+
 from router.errors import UpstreamError
 from router.upstream import Upstream, status_error, translate_error, uses_http_transport
 
-__all__ = ["ENDPOINTS", "forward"]
+__all__ = ["ENDPOINTS", "CompletionRequest", "EmbeddingRequest", "forward"]
 
 ENDPOINTS = ("completions", "embeddings")
+
+
+class CompletionRequest(BaseModel):
+    """POST /v1/completions: the model and prompt thinkgate reads; every other field is relayed."""
+
+    model_config = ConfigDict(extra="allow")
+    model: StrictStr = Field(min_length=1)
+    prompt: StrictStr | list[StrictStr] | list[int] | list[list[int]]
+    stream: StrictBool = False
+
+
+class EmbeddingRequest(BaseModel):
+    """POST /v1/embeddings: the model and input thinkgate reads; every other field is relayed."""
+
+    model_config = ConfigDict(extra="allow")
+    model: StrictStr = Field(min_length=1)
+    input: StrictStr | list[StrictStr] | list[int] | list[list[int]]
 
 
 async def forward(

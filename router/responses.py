@@ -16,9 +16,13 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
 from difficulty.errors import InvalidInputError
+from router.chat_schema import StreamOptions, ThinkgateOptions
 
 __all__ = [
+    "ResponsesRequest",
     "REFUSED",
     "RELAYED",
     "check_responses_request",
@@ -27,6 +31,35 @@ __all__ = [
     "response_events",
     "sse_event",
 ]
+
+
+class ResponsesRequest(BaseModel):
+    """POST /v1/responses: the fields thinkgate takes, strictly typed; see REFUSED for the rest."""
+
+    model_config = ConfigDict(extra="allow")
+    model: StrictStr = Field(min_length=1)
+    input: StrictStr | list[dict[str, Any]]
+    instructions: StrictStr | None = None
+    max_output_tokens: StrictInt | None = Field(default=None, ge=1)
+    metadata: dict[str, StrictStr] | None = None
+    parallel_tool_calls: StrictBool | None = None
+    reasoning: dict[str, Any] | None = None
+    temperature: StrictFloat | None = Field(default=None, ge=0.0, le=2.0)
+    text: dict[str, Any] | None = None
+    tool_choice: StrictStr | dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    top_p: StrictFloat | None = Field(default=None, ge=0.0, le=1.0)
+    top_logprobs: StrictInt | None = Field(default=None, ge=0, le=20)
+    user: StrictStr | None = None
+    service_tier: StrictStr | None = None
+    safety_identifier: StrictStr | None = None
+    prompt_cache_key: StrictStr | None = None
+    stream: StrictBool = False
+    stream_options: StreamOptions | None = None
+    truncation: StrictStr | None = None
+    store: StrictBool | None = None
+    thinkgate: ThinkgateOptions | None = None
+
 
 # Fields the bridge translates into the chat request.
 RELAYED: tuple[str, ...] = (
