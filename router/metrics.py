@@ -81,6 +81,14 @@ class GatewayMetrics:
             "samples", "Samples drawn by search profiles per request.",
             ["profile"], namespace=ns, registry=reg, buckets=_SAMPLES,
         )  # fmt: skip
+        self.endpoint_requests = Counter(
+            "endpoint_requests", "Requests answered, by API endpoint (chat, responses, ...).",
+            ["endpoint"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.reasoning_tokens = Counter(
+            "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
+            ["profile", "dialect"], namespace=ns, registry=reg,
+        )  # fmt: skip
         for mechanism in SAVED_BY_KEYS:
             self.saved_tokens.labels(mechanism)  # present at zero before the first request
 
@@ -108,6 +116,11 @@ class GatewayMetrics:
             self.samples.labels(profile).observe(record.samples)
         if record.feedback is not None:
             self.observe_feedback(record.feedback)
+        self.endpoint_requests.labels(record.endpoint).inc()
+        reasoning = record.reasoning or {}
+        if reasoning.get("tokens"):
+            dialect = str(reasoning.get("dialect") or "unknown")
+            self.reasoning_tokens.labels(profile, dialect).inc(max(int(reasoning["tokens"]), 0))
 
     def observe_feedback(self, correct: bool) -> None:
         """Count one feedback label (``POST /v1/feedback``)."""
