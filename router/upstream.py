@@ -265,7 +265,8 @@ class Upstream:
             key = "max_completion_tokens" if "max_completion_tokens" in merged else "max_tokens"
             limit = merged.get(key)
             merged[key] = min(limit, profile.max_tokens) if limit else profile.max_tokens
-        return merged
+        # A None from the request removes the profile's own value (the effort policy's "keep").
+        return {k: v for k, v in merged.items() if v is not None}
 
     def _api_key(self, profile: ProfileSettings) -> str | None:
         return profile.api_key.get_secret_value() if profile.api_key is not None else None
