@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,7 @@ from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
 from router.chat_request import ChatRequest, parse_json, validated
 from router.errors import render_error
+from router.replay.answers import DIALECT_HEADER, chat_parts, message
 from router.replay.catalog import ReplayCatalog, split_pieces
 from router.replay.stream import (
     Fault,
@@ -97,6 +99,7 @@ class _ReplayState:
         tokens_per_second: float | None,
         first_token_delay: float,
         hang_seconds: float,
+        reasoning_format: str = "reasoning_content",
     ) -> None:
         if tokens_per_second is not None and tokens_per_second <= 0:
             raise InvalidInputError("tokens_per_second must be positive", param="tokens_per_second")
@@ -105,6 +108,14 @@ class _ReplayState:
         self.hang_seconds = hang_seconds
         self.stats = ReplayStats()
         self.scheduled: list[Fault] = []
+        self.reasoning_format = reasoning_format
+        # The request bodies received, newest last: tests assert on what the upstream got.
+        self.received: deque[dict[str, Any]] = deque(maxlen=1000)
+
+    def receive(self, request: Request, body: Any) -> Any:
+        """Keep a request body (as parsed) and hand it back."""
+        self.received.append({"path": request.url.path, "body": body})
+        return body
 
     def take_fault(self, header: str | None) -> Fault | None:
         if header:
@@ -143,10 +154,7 @@ def _body(reply: _Reply) -> dict[str, Any]:
     """The whole (non-streamed) completion of a plan, `n` times the same choice."""
     plan, chat = reply.plan, reply.kind == "chat"
     if chat:
-        message: dict[str, Any] = {"role": "assistant", "content": plan.texts.get("content", "")}
-        if "reasoning_content" in plan.texts:
-            message["reasoning_content"] = plan.texts["reasoning_content"]
-        choice: dict[str, Any] = {"message": message}
+        choice: dict[str, Any] = {"message": message(plan.texts, plan.outcome)}
     else:
         choice = {"text": plan.texts.get("text", "")}
     return {
@@ -196,26 +204,26 @@ _routes = APIRouter()
 
 @_routes.post("/v1/chat/completions")
 async def chat_completions(request: Request) -> Response:
-    """A recorded chat answer: the reasoning as `reasoning_content`, then the response."""
-    chat = validated(ChatRequest, parse_json(await request.body()))
+    """A recorded chat answer: the reasoning in the asked dialect, then the response (text, a
+    JSON object or a tool call; see router.replay.answers)."""
+    state = _state(request)
+    raw = state.receive(request, parse_json(await request.body()))
+    chat = validated(ChatRequest, raw)
     if chat.stream and (chat.n or 1) > 1:
         raise InvalidInputError(
             "n > 1 with stream is not supported by the replay upstream", param="n"
         )
-    catalog = _state(request).catalog
+    catalog = state.catalog
     profile = catalog.resolve_model(chat.model)
     users = [m for m in chat.messages if m.role == "user"]
     if not users:
         raise InvalidInputError("no user message to match a recording", param="messages")
     outcome = catalog.find(profile, users[-1].text)
     prompt_tokens = sum(count_tokens(m.text) for m in chat.messages)
-    parts = [("content", catalog.pieces(outcome, "response"))]
-    if chat.messages[-1].role != "assistant":
-        # A continuation after the caller closed the thinking gets the (recorded) answer only.
-        parts.insert(0, ("reasoning_content", catalog.pieces(outcome, "reasoning")))
-    plan = build_plan(
-        outcome, [(k, v) for k, v in parts if v], chat.requested_max_tokens, prompt_tokens
-    )
+    dialect = request.headers.get(DIALECT_HEADER) or state.reasoning_format
+    parts, hidden = chat_parts(catalog, outcome, dialect, raw)
+    parts = [(k, v) for k, v in parts if v]
+    plan = build_plan(outcome, parts, chat.requested_max_tokens, prompt_tokens, hidden)
     reply = _Reply(plan, "chat", chat.model, chat.stream, chat.include_usage, chat.n or 1)
     return await _serve(request, reply)
 
@@ -223,14 +231,40 @@ async def chat_completions(request: Request) -> Response:
 @_routes.post("/v1/completions")
 async def completions(request: Request) -> Response:
     """A recorded answer as raw text, continued after whatever of it the prompt already holds."""
-    body = validated(CompletionRequest, parse_json(await request.body()))
-    catalog = _state(request).catalog
+    state = _state(request)
+    body = validated(CompletionRequest, state.receive(request, parse_json(await request.body())))
+    catalog = state.catalog
     outcome = catalog.find_within(catalog.resolve_model(body.model), body.text)
     pieces = split_pieces(_continuation(outcome, body.text), catalog.chunk_tokens)
     plan = build_plan(outcome, [("text", pieces)], body.max_tokens, count_tokens(body.text))
     usage = bool((body.stream_options or {}).get("include_usage"))
     reply = _Reply(plan, "text", body.model, body.stream, usage, body.n or 1)
     return await _serve(request, reply)
+
+
+@_routes.post("/v1/messages")
+async def messages(request: Request) -> Response:
+    """Anthropic's Messages API (see router.replay.anthropic)."""
+    from router.replay.anthropic import messages_reply
+
+    state = _state(request)
+    body = state.receive(request, parse_json(await request.body()))
+    if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+        raise InvalidInputError("'model' is required", param="model")
+    return messages_reply(body, state.catalog, state.stats, state.pace)
+
+
+@_routes.get("/replay/requests")
+async def received(request: Request) -> list[dict[str, Any]]:
+    """The request bodies received, newest last."""
+    return list(_state(request).received)
+
+
+@_routes.delete("/replay/requests")
+async def forget_received(request: Request) -> dict[str, Any]:
+    """Forget the received bodies."""
+    _state(request).received.clear()
+    return {"received": 0}
 
 
 @_routes.get("/v1/models")
@@ -300,11 +334,15 @@ def create_replay_app(
     chunk_tokens: int = 1,
     first_token_delay: float = 0.0,
     hang_seconds: float = 300.0,
+    reasoning_format: str = "reasoning_content",
 ) -> FastAPI:
-    """A FastAPI app replaying ``outcomes`` (rows with ``reasoning``/``response`` text)."""
+    """A FastAPI app replaying ``outcomes`` (rows with ``reasoning``/``response`` text);
+    thinking streams in ``reasoning_format`` unless a request's ``x-replay-dialect`` says."""
     catalog = ReplayCatalog(outcomes, aliases=aliases, chunk_tokens=chunk_tokens)
     app = FastAPI(title="thinkgate replay upstream", docs_url=None, redoc_url=None)
-    app.state.replay = _ReplayState(catalog, tokens_per_second, first_token_delay, hang_seconds)
+    app.state.replay = _ReplayState(
+        catalog, tokens_per_second, first_token_delay, hang_seconds, reasoning_format
+    )
     app.add_exception_handler(ThinkgateError, _on_error)
     app.include_router(_routes)
     return app
@@ -351,6 +389,11 @@ class ReplayUpstream(ServerThread):
     def stats(self) -> ReplayStats:
         """The live counters (read from the test's thread; ints, so reads are safe)."""
         return self.app.state.replay.stats
+
+    @property
+    def received(self) -> list[dict[str, Any]]:
+        """The request bodies this upstream received (newest last), with their paths."""
+        return list(self.app.state.replay.received)
 
     def schedule_fault(self, spec: str, count: int = 1) -> None:
         """Make the next ``count`` requests fail with ``spec`` (see :func:`parse_fault`)."""

@@ -17,6 +17,7 @@ from starlette.types import Send
 from difficulty.errors import InvalidInputError
 from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
+from router.replay.answers import TOOL_CALL, delta
 from router.replay.catalog import ReplayPiece
 
 __all__ = [
@@ -110,6 +111,7 @@ class ReplayPlan:
     finish_reason: str
     prompt_tokens: int
     texts: dict[str, str] = field(default_factory=dict)
+    hidden_tokens: int = 0  # reasoning the `hidden` dialect counts but never sends
     _usage: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
@@ -124,8 +126,12 @@ class ReplayPlan:
         return self._usage
 
     def _count(self) -> dict[str, Any]:
-        reasoning = count_tokens(self.texts.get("reasoning_content", ""))
-        visible = count_tokens(self.texts.get("content", "") + self.texts.get("text", ""))
+        thought = self.texts.get("reasoning_content", "") + self.texts.get("reasoning", "")
+        reasoning = count_tokens(thought) + self.hidden_tokens
+        said = [
+            t for name, t in self.texts.items() if name not in ("reasoning_content", "reasoning")
+        ]
+        visible = count_tokens("".join(said))
         return {
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": reasoning + visible,
@@ -139,10 +145,12 @@ def build_plan(
     parts: Sequence[tuple[str, list[ReplayPiece]]],
     max_tokens: int | None,
     prompt_tokens: int,
+    hidden_tokens: int = 0,
 ) -> ReplayPlan:
-    """Lay the parts end to end, stopping (finish ``length``) before ``max_tokens`` is passed."""
+    """Lay the parts end to end, stopping (finish ``length``) before ``max_tokens`` is passed;
+    hidden reasoning tokens (spent before any visible one) count against it too."""
     deltas: list[tuple[str, ReplayPiece]] = []
-    spent = 0
+    spent = hidden_tokens
     finish = "stop"
     for name, pieces in parts:
         for piece in pieces:
@@ -157,7 +165,9 @@ def build_plan(
     for name, piece in deltas:
         texts.setdefault(name, []).append(piece.text)
     joined = {name: "".join(chunks) for name, chunks in texts.items()}
-    return ReplayPlan(outcome, deltas, finish, prompt_tokens, joined)
+    if finish == "stop" and any(name.startswith(TOOL_CALL) for name in joined):
+        finish = "tool_calls"
+    return ReplayPlan(outcome, deltas, finish, prompt_tokens, joined, hidden_tokens)
 
 
 class _BrokenStream(Exception):
@@ -266,6 +276,7 @@ async def _events(
         if chunks.chat:
             yield event([choice({"role": "assistant", "content": ""})])
         spent = 0
+        started: set[str] = set()
         for index, (name, piece) in enumerate(plan.deltas):
             if break_after is not None and index >= break_after:
                 outcome = "broken"
@@ -276,7 +287,8 @@ async def _events(
                 delay = start + pace.duration(spent) - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
-            yield event([choice({name: piece.text})])
+            yield event([choice(delta(name, piece.text, name not in started, plan.outcome))])
+            started.add(name)
         if break_after is not None:
             outcome = "broken"
             raise _BrokenStream()
