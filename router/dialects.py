@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from router.convergence import ThinkSplitter
+from policies.convergence.thinking import THINK_CLOSE, THINK_OPEN, ThinkSplitter
 
 __all__ = [
     "Dialect",
@@ -25,8 +25,6 @@ __all__ = [
     "DIALECTS",
     "REASONING_FORMATS",
     "REASONING_OUTPUTS",
-    "THINK_OPEN",
-    "THINK_CLOSE",
     "DialectReader",
     "DialectWriter",
     "reasoning_tokens",
@@ -65,9 +63,6 @@ REASONING_OUTPUTS: tuple[str, ...] = (
     "think_tags",
     "none",
 )
-
-THINK_OPEN = "<think>"
-THINK_CLOSE = "</think>"
 
 
 def reasoning_tokens(usage: Mapping[str, Any] | None) -> int | None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from difficulty.errors import InvalidInputError
 from difficulty.outcomes import Outcome
+from policies.convergence.thinking import THINK_CLOSE, THINK_OPEN
 from router.replay.catalog import ReplayCatalog, ReplayPiece, split_pieces
 
 __all__ = ["DIALECT_HEADER", "REPLAY_DIALECTS", "TOOL_CALL", "chat_parts", "recorded_answer"]
@@ -40,12 +41,18 @@ def _thinking(dialect: str, pieces: list[ReplayPiece]) -> tuple[Parts, int]:
         return [], 0
     if dialect in ("reasoning_content", "reasoning"):
         return [(dialect, pieces)], 0
-    close = [ReplayPiece("\n</think>\n\n", 3)]
+    close = [ReplayPiece(f"\n{THINK_CLOSE}\n\n", 3)]
     if dialect == "think_tags":
-        return [("content", [ReplayPiece("<think>\n", 2), *pieces, *close])], 0
+        return [("content", [ReplayPiece(f"{THINK_OPEN}\n", 2), *pieces, *close])], 0
     if dialect == "think_close":
         return [("content", [*pieces, *close])], 0
     return [], sum(p.tokens for p in pieces)
+
+
+def _recorded_thinking_tokens(outcome: Outcome) -> int:
+    extra = outcome.extra if isinstance(outcome.extra, Mapping) else {}
+    value = extra.get("thinking_tokens")
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
 
 
 def _called_function(body: Mapping[str, Any]) -> str | None:
@@ -94,6 +101,8 @@ def chat_parts(
         # A continuation after closed thinking, or the turn after a tool result: answer only.
         return [("content", catalog.pieces(outcome, "response"))], 0
     parts, hidden = _thinking(dialect, catalog.pieces(outcome, "reasoning"))
+    if dialect == "hidden" and not hidden:
+        hidden = _recorded_thinking_tokens(outcome)  # o-series rows: only a count was recorded
     function = _called_function(body)
     if function is not None:
         key = _schema_key(_tool_schema(body, function))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from difficulty.datasets import load_dataset
-from router.convergence import ConvergenceWatcher
+from policies.convergence import ConvergenceWatcher
 from router.dialects import DialectReader, DialectWriter, reasoning_tokens
 from tests.data.dialects.build import FIXTURE_DIR, ITEMS
 
