@@ -33,13 +33,16 @@ class ChoiceAssembly:
     logprobs: dict[str, list[Any]] | None = None
     finish_reason: str | None = None
 
-    def add(self, choice: Mapping[str, Any]) -> None:
-        """Take one streamed choice (its delta, logprobs and finish reason)."""
+    def add(self, choice: Mapping[str, Any]) -> bool:
+        """Take one streamed choice (its delta, logprobs and finish reason); True when it
+        carried output (text of any kind, a tool or function call, audio)."""
         delta = choice.get("delta") or {}
+        carried = False
         for key in _TEXT_FIELDS:
             value = delta.get(key)
             if isinstance(value, str):
                 self.text.setdefault(key, []).append(value)
+                carried = carried or bool(value)
         for call in delta.get("tool_calls") or ():
             self._tool_call(call)
         if delta.get("function_call"):
@@ -57,6 +60,9 @@ class ChoiceAssembly:
                     self.logprobs.setdefault(key, []).extend(items)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
+        return carried or bool(
+            delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")
+        )
 
     def _tool_call(self, call: Mapping[str, Any]) -> None:
         index = int(call.get("index", len(self.tool_calls)))
@@ -150,8 +156,8 @@ class BodyAssembly:
     created: int | None = None
     extras: dict[str, Any] = field(default_factory=dict)  # system_fingerprint, service_tier
 
-    def add(self, chunk: Mapping[str, Any]) -> None:
-        """Take one chunk."""
+    def add(self, chunk: Mapping[str, Any]) -> bool:
+        """Take one chunk; True when it carried output."""
         if self.created is None and isinstance(chunk.get("created"), int):
             self.created = chunk["created"]
         if chunk.get("usage"):
@@ -159,9 +165,11 @@ class BodyAssembly:
         for key in ("system_fingerprint", "service_tier"):
             if chunk.get(key) is not None:
                 self.extras[key] = chunk[key]
+        carried = False
         for choice in chunk.get("choices") or ():
             index = int(choice.get("index", 0))
-            self.choices.setdefault(index, ChoiceAssembly(index)).add(choice)
+            carried = self.choices.setdefault(index, ChoiceAssembly(index)).add(choice) or carried
+        return carried
 
     def body(self, completion_id: str, model: str, created: int) -> dict[str, Any]:
         """The `chat.completion` body (usage only when known)."""

@@ -18,16 +18,20 @@ from starlette.requests import Request
 
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
+from policies.effort import EffortResolution
 from router.chat_request import ChatRequest
+from router.dialects import DialectReader, DialectWriter, describe, rewrite_message
 from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
 from router.ledger.record import LedgerRecord
 from router.pipeline import Routing
+from router.request_plan import RequestPlan, plan_chat, upstream_params
 from router.search import open_search
 from router.sources import ChunkSource, SourceReport
 from router.sse import SSE_DONE, sse
 from router.streaming import Accumulator, RelayResponse, buffered
+from router.upstream import uses_http_transport
 
 __all__ = ["Call", "CLIENT_GONE", "saved_by", "unless_gone"]
 
@@ -75,11 +79,21 @@ class Call:
     records it before the caller sees the end (or when the stream breaks or the caller leaves).
     """
 
-    def __init__(self, gateway: Gateway, routing: Routing, chat: ChatRequest) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        routing: Routing,
+        chat: ChatRequest,
+        plan: RequestPlan,
+        endpoint: str = "chat",
+    ) -> None:
         self.gateway = gateway
         self.settings = gateway.settings
         self.routing = routing
         self.chat = chat
+        self.plan = plan
+        self.endpoint = endpoint
+        self.effort: EffortResolution | None = None
         self.started = time.perf_counter()  # after the decision: latency and TTFT exclude it
         self.ttft_ms: float | None = None
         self.received = Accumulator()
@@ -91,12 +105,18 @@ class Call:
         self._closed = False
 
     @classmethod
-    async def start(cls, gateway: Gateway, chat: ChatRequest) -> Call:
-        """Route the request (score and decide) and begin its call."""
-        routing = await gateway.ready_pipeline().route(chat.model, chat.prompt, n=chat.n)
+    async def start(
+        cls, gateway: Gateway, chat: ChatRequest, key: str | None = None, endpoint: str = "chat"
+    ) -> Call:
+        """Route the request among the profiles that can take it and begin its call; `key`
+        names the caller's API key (its effort setting)."""
+        plan = plan_chat(gateway.settings, chat, gateway.capabilities(), key)
+        routing = await gateway.ready_pipeline().route(
+            chat.model, chat.prompt, n=chat.n, eligible=plan.eligible, check=plan.check
+        )
         if gateway.metrics is not None:
             gateway.metrics.observe_decision(routing.decision_ms / 1000.0)
-        return cls(gateway, routing, chat)
+        return cls(gateway, routing, chat, plan, endpoint)
 
     async def __aenter__(self) -> Call:
         return self
@@ -119,6 +139,8 @@ class Call:
             if report.search is not None:
                 headers["x-thinkgate-samples"] = str(report.search.samples)
             headers["x-thinkgate-profile"] = report.profile
+            if report.early_exit is not None:
+                headers["x-thinkgate-early-exit"] = str(report.early_exit.tokens_at_exit)
         return headers
 
     async def open(self, request: Request) -> bool:
@@ -136,11 +158,12 @@ class Call:
         name = self.routing.profile
         profile = self.settings.profiles[name]
         messages = self.chat.upstream_messages(profile.prompt_style)
-        params = self.chat.upstream_params()
+        params, self.effort = upstream_params(self.chat, profile, self.plan)
         plan = self.routing.decision.sampling
         if plan is not None and plan.max_samples > 1:
             return await open_search(upstream, name, plan, profile.search, messages, params)
-        if profile.watches_convergence:
+        # A tool call or a JSON answer has a shape a cut would break: never watched.
+        if profile.watches_convergence and not self.plan.constrained:
             pred = self.routing.predictions.get(name)
             expected = pred.tokens if pred is not None else None
             return await open_watched(upstream, name, profile, messages, params, expected)
@@ -164,25 +187,27 @@ class Call:
         source = self.source
         assert source is not None
         completion_id, model = f"chatcmpl-{self.routing.request_id}", self._model
+        writers = self._writers()
         out: list[bytes] = []  # events not yet handed to the server
+        held: list[dict[str, Any]] = []  # the finishing chunk and all after it
         try:
             async for chunk in source:
                 chunk["id"], chunk["model"] = completion_id, model
                 self._take(chunk)
-                if "usage" not in chunk or self.chat.include_usage:
-                    out.append(sse(chunk))
-                elif chunk.get("choices"):
-                    del chunk["usage"]
-                    out.append(sse(chunk))
+                if writers is not None:
+                    writers(chunk)
+                if held or _finishes(chunk):
+                    held.append(chunk)  # it gets the facts, known once the stream has ended
+                    continue
+                self._relay(chunk, out)
                 # Events that arrived together go out in one write; none waits for the network.
                 if out and not buffered(source):
                     yield b"".join(out)
                     out.clear()
-            if out:
-                yield b"".join(out)
-                out.clear()
             await self.close()  # before the caller sees the end: a finished stream is recorded
-            yield SSE_DONE
+            for chunk in self._ending(held, completion_id, model, writers):
+                self._relay(chunk, out)
+            yield b"".join(out) + SSE_DONE
         except Exception as exc:  # an upstream error or a bug must end the stream cleanly
             err = self.fail(exc)
             yield b"".join(out) + sse(error_body(err))
@@ -191,6 +216,72 @@ class Call:
             raise
         finally:
             await self.close()
+
+    def _relay(self, chunk: dict[str, Any], out: list[bytes]) -> None:
+        if "usage" not in chunk or self.chat.include_usage:
+            out.append(sse(chunk))
+        elif chunk.get("choices"):
+            del chunk["usage"]
+            out.append(sse(chunk))
+
+    def _writers(self) -> _Rewriter | None:
+        output = self.plan.reasoning_output
+        if output == "upstream":
+            return None  # the hot path: chunks are relayed as they came
+        profile = self.settings.profiles[
+            self.source.profile if self.source else self.routing.profile
+        ]
+        thinking = profile.watches_convergence and uses_http_transport(profile)
+        return _Rewriter(output, profile.reasoning_format, thinking)
+
+    def _ending(
+        self,
+        held: list[dict[str, Any]],
+        completion_id: str,
+        model: str,
+        writers: _Rewriter | None,
+    ) -> list[dict[str, Any]]:
+        """The held end of the stream with the facts on its finishing chunk, and a counted
+        usage chunk when the caller asked for usage and the upstream sent none."""
+        base: dict[str, Any] = {"id": completion_id, "object": "chat.completion.chunk"}
+        base.update(model=model, created=self.received.created or int(time.time()))
+        tail = writers.tail() if writers is not None else []
+        if tail:
+            held.insert(0, {**base, "choices": tail})
+        target = next((c for c in held if c.get("choices")), None)
+        if target is None:
+            target = {**base, "choices": [{"index": 0, "delta": {}, "finish_reason": None}]}
+            held.insert(0, target)
+        target["thinkgate"] = self.facts()
+        if self.chat.include_usage and self.received.usage is None:
+            held.append({**base, "choices": [], "usage": self.counted_usage()})
+        return held
+
+    def facts(self) -> dict[str, Any]:
+        """The `thinkgate` field: the decision, what the source did, whether usage was counted."""
+        assert self.record is not None
+        facts = self.routing.facts()
+        facts.update(
+            profile=self.record.profile,
+            samples=self.record.samples,
+            early_exit=self.record.early_exit,
+            usage_counted=self.record.tokens_counted,
+        )
+        return facts
+
+    def counted_usage(self) -> dict[str, Any]:
+        """The usage thinkgate counted (the upstream sent none)."""
+        assert self.record is not None
+        prompt, completion = self.record.prompt_tokens, self.record.completion_tokens
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+        reasoning = self.record.reasoning or {}
+        if reasoning.get("tokens"):
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning["tokens"]}
+        return usage
 
     async def collect(self, request: Request) -> dict[str, Any] | None:
         """The whole answer as one chat.completion body; None when the caller left first."""
@@ -207,15 +298,12 @@ class Call:
             self.fail(None)
             return None
         await self.close()
-        assert self.record is not None
         body = self.received.completion(f"chatcmpl-{self.routing.request_id}", self._model)
-        facts = self.routing.facts()
-        facts.update(
-            profile=self.record.profile,
-            samples=self.record.samples,
-            early_exit=self.record.early_exit,
-        )
-        body["thinkgate"] = facts
+        for choice in body["choices"]:
+            choice["message"] = rewrite_message(choice["message"], self.plan.reasoning_output)
+        if "usage" not in body:
+            body["usage"] = self.counted_usage()
+        body["thinkgate"] = self.facts()
         return body
 
     # -- ending -------------------------------------------------------------------------------
@@ -307,6 +395,9 @@ class Call:
             error=self.error,
             prompt=self.chat.transcript if store_text else None,
             completion=completion_text if store_text else None,
+            endpoint=self.endpoint,
+            reasoning=describe(received.choice(0).message(), received.usage),
+            effort=self.effort.record() if self.effort is not None else None,
         )
 
 
@@ -346,3 +437,40 @@ def saved_by(
     sampled = report.search.saved if report is not None and report.search is not None else 0.0
     savings = {"routing": float(routed), "early_exit": float(exited), "sampling": float(sampled)}
     return savings, early_exit, probe_tokens
+
+
+def _finishes(chunk: dict[str, Any]) -> bool:
+    return any(c.get("finish_reason") for c in chunk.get("choices") or ())
+
+
+class _Rewriter:
+    """Rewrites each choice's deltas so its thinking reaches the client in `output`'s dialect."""
+
+    def __init__(self, output: str, reasoning_format: str, thinking: bool) -> None:
+        self.output = output
+        self.reasoning_format = reasoning_format
+        self.thinking = thinking
+        self.by_index: dict[int, tuple[DialectReader, DialectWriter]] = {}
+
+    def _pair(self, index: int) -> tuple[DialectReader, DialectWriter]:
+        if index not in self.by_index:
+            reader = DialectReader(self.reasoning_format, thinking=self.thinking)
+            self.by_index[index] = (reader, DialectWriter(self.output))
+        return self.by_index[index]
+
+    def __call__(self, chunk: dict[str, Any]) -> None:
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                reader, writer = self._pair(int(choice.get("index", 0)))
+                choice["delta"] = writer.write(delta, *reader.read(delta))
+
+    def tail(self) -> list[dict[str, Any]]:
+        """Choices carrying what the readers held back and what closes an open `<think>`."""
+        choices = []
+        for index, (reader, writer) in sorted(self.by_index.items()):
+            delta = writer.write({}, *reader.flush())
+            text = (delta.get("content") or "") + writer.close()
+            if text or delta:
+                choices.append({"index": index, "delta": {**delta, "content": text}})
+        return choices

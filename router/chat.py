@@ -9,7 +9,7 @@ from difficulty.errors import ThinkgateError
 from router.call import CLIENT_GONE, Call
 from router.chat_request import parse_chat_request, parse_json, read_body
 from router.errors import render_error
-from router.gateway import GatewayDep, require_api_key
+from router.gateway import GatewayDep, api_key_name, require_api_key
 
 __all__ = ["router"]
 
@@ -22,7 +22,7 @@ async def chat_completions(request: Request, gateway: GatewayDep) -> Response:
     limits = gateway.settings.limits
     body = await read_body(request, limits.max_body_bytes)
     chat = parse_chat_request(parse_json(body), max_messages=limits.max_messages)
-    call = await Call.start(gateway, chat)
+    call = await Call.start(gateway, chat, api_key_name(request))
     try:
         async with call:
             if not await call.open(request):

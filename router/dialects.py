@@ -28,6 +28,9 @@ __all__ = [
     "DialectReader",
     "DialectWriter",
     "reasoning_tokens",
+    "split_message",
+    "describe",
+    "rewrite_message",
 ]
 
 Dialect = Literal[
@@ -213,3 +216,51 @@ class DialectWriter:
             self._closed = True
             return THINK_CLOSE
         return ""
+
+
+def split_message(message: Mapping[str, Any]) -> tuple[str, str, str | None]:
+    """(reasoning, answer, dialect) of a finished assistant message, any dialect."""
+    content = message.get("content") if isinstance(message.get("content"), str) else ""
+    for key in ("reasoning_content", "reasoning"):
+        value = message.get(key)
+        if isinstance(value, str) and value:
+            dialect = "anthropic" if message.get("thinking_blocks") else key
+            return value, content or "", dialect
+    head = (content or "").lstrip()
+    if head.startswith(THINK_OPEN) or THINK_CLOSE in (content or ""):
+        splitter = ThinkSplitter(in_think=not head.startswith(THINK_OPEN))
+        reasoning, answer = splitter.feed(content or "")
+        more, rest = splitter.flush()
+        dialect = "think_tags" if head.startswith(THINK_OPEN) else "think_close"
+        return reasoning + more, answer + rest, dialect
+    return "", content or "", None
+
+
+def describe(message: Mapping[str, Any], usage: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The ledger's `reasoning`: the dialect, the reasoning tokens (the usage's count, else
+    counted from the text) and whether the text was hidden; None when there was none."""
+    from difficulty.tokens import count_tokens
+
+    reasoning, _, dialect = split_message(message)
+    reported = reasoning_tokens(usage)
+    if dialect is None and (reported or 0) > 0:
+        dialect = "hidden"
+    if dialect is None:
+        return None
+    tokens = reported if reported else count_tokens(reasoning)
+    return {"dialect": dialect, "tokens": tokens, "hidden": dialect == "hidden"}
+
+
+def rewrite_message(message: dict[str, Any], output: str) -> dict[str, Any]:
+    """A finished message with its thinking in `output`'s dialect (`upstream`: unchanged)."""
+    if output == "upstream":
+        return message
+    reasoning, answer, _ = split_message(message)
+    writer = DialectWriter(output)
+    rest = {
+        k: v for k, v in message.items() if k not in ("content", "reasoning_content", "reasoning")
+    }
+    delta = writer.write({**rest, "content": message.get("content")}, reasoning, answer)
+    text = (delta.get("content") or "") + writer.close()
+    delta["content"] = text if text or message.get("content") is not None else None
+    return delta

@@ -24,16 +24,16 @@ from policies.convergence import (
     THINK_OPEN,
     ConvergenceWatcher,
     ExitDecision,
-    ThinkSplitter,
     WatcherParams,
     estimated_tokens_saved,
     final_answer_text,
 )
 from router.chat_request import content_text
+from router.dialects import DialectReader
 from router.probe_run import ProbeRunner
 from router.settings import ProfileSettings
 from router.sources import EarlyExitReport, SourceReport
-from router.upstream import Upstream, UpstreamStream
+from router.upstream import Upstream, UpstreamStream, uses_http_transport
 
 __all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
 
@@ -87,7 +87,10 @@ class WatchedStream:
                 self.prober = ProbeRunner(upstream, stream.profile, profile.probe, turns)
         else:
             self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
-        self.splitter = ThinkSplitter()
+        # Every reasoning dialect is watched; a template-opened one (no `<think>`, only
+        # `</think>`) is declared by `reasoning_format` or, on a self-hosted endpoint, read
+        # from the first chunks (router.dialects).
+        self.reader = DialectReader(profile.reasoning_format, thinking=uses_http_transport(profile))
         self.reasoning: list[str] = []
         self.answering = False  # the model has started its visible answer: stop watching
         self.exit: EarlyExitReport | None = None
@@ -125,13 +128,8 @@ class WatchedStream:
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
-            delta = choice.get("delta") or {}
-            thought = delta.get("reasoning_content") or ""
-            content = delta.get("content") or ""
-            if content:
-                more, content = self.splitter.feed(content)
-                thought += more
-            if content.strip():
+            thought, _ = self.reader.read(choice.get("delta") or {})
+            if self.reader.answering:
                 self.answering = True
             if thought and not self.answering:
                 self.reasoning.append(thought)
@@ -174,7 +172,7 @@ class WatchedStream:
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         answer, answer_tokens, source = await self._answer(decision)
-        if self.splitter.in_think:
+        if self.reader.in_think:
             answer = f"\n{THINK_CLOSE}\n\n" + answer  # keep <think>-in-content output well formed
         yield chunk({"content": answer})
         yield chunk({}, "stop")

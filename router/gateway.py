@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from policies.capabilities import Capability
 from router.errors import AuthenticationError, NotReadyError, PermissionDeniedError
 from router.ledger.base import Ledger
 from router.metrics import GatewayMetrics
@@ -35,6 +36,18 @@ class Gateway:
     upstream: Upstream | None = None
     pipeline: Pipeline | None = None
     metrics: GatewayMetrics | None = None
+    _capabilities: dict[str, Capability] | None = None
+
+    def capabilities(self) -> dict[str, Capability]:
+        """What every profile can take (modalities; a litellm provider's fields), once."""
+        if self._capabilities is None:
+            from router.request_plan import capabilities
+            from router.upstream import supported_params
+
+            profiles = self.settings.profiles
+            supported = {name: supported_params(p) for name, p in profiles.items()}
+            self._capabilities = capabilities(self.settings, supported)
+        return self._capabilities
 
     def ready_pipeline(self) -> Pipeline:
         """The pipeline, or 503 while the gateway is still starting."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,12 +193,23 @@ class Pipeline:
             )
         return ModelRoute(mode, name, self.policy)
 
-    async def route(self, model: str, prompt: str, *, n: int | None = None) -> Routing:
-        """Resolve `model` (once), score the prompt and decide its profile."""
+    async def route(
+        self,
+        model: str,
+        prompt: str,
+        *,
+        n: int | None = None,
+        eligible: Collection[str] | None = None,
+        check: Callable[[str], None] | None = None,
+    ) -> Routing:
+        """Resolve `model` (once), score the prompt and decide its profile: among the
+        `eligible` profiles (those that can take the request), after `check` when forced."""
         t0 = time.perf_counter()
         route = self.resolve(model)
         if route.profile is None and n is not None and n > 1:
             raise InvalidInputError("n > 1 is not supported with thinkgate/auto", param="n")
+        if route.profile is not None and check is not None:
+            check(route.profile)
         predictions = await self.score(prompt)
         if route.profile is not None:
             name = route.profile
@@ -207,10 +218,18 @@ class Pipeline:
                 how = "upstream model name passed through"
             decision = forced(name, self.costs.get(name), predictions.get(name), f"{how}: {model}")
         else:
-            if not predictions:
-                raise InvalidInputError("no profile has a predictor to route with", param="model")
+            candidates = predictions
+            if eligible is not None:
+                candidates = {k: v for k, v in predictions.items() if k in eligible}
+            if not candidates:
+                raise InvalidInputError(
+                    "no profile that can take this request has a predictor to route with",
+                    param="model",
+                )
             reference = self.settings.reference_profile
-            decision = decide(route.policy, predictions, self.costs, reference=reference)
+            if reference not in candidates:
+                reference = None
+            decision = decide(route.policy, candidates, self.costs, reference=reference)
         return Routing(
             request_id=new_request_id(),
             model=model,

@@ -16,81 +16,47 @@ import anyio
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from router.assembly import BodyAssembly, ChoiceAssembly
+
 __all__ = ["Accumulator", "RelayResponse", "buffered"]
 
 
-class Accumulator:
-    """Joins chunks into per-choice content, reasoning and finish reasons, and keeps usage."""
+class Accumulator(BodyAssembly):
+    """Everything a stream carried, joined (router.assembly), with the views relaying needs."""
 
-    def __init__(self) -> None:
-        self.content: dict[int, list[str]] = {}
-        self.reasoning: dict[int, list[str]] = {}
-        self.finish: dict[int, str | None] = {}
-        self.usage: dict[str, Any] | None = None
-        self.created: int | None = None
+    def choice(self, index: int = 0) -> ChoiceAssembly:
+        """One choice's assembly (empty when the stream had none)."""
+        return self.choices.get(index) or ChoiceAssembly(index)
 
-    def add(self, chunk: dict[str, Any]) -> bool:
-        """Take one chunk; True when it carried text (content or reasoning)."""
-        if self.created is None:
-            self.created = chunk.get("created")
-        usage = chunk.get("usage")
-        if usage:
-            self.usage = usage
-        text = False
-        for choice in chunk.get("choices") or ():
-            i = int(choice.get("index", 0))
-            delta = choice.get("delta") or {}
-            c = delta.get("content")
-            r = delta.get("reasoning_content")
-            self.content.setdefault(i, [])
-            if c:
-                self.content[i].append(c)
-                text = True
-            if r:
-                self.reasoning.setdefault(i, []).append(r)
-                text = True
-            if choice.get("finish_reason"):
-                self.finish[i] = choice["finish_reason"]
-        return text
+    @property
+    def finish(self) -> dict[int, str | None]:
+        """Each choice's finish reason."""
+        return {i: c.finish_reason for i, c in self.choices.items()}
 
     def text(self, index: int = 0) -> str:
         """The joined content of one choice."""
-        return "".join(self.content.get(index, ()))
+        return self.choice(index).joined("content") or ""
 
     def reasoning_text(self, index: int = 0) -> str:
-        """The joined reasoning of one choice."""
-        return "".join(self.reasoning.get(index, ()))
+        """The joined reasoning of one choice, whichever field carried it."""
+        c = self.choice(index)
+        return (c.joined("reasoning_content") or "") + (c.joined("reasoning") or "")
 
     def all_text(self) -> str:
-        """Every choice's reasoning and content, for token counting."""
-        parts = [self.reasoning_text(i) + self.text(i) for i in sorted(self.content)]
+        """Every choice's output text (reasoning, content, refusal, call arguments), for
+        counting tokens when the upstream sent no usage."""
+        parts: list[str] = []
+        for i in sorted(self.choices):
+            c = self.choices[i]
+            parts += ["".join(v) for v in c.text.values()]
+            parts += [call["function"]["arguments"] for call in c.tool_calls.values()]
+            if c.function_call is not None:
+                parts.append(c.function_call["arguments"])
         return "".join(parts)
 
     def completion(self, completion_id: str, model: str) -> dict[str, Any]:
         """The non-streamed chat.completion body."""
-        choices = []
-        for i in sorted(self.content) or [0]:
-            message: dict[str, Any] = {"role": "assistant", "content": self.text(i)}
-            if i in self.reasoning:
-                message["reasoning_content"] = self.reasoning_text(i)
-            choices.append(
-                {
-                    "index": i,
-                    "message": message,
-                    "finish_reason": self.finish.get(i, "stop"),
-                    "logprobs": None,
-                }
-            )
-        body: dict[str, Any] = {
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": self.created or int(time.time()),
-            "model": model,
-            "choices": choices,
-        }
-        if self.usage:
-            body["usage"] = self.usage
-        return body
+        return self.body(completion_id, model, int(time.time()))
 
 
 class RelayResponse(StreamingResponse):
