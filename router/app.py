@@ -20,7 +20,7 @@ from difficulty.errors import ThinkgateError
 from difficulty.level import difficulty_level
 from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
 from policies.convergence import ConvergenceWatcher, WatcherParams
-from router import api, chat
+from router import api, chat, endpoints
 from router.dashboard import mount as mount_dashboard
 from router.errors import ConfigError, error_body, invalid_input, render_error
 from router.gateway import Gateway
@@ -162,6 +162,7 @@ def create_app(settings: Settings) -> FastAPI:
     _install_error_handlers(app)
     app.include_router(chat.router)
     app.include_router(api.router)
+    app.include_router(endpoints.router)
     mount_dashboard(app)
     mount_openapi(app)
     app.state.gateway = Gateway(settings=settings, metrics=mount_metrics(app))

@@ -20,7 +20,7 @@ from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.effort import EffortResolution
 from router.chat_request import ChatRequest
-from router.dialects import DialectReader, DialectWriter, describe, rewrite_message
+from router.dialects import ChunkRewriter, describe, rewrite_message
 from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
@@ -178,35 +178,43 @@ class Call:
         answered = self.source.profile if self.source is not None else self.routing.profile
         return self.settings.profiles[answered].upstream_name
 
-    def stream(self) -> RelayResponse:
-        """The SSE response relaying the source; it records the call when it ends."""
+    def stream(self, events: AsyncIterator[bytes] | None = None) -> RelayResponse:
+        """The SSE response relaying the source (as chat chunks unless `events` renders them
+        otherwise); it records the call when it ends."""
         self._streaming = True
-        return RelayResponse(self._events(), on_end=self.abandon, headers=self.headers)
+        body = self._events() if events is None else events
+        return RelayResponse(body, on_end=self.abandon, headers=self.headers)
 
-    async def _events(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+        """The answer's chunks as relayed; the end is held until the call is recorded, then
+        carries the facts (and counted usage when the upstream sent none)."""
         source = self.source
         assert source is not None
         completion_id, model = f"chatcmpl-{self.routing.request_id}", self._model
         writers = self._writers()
-        out: list[bytes] = []  # events not yet handed to the server
         held: list[dict[str, Any]] = []  # the finishing chunk and all after it
+        async for chunk in source:
+            chunk["id"], chunk["model"] = completion_id, model
+            self._take(chunk)
+            if writers is not None:
+                writers(chunk)
+            if held or _finishes(chunk):
+                held.append(chunk)  # it gets the facts, known once the stream has ended
+                continue
+            yield chunk
+        await self.close()  # before the caller sees the end: a finished stream is recorded
+        for chunk in self._ending(held, completion_id, model, writers):
+            yield chunk
+
+    async def _events(self) -> AsyncIterator[bytes]:
+        out: list[bytes] = []  # events not yet handed to the server
         try:
-            async for chunk in source:
-                chunk["id"], chunk["model"] = completion_id, model
-                self._take(chunk)
-                if writers is not None:
-                    writers(chunk)
-                if held or _finishes(chunk):
-                    held.append(chunk)  # it gets the facts, known once the stream has ended
-                    continue
+            async for chunk in self.chunks():
                 self._relay(chunk, out)
                 # Events that arrived together go out in one write; none waits for the network.
-                if out and not buffered(source):
+                if out and not buffered(self.source):
                     yield b"".join(out)
                     out.clear()
-            await self.close()  # before the caller sees the end: a finished stream is recorded
-            for chunk in self._ending(held, completion_id, model, writers):
-                self._relay(chunk, out)
             yield b"".join(out) + SSE_DONE
         except Exception as exc:  # an upstream error or a bug must end the stream cleanly
             err = self.fail(exc)
@@ -224,7 +232,7 @@ class Call:
             del chunk["usage"]
             out.append(sse(chunk))
 
-    def _writers(self) -> _Rewriter | None:
+    def _writers(self) -> ChunkRewriter | None:
         output = self.plan.reasoning_output
         if output == "upstream":
             return None  # the hot path: chunks are relayed as they came
@@ -232,14 +240,14 @@ class Call:
             self.source.profile if self.source else self.routing.profile
         ]
         thinking = profile.watches_convergence and uses_http_transport(profile)
-        return _Rewriter(output, profile.reasoning_format, thinking)
+        return ChunkRewriter(output, profile.reasoning_format, thinking)
 
     def _ending(
         self,
         held: list[dict[str, Any]],
         completion_id: str,
         model: str,
-        writers: _Rewriter | None,
+        writers: ChunkRewriter | None,
     ) -> list[dict[str, Any]]:
         """The held end of the stream with the facts on its finishing chunk, and a counted
         usage chunk when the caller asked for usage and the upstream sent none."""
@@ -441,36 +449,3 @@ def saved_by(
 
 def _finishes(chunk: dict[str, Any]) -> bool:
     return any(c.get("finish_reason") for c in chunk.get("choices") or ())
-
-
-class _Rewriter:
-    """Rewrites each choice's deltas so its thinking reaches the client in `output`'s dialect."""
-
-    def __init__(self, output: str, reasoning_format: str, thinking: bool) -> None:
-        self.output = output
-        self.reasoning_format = reasoning_format
-        self.thinking = thinking
-        self.by_index: dict[int, tuple[DialectReader, DialectWriter]] = {}
-
-    def _pair(self, index: int) -> tuple[DialectReader, DialectWriter]:
-        if index not in self.by_index:
-            reader = DialectReader(self.reasoning_format, thinking=self.thinking)
-            self.by_index[index] = (reader, DialectWriter(self.output))
-        return self.by_index[index]
-
-    def __call__(self, chunk: dict[str, Any]) -> None:
-        for choice in chunk.get("choices") or ():
-            delta = choice.get("delta")
-            if isinstance(delta, dict):
-                reader, writer = self._pair(int(choice.get("index", 0)))
-                choice["delta"] = writer.write(delta, *reader.read(delta))
-
-    def tail(self) -> list[dict[str, Any]]:
-        """Choices carrying what the readers held back and what closes an open `<think>`."""
-        choices = []
-        for index, (reader, writer) in sorted(self.by_index.items()):
-            delta = writer.write({}, *reader.flush())
-            text = (delta.get("content") or "") + writer.close()
-            if text or delta:
-                choices.append({"index": index, "delta": {**delta, "content": text}})
-        return choices

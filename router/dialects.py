@@ -31,6 +31,7 @@ __all__ = [
     "split_message",
     "describe",
     "rewrite_message",
+    "ChunkRewriter",
 ]
 
 Dialect = Literal[
@@ -264,3 +265,36 @@ def rewrite_message(message: dict[str, Any], output: str) -> dict[str, Any]:
     text = (delta.get("content") or "") + writer.close()
     delta["content"] = text if text or message.get("content") is not None else None
     return delta
+
+
+class ChunkRewriter:
+    """Rewrites each choice's deltas so its thinking reaches the client in `output`'s dialect."""
+
+    def __init__(self, output: str, reasoning_format: str, thinking: bool) -> None:
+        self.output = output
+        self.reasoning_format = reasoning_format
+        self.thinking = thinking
+        self.by_index: dict[int, tuple[DialectReader, DialectWriter]] = {}
+
+    def _pair(self, index: int) -> tuple[DialectReader, DialectWriter]:
+        if index not in self.by_index:
+            reader = DialectReader(self.reasoning_format, thinking=self.thinking)
+            self.by_index[index] = (reader, DialectWriter(self.output))
+        return self.by_index[index]
+
+    def __call__(self, chunk: dict[str, Any]) -> None:
+        for choice in chunk.get("choices") or ():
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                reader, writer = self._pair(int(choice.get("index", 0)))
+                choice["delta"] = writer.write(delta, *reader.read(delta))
+
+    def tail(self) -> list[dict[str, Any]]:
+        """Choices carrying what the readers held back and what closes an open `<think>`."""
+        choices = []
+        for index, (reader, writer) in sorted(self.by_index.items()):
+            delta = writer.write({}, *reader.flush())
+            text = (delta.get("content") or "") + writer.close()
+            if text or delta:
+                choices.append({"index": index, "delta": {**delta, "content": text}})
+        return choices

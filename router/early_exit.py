@@ -176,7 +176,8 @@ class WatchedStream:
             answer = f"\n{THINK_CLOSE}\n\n" + answer  # keep <think>-in-content output well formed
         yield chunk({"content": answer})
         yield chunk({}, "stop")
-        reasoning_tokens = count_tokens("".join(self.reasoning))
+        # Stripped: `<think>\n` leaves a newline no other dialect has.
+        reasoning_tokens = count_tokens("".join(self.reasoning).strip())
         completion = reasoning_tokens + (answer_tokens or count_tokens(answer))
         prompt = count_tokens("\n".join(content_text(m.get("content")) for m in self.messages))
         usage = {
