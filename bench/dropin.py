@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import platform
 import sys
@@ -198,6 +199,9 @@ def main() -> int:
     )
     parser.add_argument("--markdown", action="store_true", help="print the README field table")
     args = parser.parse_args()
+    # The replay upstream writes on after the gateway cuts a stream (that is the point);
+    # asyncio's per-write warnings about the closed socket say nothing here.
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
     rows = load_dataset("mip-gsm8k")
     held = [r for r in rows if r.profile == "QwQ-32B" and r.reasoning and is_holdout(r.id)]
     traces = sorted(held, key=lambda r: r.id)[: args.traces]

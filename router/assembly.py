@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["ChoiceAssembly", "BodyAssembly"]
 
-_TEXT_FIELDS = ("content", "refusal", "reasoning_content", "reasoning")
+_TEXT_FIELDS = frozenset({"content", "refusal", "reasoning_content", "reasoning"})
 
 
 @dataclass
@@ -36,33 +36,39 @@ class ChoiceAssembly:
     def add(self, choice: Mapping[str, Any]) -> bool:
         """Take one streamed choice (its delta, logprobs and finish reason); True when it
         carried output (text of any kind, a tool or function call, audio)."""
-        delta = choice.get("delta") or {}
         carried = False
-        for key in _TEXT_FIELDS:
-            value = delta.get(key)
-            if isinstance(value, str):
-                self.text.setdefault(key, []).append(value)
-                carried = carried or bool(value)
-        for call in delta.get("tool_calls") or ():
-            self._tool_call(call)
-        if delta.get("function_call"):
-            self._function_call(delta["function_call"])
-        if delta.get("audio"):
-            self._audio(delta["audio"])
-        self.annotations.extend(delta.get("annotations") or ())
-        for block in delta.get("thinking_blocks") or ():
-            self._thinking_block(block)
+        # Only the keys the delta has (usually one), for the relay's per-chunk cost.
+        for key, value in (choice.get("delta") or {}).items():
+            if not value:
+                continue
+            if key in _TEXT_FIELDS:
+                if isinstance(value, str):
+                    self.text.setdefault(key, []).append(value)
+                    carried = True
+            elif key == "tool_calls":
+                for call in value:
+                    self._tool_call(call)
+                carried = True
+            elif key == "function_call":
+                self._function_call(value)
+                carried = True
+            elif key == "audio":
+                self._audio(value)
+                carried = True
+            elif key == "annotations":
+                self.annotations.extend(value)
+            elif key == "thinking_blocks":
+                for block in value:
+                    self._thinking_block(block)
         logprobs = choice.get("logprobs")
-        if isinstance(logprobs, Mapping):
+        if logprobs:
             self.logprobs = self.logprobs or {}
             for key, items in logprobs.items():
                 if isinstance(items, list):
                     self.logprobs.setdefault(key, []).extend(items)
         if choice.get("finish_reason"):
             self.finish_reason = choice["finish_reason"]
-        return carried or bool(
-            delta.get("tool_calls") or delta.get("function_call") or delta.get("audio")
-        )
+        return carried
 
     def _tool_call(self, call: Mapping[str, Any]) -> None:
         index = int(call.get("index", len(self.tool_calls)))
@@ -168,7 +174,10 @@ class BodyAssembly:
         carried = False
         for choice in chunk.get("choices") or ():
             index = int(choice.get("index", 0))
-            carried = self.choices.setdefault(index, ChoiceAssembly(index)).add(choice) or carried
+            assembly = self.choices.get(index)
+            if assembly is None:
+                assembly = self.choices[index] = ChoiceAssembly(index)
+            carried = assembly.add(choice) or carried
         return carried
 
     def body(self, completion_id: str, model: str, created: int) -> dict[str, Any]:
