@@ -97,6 +97,15 @@ def plan_chat(
         params=frozenset(k for k in raw if k in _CHECKED),
     )
     ok, refused = eligible(needs, caps)
+    constrained = bool(chat.tools or chat.functions) or (
+        chat.response_format is not None and chat.response_format.get("type") != "text"
+    )
+    if constrained:
+        # A search votes on answers it extracts from text: no vote over tool calls or JSON.
+        shaped = "tools" if chat.tools or chat.functions else "response_format"
+        for name in [n for n in ok if settings.profiles[n].search is not None]:
+            ok.remove(name)
+            refused[name] = ("param", shaped)
     if not ok:
         first = next(iter(refused.values()))
         raise _refusal(first, "any profile")
@@ -111,9 +120,6 @@ def plan_chat(
     output = settings.reasoning_output
     if options is not None and options.reasoning_output is not None:
         output = options.reasoning_output
-    constrained = bool(chat.tools or chat.functions) or (
-        chat.response_format is not None and chat.response_format.get("type") != "text"
-    )
     return RequestPlan(needs, tuple(ok), refused, effort, output, constrained)
 
 

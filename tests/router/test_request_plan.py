@@ -36,6 +36,12 @@ PROFILES: dict[str, Any] = {
         "params": {"thinking": {"type": "enabled", "budget_tokens": 8000}},
     },
 }
+PROFILES["vote"] = {
+    "model": "openai/vote",
+    "api_base": "http://127.0.0.1:9/v1",
+    "predictor": "QwQ-32B",
+    "search": {"max_samples": 4},
+}
 SETTINGS = settings_from_mapping(
     {"profiles": PROFILES, "auth": {"api_key_envs": []}, "effort": {"mode": "override"}}
 )
@@ -132,3 +138,13 @@ def test_every_other_field_and_unknown_extras_are_relayed() -> None:
     }
     out = sent(body, "small")
     assert {k: out[k] for k in body} == body
+
+
+def test_a_search_profile_does_not_vote_over_tool_calls() -> None:
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    plan = plan_chat(SETTINGS, chat(tools=tools), CAPS, None)
+    assert "vote" not in plan.eligible and "small" in plan.eligible
+    with pytest.raises(InvalidInputError) as err:
+        plan.check("vote")
+    assert err.value.param == "tools"
+    assert "vote" in plan_chat(SETTINGS, chat(), CAPS, None).eligible
