@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from policies.convergence.thinking import THINK_CLOSE, THINK_OPEN, ThinkSplitter
+from difficulty.answers import THINK_CLOSE, THINK_OPEN
+from policies.convergence.thinking import ThinkSplitter
 
 __all__ = [
     "Dialect",

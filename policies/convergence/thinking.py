@@ -118,6 +118,11 @@ class ThinkSplitter:
             break
         return "".join(reasoning), "".join(content)
 
+    def flush(self) -> tuple[str, str]:
+        """Whatever was held back at the end of the stream (a partial tag is plain text)."""
+        held, self._pending = self._pending, ""
+        return (held, "") if self.in_think else ("", held)
+
 
 def _partial_tag_suffix(text: str, tag: str) -> int:
     for size in range(min(len(tag) - 1, len(text)), 0, -1):

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from difficulty.answers import THINK_CLOSE, THINK_OPEN
 from difficulty.errors import InvalidInputError
 from difficulty.outcomes import Outcome
-from policies.convergence.thinking import THINK_CLOSE, THINK_OPEN
 from router.replay.catalog import ReplayCatalog, ReplayPiece, split_pieces
 
 __all__ = ["DIALECT_HEADER", "REPLAY_DIALECTS", "TOOL_CALL", "chat_parts", "recorded_answer"]
