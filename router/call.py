@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from starlette.requests import Request
@@ -25,51 +25,21 @@ from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
 from router.ledger.record import LedgerRecord
-from router.pipeline import Routing
+from router.pipeline import Routing, saved_by
 from router.request_plan import RequestPlan, plan_chat, upstream_params
 from router.search import open_search
 from router.sources import ChunkSource, SourceReport
 from router.sse import SSE_DONE, sse
-from router.streaming import Accumulator, RelayResponse, buffered
+from router.streaming import Accumulator, RelayResponse, buffered, unless_gone
 from router.upstream import uses_http_transport
 
-__all__ = ["Call", "CLIENT_GONE", "saved_by", "unless_gone"]
+__all__ = ["Call", "CLIENT_GONE"]
 
 _log = logging.getLogger("thinkgate.chat")
 
-T = TypeVar("T")
 
 # The status a request is recorded with when its caller disconnected (nginx's convention).
 CLIENT_GONE = 499
-
-
-async def unless_gone(request: Request, make: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:
-    """Run `make()`, cancelling it if the caller disconnects meanwhile: (result, gone)."""
-    result: list[T] = []
-    failure: list[BaseException] = []
-    gone = False
-
-    async with anyio.create_task_group() as tg:
-
-        async def watch() -> None:
-            nonlocal gone
-            while (await request.receive())["type"] != "http.disconnect":
-                pass
-            gone = True
-            tg.cancel_scope.cancel()
-
-        async def run() -> None:
-            try:
-                result.append(await make())
-            except Exception as exc:  # re-raised below, outside the task group's wrapping
-                failure.append(exc)
-            tg.cancel_scope.cancel()
-
-        tg.start_soon(watch)
-        tg.start_soon(run)
-    if failure:
-        raise failure[0]
-    return (result[0] if result else None), gone
 
 
 class Call:
@@ -407,44 +377,6 @@ class Call:
             reasoning=describe(received.choice(0).message(), received.usage),
             effort=self.effort.record() if self.effort is not None else None,
         )
-
-
-def saved_by(
-    routing: Routing, report: SourceReport | None, reference: str | None
-) -> tuple[dict[str, float], dict[str, Any] | None, int | None]:
-    """Estimated tokens saved against the reference profile, by mechanism; the ledger's
-    `early_exit` fields; the tokens probes spent.
-
-    Routing saves the reference's forecast minus the forecast of what was planned (one sample,
-    or a search's maximum); an early exit saves the forecast length left unthought, net of its
-    probes' tokens (negative when probes ran and never cut the stream); a search saves the
-    samples it did not draw.
-    """
-    ref_pred = routing.predictions.get(reference) if reference else None
-    answered = report.profile if report is not None else routing.profile
-    used = routing.predictions.get(answered)
-    plan = routing.decision.sampling
-    planned = None if used is None or used.tokens is None else used.tokens
-    if planned is not None and plan is not None:
-        planned *= plan.max_samples
-    routed = 0.0
-    if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
-        routed = ref_pred.tokens - planned
-    early_exit: dict[str, Any] | None = None
-    exited = 0.0
-    probe_tokens = None
-    if report is not None and report.early_exit is not None:
-        early_exit = report.early_exit.to_json()
-        exited = report.early_exit.saved
-    if report is not None and report.probes is not None:
-        probe_tokens = report.probes.probe_tokens
-        if early_exit is not None:
-            early_exit["saved_before_probes"] = exited
-            early_exit.update(report.probes.to_json())
-        exited -= probe_tokens
-    sampled = report.search.saved if report is not None and report.search is not None else 0.0
-    savings = {"routing": float(routed), "early_exit": float(exited), "sampling": float(sampled)}
-    return savings, early_exit, probe_tokens
 
 
 def _finishes(chunk: dict[str, Any]) -> bool:

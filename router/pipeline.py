@@ -19,8 +19,10 @@ from policies.routing import PolicyConfig, PredictionLike, decide, forced
 from router.errors import ModelNotFoundError
 from router.scoring import Predictor, Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
+from router.sources import SourceReport
 
 __all__ = [
+    "saved_by",
     "AUTO_MODEL",
     "MODEL_PREFIX",
     "ModelRoute",
@@ -240,3 +242,41 @@ class Pipeline:
             forced=route.profile is not None,
             decision_ms=(time.perf_counter() - t0) * 1000.0,
         )
+
+
+def saved_by(
+    routing: Routing, report: SourceReport | None, reference: str | None
+) -> tuple[dict[str, float], dict[str, Any] | None, int | None]:
+    """Estimated tokens saved against the reference profile, by mechanism; the ledger's
+    `early_exit` fields; the tokens probes spent.
+
+    Routing saves the reference's forecast minus the forecast of what was planned (one sample,
+    or a search's maximum); an early exit saves the forecast length left unthought, net of its
+    probes' tokens (negative when probes ran and never cut the stream); a search saves the
+    samples it did not draw.
+    """
+    ref_pred = routing.predictions.get(reference) if reference else None
+    answered = report.profile if report is not None else routing.profile
+    used = routing.predictions.get(answered)
+    plan = routing.decision.sampling
+    planned = None if used is None or used.tokens is None else used.tokens
+    if planned is not None and plan is not None:
+        planned *= plan.max_samples
+    routed = 0.0
+    if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
+        routed = ref_pred.tokens - planned
+    early_exit: dict[str, Any] | None = None
+    exited = 0.0
+    probe_tokens = None
+    if report is not None and report.early_exit is not None:
+        early_exit = report.early_exit.to_json()
+        exited = report.early_exit.saved
+    if report is not None and report.probes is not None:
+        probe_tokens = report.probes.probe_tokens
+        if early_exit is not None:
+            early_exit["saved_before_probes"] = exited
+            early_exit.update(report.probes.to_json())
+        exited -= probe_tokens
+    sampled = report.search.saved if report is not None and report.search is not None else 0.0
+    savings = {"routing": float(routed), "early_exit": float(exited), "sampling": float(sampled)}
+    return savings, early_exit, probe_tokens

@@ -10,15 +10,16 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
+from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from router.assembly import BodyAssembly, ChoiceAssembly
 
-__all__ = ["Accumulator", "RelayResponse", "buffered"]
+__all__ = ["Accumulator", "RelayResponse", "buffered", "unless_gone"]
 
 
 class Accumulator(BodyAssembly):
@@ -98,3 +99,35 @@ def buffered(source: object) -> int:
     """Chunks a source already holds (sources that cannot tell say 0: send each at once)."""
     count = getattr(source, "buffered", None)
     return int(count()) if count is not None else 0
+
+
+T = TypeVar("T")
+
+
+async def unless_gone(request: Request, make: Callable[[], Awaitable[T]]) -> tuple[T | None, bool]:
+    """Run `make()`, cancelling it if the caller disconnects meanwhile: (result, gone)."""
+    result: list[T] = []
+    failure: list[BaseException] = []
+    gone = False
+
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            nonlocal gone
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            gone = True
+            tg.cancel_scope.cancel()
+
+        async def run() -> None:
+            try:
+                result.append(await make())
+            except Exception as exc:  # re-raised below, outside the task group's wrapping
+                failure.append(exc)
+            tg.cancel_scope.cancel()
+
+        tg.start_soon(watch)
+        tg.start_soon(run)
+    if failure:
+        raise failure[0]
+    return (result[0] if result else None), gone

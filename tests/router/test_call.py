@@ -14,8 +14,7 @@ import pytest
 
 from policies.decision import Decision, SamplingPlan
 from policies.routing import PredictionLike
-from router.call import saved_by
-from router.pipeline import Routing
+from router.pipeline import Routing, saved_by
 from router.sources import EarlyExitReport, ProbeReport, SearchReport, SourceReport
 
 
