@@ -49,6 +49,11 @@ class GatewayMetrics:
             "saved_tokens_estimate", "Estimated tokens saved against the reference, by mechanism.",
             ["mechanism"], namespace=ns, registry=reg,
         )  # fmt: skip
+        self.extra_tokens = Counter(
+            "extra_tokens_estimate",
+            "Estimated tokens spent beyond the reference (a negative saving), by mechanism.",
+            ["mechanism"], namespace=ns, registry=reg,
+        )  # fmt: skip
         self.decisions = Counter(
             "decisions", "Routing decisions, by chosen profile and difficulty level.",
             ["profile", "difficulty", "mode"], namespace=ns, registry=reg,
@@ -89,8 +94,9 @@ class GatewayMetrics:
             "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
             ["profile", "dialect"], namespace=ns, registry=reg,
         )  # fmt: skip
-        for mechanism in SAVED_BY_KEYS:
-            self.saved_tokens.labels(mechanism)  # present at zero before the first request
+        for mechanism in SAVED_BY_KEYS:  # present at zero before the first request
+            self.saved_tokens.labels(mechanism)
+            self.extra_tokens.labels(mechanism)
 
     def observe(self, record: LedgerRecord) -> None:
         """Count one finished request (call once per ledger record)."""
@@ -101,9 +107,13 @@ class GatewayMetrics:
         if record.reference_tokens_estimate is not None:
             self.reference_tokens.inc(max(record.reference_tokens_estimate, 0.0))
         for mechanism, amount in record.saved_by.items():
-            # Counters only go up; a negative estimate (the choice cost more) is not a saving.
+            # Counters only go up: a negative estimate (the choice cost more, or probes that
+            # never cut the stream) goes to its own counter; saved minus extra is the ledger's
+            # net saving (policies.savings.GRAFANA_SAVED_SHARE).
             if amount > 0:
                 self.saved_tokens.labels(mechanism).inc(amount)
+            elif amount < 0:
+                self.extra_tokens.labels(mechanism).inc(-amount)
         self.decisions.labels(profile, record.difficulty or "unknown", mode).inc()
         if record.early_exit is not None:
             self.early_exits.labels(profile).inc()

@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     tokens = savings["tokens"]
     print(
         f"wrote {out}: {savings['requests']} requests, {tokens['completion']} completion tokens, "
-        f"{tokens['saved_estimate']:.0f} saved (estimate, {tokens['saved_share']:.1%} of spent + "
-        f"saved)"
+        f"{tokens['saved_estimate']:.0f} saved (estimate, {tokens['saved_percent']:.1f}% of "
+        "spent + saved)"
     )
     return 0

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from policies.savings import saved_share, share_percent
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 from router.ledger.series import (
     SeriesWindow,
@@ -153,6 +154,7 @@ class SavingsState:
         reference = c.get("reference_estimate", 0.0)
         saved = c.get("saved_estimate", 0.0)
         spent = c.get("completion_tokens", 0.0)
+        share = saved_share(_round(spent), _round(saved))
         early_exits = _int(c.get("early_exits", 0))
         labelled = _int(c.get("labelled", 0))
         correct = _int(c.get("correct", 0))
@@ -169,10 +171,11 @@ class SavingsState:
                 "probe": _int(c.get("probe_tokens", 0)),
                 "reference_estimate": _round(reference),
                 "saved_estimate": _round(saved),
-                # Of what these requests would have spent: what they spent plus what they saved.
-                # Only the saved part is an estimate; the difficulty model's reference estimate
-                # runs low on long thinking (it forecasts log tokens), which inflated the share.
-                "saved_share": round(saved / (spent + saved), 4) if spent + saved > 0 else 0.0,
+                # policies.savings: of what these requests would have spent (spent + saved), the
+                # part they did not. Only the saved part is an estimate; the difficulty model's
+                # reference estimate runs low on long thinking (it forecasts log tokens).
+                "saved_share": round(share, 4),
+                "saved_percent": share_percent(share),
             },
             "saved_by": self._saved_by(),
             "early_exits": early_exits,

@@ -24,6 +24,8 @@
   function fmt(value, kind) {
     if (value === null || value === undefined) return "–";
     if (kind === "percent") return (value * 100).toFixed(1) + "%";
+    // Already a percentage, rounded once by the gateway (policies.savings): shown as it is.
+    if (kind === "pct") return value.toFixed(1) + "%";
     if (kind === "ms") return value.toFixed(1) + " ms";
     if (kind === "int") return Math.round(value).toLocaleString("en-US");
     return String(value);

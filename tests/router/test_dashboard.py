@@ -21,7 +21,7 @@ REQUIRED_METRICS = {
     "tokens/completion",
     "tokens/reference_estimate",
     "tokens/saved_estimate",
-    "tokens/saved_share",
+    "tokens/saved_percent",
     "saved_by/routing",
     "saved_by/early_exit",
     "saved_by/sampling",

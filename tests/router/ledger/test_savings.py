@@ -74,6 +74,7 @@ def test_figures_of_three_requests() -> None:
         "reference_estimate": 2050.0,
         "saved_estimate": 1300.0,
         "saved_share": round(1300 / (750 + 1300), 4),
+        "saved_percent": 63.4,  # 1300 / 2050 = 0.63415
     }
     assert s["saved_by"] == {"routing": 900.0, "early_exit": 400.0, "sampling": 0.0}
     assert (s["early_exits"], s["early_exit_rate"]) == (1, round(1 / 3, 4))
@@ -104,7 +105,7 @@ def test_no_records_give_zeros_and_nulls() -> None:
     assert s["requests"] == 0 and s["series"] == [] and s["by_profile"] == {}
     assert s["latency_ms"] == {"p50": None, "p90": None, "p99": None}
     assert s["feedback"]["accuracy"] is None
-    assert s["tokens"]["saved_share"] == 0.0
+    assert s["tokens"]["saved_share"] == 0.0 and s["tokens"]["saved_percent"] == 0.0
 
 
 def test_rebucketing_sums_the_same_requests() -> None:

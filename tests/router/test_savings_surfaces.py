@@ -1,0 +1,138 @@
+"""One ledger, every surface, one saved share: `/v1/savings` (SQLite and Redis), the dashboard's
+binding, `thinkgate ledger stats`, `thinkgate report` and Grafana's stat panel evaluated over the
+metrics the gateway exports for the same records, all equal to the last printed digit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from policies.savings import GRAFANA_SAVED_SHARE, saved_share, share_percent
+from router.cli import main
+from router.ledger.base import open_ledger
+from router.ledger.record import LedgerRecord
+from router.metrics import GatewayMetrics
+from tests.router.conftest import RunningGateway
+from tests.router.test_metrics import make_record
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _records() -> list[LedgerRecord]:
+    """Routed, early-exited, probed (a negative saving) and failed requests over two hours."""
+    t0 = 1_700_000_000.0
+    return [
+        make_record(request_id="a", time=t0, completion_tokens=211, saved_tokens_estimate=1289.5,
+                    saved_by={"routing": 1289.5, "early_exit": 0.0, "sampling": 0.0}),
+        make_record(request_id="b", time=t0 + 60, profile="think", completion_tokens=1733,
+                    reference_tokens_estimate=2400.25, saved_tokens_estimate=667.25,
+                    saved_by={"routing": 0.0, "early_exit": 667.25, "sampling": 0.0},
+                    early_exit={"tokens_at_exit": 1700}),
+        make_record(request_id="c", time=t0 + 3700, profile="think", completion_tokens=2950,
+                    reference_tokens_estimate=2900.0, saved_tokens_estimate=-50.0,
+                    saved_by={"routing": 0.0, "early_exit": -50.0, "sampling": 0.0},
+                    probe_tokens=50),
+        make_record(request_id="d", time=t0 + 3720, completion_tokens=0, status=502,
+                    reference_tokens_estimate=1500.0, saved_tokens_estimate=0.0,
+                    saved_by={"routing": 0.0, "early_exit": 0.0, "sampling": 0.0}),
+        make_record(request_id="e", time=t0 + 3725, completion_tokens=97,
+                    reference_tokens_estimate=1411.0, saved_tokens_estimate=1314.0,
+                    saved_by={"routing": 1314.0, "early_exit": 0.0, "sampling": 0.0}),
+    ]  # fmt: skip
+
+
+def _fill(url: str, records: list[LedgerRecord]) -> None:
+    async def fill() -> None:
+        ledger = open_ledger(url)
+        try:
+            for record in records:
+                await ledger.append(record)
+        finally:
+            await ledger.close()
+
+    asyncio.run(fill())
+
+
+def _grafana_value(expr: str, metrics_text: str) -> float:
+    """Evaluate a panel's expression over one scrape of counters that started at zero, where
+    `increase(x[$__range])` is the counter's value: enough PromQL for the stat panels."""
+    values: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name.endswith("_total"):
+                values[sample.name] = values.get(sample.name, 0.0) + sample.value
+    python = re.sub(
+        r"sum\(increase\((\w+)\[\$__range\]\)\)", lambda m: repr(values.get(m.group(1), 0.0)), expr
+    )
+    assert re.fullmatch(r"[\d.e+\-*/() ]+", python), python
+    return float(eval(python))  # only numbers and arithmetic are left
+
+
+def _stat_panel(title_start: str) -> dict[str, Any]:
+    board = json.loads((ROOT / "deploy/grafana/dashboards/thinkgate.json").read_text("utf-8"))
+    return next(p for p in board["panels"] if p["title"].startswith(title_start))
+
+
+def test_every_surface_prints_the_same_saved_share(
+    tmp_path: Path,
+    gateway_factory: Any,
+    redis_ledger_url: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    records = _records()
+    spent = sum(r.completion_tokens for r in records)
+    saved = sum(r.saved_tokens_estimate for r in records)
+    expected = share_percent(saved_share(spent, saved))
+    assert expected == 39.2  # 3220.75 / (4991 + 3220.75) = 0.39222
+
+    sqlite_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    figures: dict[str, float] = {}
+    for name, url in (("sqlite", sqlite_url), ("redis", redis_ledger_url)):
+        _fill(url, records)
+        config = {
+            "profiles": {
+                "direct": {"model": "openai/x", "api_base": "http://127.0.0.1:9/v1",
+                           "predictor": "Qwen2.5-32B"},
+                "think": {"model": "openai/y", "api_base": "http://127.0.0.1:9/v1",
+                          "predictor": "QwQ-32B"},
+            },
+            "reference_profile": "think",
+            "ledger": {"url": url},
+        }  # fmt: skip
+        gw: RunningGateway = gateway_factory(config)
+        body = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()
+        figures[f"/v1/savings ({name})"] = body["tokens"]["saved_percent"]
+        page = httpx.get(f"{gw.url}/dashboard", timeout=10).text
+        # The dashboard shows that same number as it is (format "pct": value.toFixed(1) + "%").
+        assert 'data-metric="tokens/saved_percent" data-format="pct"' in page
+
+    assert main(["ledger", "stats", "--ledger", sqlite_url]) == 0
+    figures["ledger stats"] = json.loads(capsys.readouterr().out)["tokens"]["saved_percent"]
+
+    out = tmp_path / "report.html"
+    assert main(["report", "--ledger", sqlite_url, "--out", str(out)]) == 0
+    printed = re.search(r"estimate, ([\d.]+)% of spent", capsys.readouterr().out)
+    assert printed is not None
+    figures["report (printed)"] = float(printed.group(1))
+    embedded = re.search(r'id="savings-data"[^>]*>(.*?)</script>', out.read_text(), re.S)
+    assert embedded is not None
+    figures["report (page)"] = json.loads(embedded.group(1))["tokens"]["saved_percent"]
+
+    metrics = GatewayMetrics()
+    for record in records:
+        metrics.observe(record)
+    panel = _stat_panel("Saved share")
+    assert [t["expr"] for t in panel["targets"]] == [GRAFANA_SAVED_SHARE]
+    assert panel["fieldConfig"]["defaults"] == {"unit": "percentunit", "decimals": 1}
+    figures["grafana"] = share_percent(
+        _grafana_value(GRAFANA_SAVED_SHARE, metrics.render().decode())
+    )
+
+    assert figures == dict.fromkeys(figures, expected), figures
