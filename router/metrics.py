@@ -1,10 +1,15 @@
 """Prometheus metrics of one gateway process, in their own registry, fed one ledger record each.
 
 Each replica exposes its own counters on ``GET /metrics``; Prometheus sums them across replicas.
+The worker processes of one ``thinkgate serve --workers N`` share a port, so a scrape reaches any
+one of them: they run in prometheus-client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``,
+set by ``serve`` before the workers start) and every worker renders the sum over all of them.
 Token savings are estimates (against the reference profile), like the ledger's.
 """
 
 from __future__ import annotations
+
+import os
 
 from fastapi import APIRouter, FastAPI
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
@@ -14,7 +19,11 @@ from starlette.responses import Response
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 from router.pipeline import request_mode
 
-__all__ = ["GatewayMetrics", "metrics_router", "mount"]
+__all__ = ["GatewayMetrics", "MULTIPROC_ENV", "metrics_router", "mount"]
+
+# prometheus-client reads it when it is first imported: a process started with it set keeps its
+# values in files there, which any process can sum.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
@@ -141,7 +150,14 @@ class GatewayMetrics:
         self.decision_latency.observe(seconds)
 
     def render(self) -> bytes:
-        """The registry in Prometheus' text exposition format."""
+        """The registry in Prometheus' text exposition format (every worker's, summed, in
+        multiprocess mode)."""
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            summed = CollectorRegistry()
+            multiprocess.MultiProcessCollector(summed)
+            return generate_latest(summed)
         return generate_latest(self.registry)
 
     def response(self) -> Response:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +68,34 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             os.environ["THINKGATE_CONFIG"] = str(Path(args.config).resolve())
         target = "router.app:app_from_config"
+        with _metrics_directory():
+            _serve(uvicorn, target, args, settings)
+        return 0
+    _serve(uvicorn, target, args, settings)
+    return 0
+
+
+@contextlib.contextmanager
+def _metrics_directory() -> Iterator[None]:
+    """A fresh directory for the workers' metric files (prometheus-client multiprocess mode),
+    so /metrics on any worker counts every worker; the operator's own, emptied, if set."""
+    from router.metrics import MULTIPROC_ENV
+
+    given = os.environ.get(MULTIPROC_ENV)
+    if given:
+        for stale in Path(given).glob("*.db"):  # a previous run's counts are not this one's
+            stale.unlink()
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="thinkgate-metrics-") as directory:
+        os.environ[MULTIPROC_ENV] = directory
+        try:
+            yield
+        finally:
+            os.environ.pop(MULTIPROC_ENV, None)
+
+
+def _serve(uvicorn: Any, target: Any, args: argparse.Namespace, settings: Any) -> None:
     uvicorn.run(
         target,
         factory=args.workers > 1,
@@ -74,4 +105,3 @@ def run(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         access_log=False,
     )
-    return 0

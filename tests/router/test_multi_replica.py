@@ -21,8 +21,10 @@ import httpx
 import pytest
 import yaml
 
+from policies.savings import GRAFANA_SAVED_SHARE, share_percent
 from router.replay.server import ReplayUpstream
 from tests.router.conftest import PROMPTS, base_config, read_records, stop_process
+from tests.router.test_savings_surfaces import counter_totals, grafana_value
 
 REQUESTS = 60
 CONCURRENCY = 16
@@ -180,10 +182,25 @@ def test_one_port_served_by_worker_processes(
             assert len(_workers(process.pid)) == 2
             served = asyncio.run(_load([url, url]))
             assert len({request_id for _, request_id in served}) == REQUESTS
-            assert _settled_savings(url, REQUESTS)["requests"] == REQUESTS
+            savings = _settled_savings(url, REQUESTS)
+            assert savings["requests"] == REQUESTS
             assert len(read_records(redis_ledger_url)) == REQUESTS
+            # Whichever worker a scrape reaches, it counts both workers' requests and tokens
+            # (prometheus-client's multiprocess mode), and the saved share is the ledger's.
+            scrapes = [_metric_totals(url) for _ in range(8)]
+            assert all(s == scrapes[0] for s in scrapes), scrapes
+            totals = scrapes[0]
+            assert totals["thinkgate_requests_total"] == REQUESTS
+            assert totals["thinkgate_completion_tokens_total"] == savings["tokens"]["completion"]
+            share = grafana_value(GRAFANA_SAVED_SHARE, totals)
+            assert share_percent(share) == savings["tokens"]["saved_percent"]
         finally:
             stop_process(process, timeout=30)
+
+
+def _metric_totals(url: str) -> dict[str, float]:
+    """Each counter's total over its labels, from one scrape on a new connection."""
+    return counter_totals(httpx.get(f"{url}/metrics", timeout=10).text)
 
 
 def _workers(pid: int) -> list[int]:

@@ -60,14 +60,19 @@ def _fill(url: str, records: list[LedgerRecord]) -> None:
     asyncio.run(fill())
 
 
-def _grafana_value(expr: str, metrics_text: str) -> float:
-    """Evaluate a panel's expression over one scrape of counters that started at zero, where
-    `increase(x[$__range])` is the counter's value: enough PromQL for the stat panels."""
-    values: dict[str, float] = {}
+def counter_totals(metrics_text: str) -> dict[str, float]:
+    """Each counter's total over its labels, from one scrape."""
+    totals: dict[str, float] = {}
     for family in text_string_to_metric_families(metrics_text):
         for sample in family.samples:
             if sample.name.endswith("_total"):
-                values[sample.name] = values.get(sample.name, 0.0) + sample.value
+                totals[sample.name] = totals.get(sample.name, 0.0) + sample.value
+    return totals
+
+
+def grafana_value(expr: str, values: dict[str, float]) -> float:
+    """Evaluate a panel's expression over counters that started at zero, where
+    `increase(x[$__range])` is the counter's value: enough PromQL for the stat panels."""
     python = re.sub(
         r"sum\(increase\((\w+)\[\$__range\]\)\)", lambda m: repr(values.get(m.group(1), 0.0)), expr
     )
@@ -131,8 +136,7 @@ def test_every_surface_prints_the_same_saved_share(
     panel = _stat_panel("Saved share")
     assert [t["expr"] for t in panel["targets"]] == [GRAFANA_SAVED_SHARE]
     assert panel["fieldConfig"]["defaults"] == {"unit": "percentunit", "decimals": 1}
-    figures["grafana"] = share_percent(
-        _grafana_value(GRAFANA_SAVED_SHARE, metrics.render().decode())
-    )
+    totals = counter_totals(metrics.render().decode())
+    figures["grafana"] = share_percent(grafana_value(GRAFANA_SAVED_SHARE, totals))
 
     assert figures == dict.fromkeys(figures, expected), figures
