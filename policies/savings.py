@@ -14,8 +14,19 @@ dashboard, `thinkgate ledger stats`, the report, the demo and Grafana print the 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-__all__ = ["GRAFANA_SAVED_SHARE", "saved_share", "share_percent", "format_share"]
+from policies.profiles import ProfileCost
+
+__all__ = [
+    "GRAFANA_SAVED_SHARE",
+    "Money",
+    "format_share",
+    "record_money",
+    "saved_share",
+    "share_percent",
+]
 
 # The saved share over Prometheus counters, as the Grafana dashboard computes it: net saved
 # (savings minus estimated overspending, which counters keep apart because they only go up)
@@ -43,3 +54,40 @@ def share_percent(share: float) -> float:
 def format_share(share: float) -> str:
     """The share as printed everywhere: ``34.4%``."""
     return f"{share_percent(share):.1f}%"
+
+
+@dataclass(frozen=True)
+class Money:
+    """What one request cost and what it saved, in the profiles' currency; the reference cost
+    is what it would have cost without thinkgate (cost + saved), as for tokens."""
+
+    cost: float
+    saved: float
+
+    @property
+    def reference(self) -> float:
+        """cost + saved: the request's cost had nothing been saved."""
+        return self.cost + self.saved
+
+
+def record_money(
+    prompt_tokens: float,
+    completion_tokens: float,
+    saved_by: Mapping[str, float],
+    used: ProfileCost,
+    reference: ProfileCost | None,
+    forecasts: tuple[float, float] | None,
+) -> Money:
+    """The money side of one ledger record, mirroring its token savings mechanism by mechanism.
+
+    Routing saved the reference's forecast cost minus the used profile's planned forecast cost
+    (`forecasts`: reference tokens, used tokens), prompt included; early exit and sampling saved
+    tokens of the used profile, at its output price.
+    """
+    cost = used.cost(completion_tokens, prompt_tokens)
+    routing = 0.0
+    if reference is not None and forecasts is not None:
+        ref_tokens, used_tokens = forecasts
+        routing = reference.cost(ref_tokens, prompt_tokens) - used.cost(used_tokens, prompt_tokens)
+    rest = sum(float(v) for k, v in saved_by.items() if k != "routing")
+    return Money(cost=cost, saved=routing + rest * used.price_out)

@@ -78,4 +78,10 @@ def run(args: argparse.Namespace) -> int:
         f"{tokens['saved_estimate']:.0f} saved (estimate, {tokens['saved_percent']:.1f}% of "
         "spent + saved)"
     )
+    money = savings["money"]
+    if money["priced_requests"]:
+        print(
+            f"money: {money['cost']:.6g} spent, {money['saved_estimate']:.6g} saved (estimate, "
+            f"{money['saved_percent']:.1f}% of spent + saved)"
+        )
     return 0

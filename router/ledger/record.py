@@ -50,6 +50,11 @@ class LedgerRecord:
     # (usage.completion_tokens_details.reasoning_tokens when the text is hidden)
     reasoning: dict[str, Any] | None = None
     effort: dict[str, Any] | None = None  # policies.effort: {"mode", "client", "honoured", "sent"}
+    # Money (policies.savings.record_money), in the profiles' prices' currency; None when the
+    # record predates prices. reference_cost = cost + saved_cost, as for tokens.
+    cost: float | None = None
+    reference_cost: float | None = None
+    saved_cost: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
@@ -91,7 +96,19 @@ class LedgerRecord:
 
 
 _OPTIONAL = frozenset(
-    {"feedback", "prompt", "completion", "gold", "probe_tokens", "endpoint", "reasoning", "effort"}
+    {
+        "feedback",
+        "prompt",
+        "completion",
+        "gold",
+        "probe_tokens",
+        "endpoint",
+        "reasoning",
+        "effort",
+        "cost",
+        "reference_cost",
+        "saved_cost",
+    }
 )
 
 

@@ -71,6 +71,14 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
         deltas.append(("counters", f"saved_by:{mechanism}", float(amount)))
     if record.early_exit is not None:
         deltas.append(("counters", "early_exits", 1))
+    if record.cost is not None:
+        saved_cost = float(record.saved_cost or 0.0)
+        deltas += [
+            ("counters", "priced_requests", 1),
+            ("counters", "cost", float(record.cost)),
+            ("counters", "saved_cost", saved_cost),
+            ("counters", f"profile:cost:{record.profile}", float(record.cost)),
+        ]
     if record.probe_tokens:  # spent beside the stream; already netted out of saved_by
         deltas.append(("counters", "probe_tokens", int(record.probe_tokens)))
     if record.difficulty is not None:
@@ -177,6 +185,7 @@ class SavingsState:
                 "saved_share": round(share, 4),
                 "saved_percent": share_percent(share),
             },
+            "money": self._money(),
             "saved_by": self._saved_by(),
             "early_exits": early_exits,
             "early_exit_rate": round(early_exits / requests, 4) if requests else 0.0,
@@ -196,14 +205,30 @@ class SavingsState:
             "estimate": True,
         }
 
-    def _by_profile(self) -> dict[str, dict[str, int]]:
-        profiles: dict[str, dict[str, int]] = {}
+    def _money(self) -> dict[str, Any]:
+        """Cost and the saved estimate in money, by the same definition as tokens."""
+        c = self.counters
+        cost, saved = _money(c.get("cost", 0.0)), _money(c.get("saved_cost", 0.0))
+        share = saved_share(cost, saved)
+        return {
+            "priced_requests": _int(c.get("priced_requests", 0)),
+            "cost": cost,
+            "reference_estimate": _money(cost + saved),
+            "saved_estimate": saved,
+            "saved_share": round(share, 4),
+            "saved_percent": share_percent(share),
+        }
+
+    def _by_profile(self) -> dict[str, dict[str, float]]:
+        profiles: dict[str, dict[str, float]] = {}
         for name, value in self.counters.items():
             if name.startswith("profile:"):
                 _, metric, profile = name.split(":", 2)
-                profiles.setdefault(profile, {})[metric] = _int(value)
+                profiles.setdefault(profile, {})[metric] = (
+                    _money(value) if metric == "cost" else _int(value)
+                )
         return {
-            p: {m: v.get(m, 0) for m in ("requests", "prompt_tokens", "completion_tokens")}
+            p: {m: v.get(m, 0) for m in ("requests", "prompt_tokens", "completion_tokens", "cost")}
             for p, v in sorted(profiles.items())
             if v.get("requests", 0)
         }
@@ -247,6 +272,11 @@ def _int(value: float) -> int:
 def _round(value: float) -> float:
     # Sums may be added up in another order (or in Redis' long doubles); round so they agree.
     return round(float(value), 3) + 0.0
+
+
+def _money(value: float) -> float:
+    # Prices are per token (1e-6 and below): nine decimals keep sums in any order equal.
+    return round(float(value), 9) + 0.0
 
 
 def _text(value: Any) -> str:

@@ -27,6 +27,7 @@
     // Already a percentage, rounded once by the gateway (policies.savings): shown as it is.
     if (kind === "pct") return value.toFixed(1) + "%";
     if (kind === "ms") return value.toFixed(1) + " ms";
+    if (kind === "money") return "$" + value.toLocaleString("en-US", { maximumSignificantDigits: 6 });
     if (kind === "int") return Math.round(value).toLocaleString("en-US");
     return String(value);
   }

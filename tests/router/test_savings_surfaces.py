@@ -30,21 +30,25 @@ def _records() -> list[LedgerRecord]:
     t0 = 1_700_000_000.0
     return [
         make_record(request_id="a", time=t0, completion_tokens=211, saved_tokens_estimate=1289.5,
-                    saved_by={"routing": 1289.5, "early_exit": 0.0, "sampling": 0.0}),
+                    saved_by={"routing": 1289.5, "early_exit": 0.0, "sampling": 0.0},
+                    cost=0.000462, saved_cost=0.0149, reference_cost=0.015362),
         make_record(request_id="b", time=t0 + 60, profile="think", completion_tokens=1733,
                     reference_tokens_estimate=2400.25, saved_tokens_estimate=667.25,
                     saved_by={"routing": 0.0, "early_exit": 667.25, "sampling": 0.0},
-                    early_exit={"tokens_at_exit": 1700}),
+                    early_exit={"tokens_at_exit": 1700}, cost=0.01739, saved_cost=0.0066725,
+                    reference_cost=0.0240625),
         make_record(request_id="c", time=t0 + 3700, profile="think", completion_tokens=2950,
                     reference_tokens_estimate=2900.0, saved_tokens_estimate=-50.0,
                     saved_by={"routing": 0.0, "early_exit": -50.0, "sampling": 0.0},
-                    probe_tokens=50),
+                    probe_tokens=50, cost=0.02956, saved_cost=-0.0005,
+                    reference_cost=0.02906),
         make_record(request_id="d", time=t0 + 3720, completion_tokens=0, status=502,
                     reference_tokens_estimate=1500.0, saved_tokens_estimate=0.0,
                     saved_by={"routing": 0.0, "early_exit": 0.0, "sampling": 0.0}),
         make_record(request_id="e", time=t0 + 3725, completion_tokens=97,
                     reference_tokens_estimate=1411.0, saved_tokens_estimate=1314.0,
-                    saved_by={"routing": 1314.0, "early_exit": 0.0, "sampling": 0.0}),
+                    saved_by={"routing": 1314.0, "early_exit": 0.0, "sampling": 0.0},
+                    cost=0.000234, saved_cost=0.015202, reference_cost=0.015436),
     ]  # fmt: skip
 
 
@@ -99,6 +103,7 @@ def test_every_surface_prints_the_same_saved_share(
 
     sqlite_url = f"sqlite:///{tmp_path / 'ledger.db'}"
     figures: dict[str, float] = {}
+    money: dict[str, float] = {}
     for name, url in (("sqlite", sqlite_url), ("redis", redis_ledger_url)):
         _fill(url, records)
         config = {
@@ -114,21 +119,26 @@ def test_every_surface_prints_the_same_saved_share(
         gw: RunningGateway = gateway_factory(config)
         body = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()
         figures[f"/v1/savings ({name})"] = body["tokens"]["saved_percent"]
+        money[f"/v1/savings ({name})"] = body["money"]["saved_percent"]
         page = httpx.get(f"{gw.url}/dashboard", timeout=10).text
         # The dashboard shows that same number as it is (format "pct": value.toFixed(1) + "%").
         assert 'data-metric="tokens/saved_percent" data-format="pct"' in page
 
     assert main(["ledger", "stats", "--ledger", sqlite_url]) == 0
-    figures["ledger stats"] = json.loads(capsys.readouterr().out)["tokens"]["saved_percent"]
+    stats = json.loads(capsys.readouterr().out)
+    figures["ledger stats"] = stats["tokens"]["saved_percent"]
+    money["ledger stats"] = stats["money"]["saved_percent"]
 
     out = tmp_path / "report.html"
     assert main(["report", "--ledger", sqlite_url, "--out", str(out)]) == 0
-    printed = re.search(r"estimate, ([\d.]+)% of spent", capsys.readouterr().out)
-    assert printed is not None
-    figures["report (printed)"] = float(printed.group(1))
+    printed = re.findall(r"estimate, ([\d.]+)% of spent", capsys.readouterr().out)
+    assert len(printed) == 2
+    figures["report (printed)"], money["report (printed)"] = map(float, printed)
     embedded = re.search(r'id="savings-data"[^>]*>(.*?)</script>', out.read_text(), re.S)
     assert embedded is not None
-    figures["report (page)"] = json.loads(embedded.group(1))["tokens"]["saved_percent"]
+    page_data = json.loads(embedded.group(1))
+    figures["report (page)"] = page_data["tokens"]["saved_percent"]
+    money["report (page)"] = page_data["money"]["saved_percent"]
 
     metrics = GatewayMetrics()
     for record in records:
@@ -140,3 +150,9 @@ def test_every_surface_prints_the_same_saved_share(
     figures["grafana"] = share_percent(grafana_value(GRAFANA_SAVED_SHARE, totals))
 
     assert figures == dict.fromkeys(figures, expected), figures
+    # Money, by the same definition, on the surfaces that show it.
+    money_expected = share_percent(
+        saved_share(sum(r.cost or 0 for r in records), sum(r.saved_cost or 0 for r in records))
+    )
+    assert money_expected == 43.2  # 0.0362745 / (0.047646 + 0.0362745)
+    assert money == dict.fromkeys(money, money_expected), money

@@ -27,6 +27,9 @@ def _three() -> list[LedgerRecord]:
             early_exit=None,
             latency_ms=10.0,
             feedback=True,
+            cost=0.0002,
+            reference_cost=0.0101,
+            saved_cost=0.0099,
         ),
         make_record(
             1,
@@ -42,6 +45,9 @@ def _three() -> list[LedgerRecord]:
             probe_tokens=25,
             latency_ms=30.04,
             feedback=False,
+            cost=0.0061,
+            reference_cost=0.0101,
+            saved_cost=0.004,
         ),
         make_record(
             2,
@@ -64,8 +70,17 @@ def test_figures_of_three_requests() -> None:
     s = aggregate(_three(), 60)
     assert s["requests"] == 3
     assert s["by_profile"] == {
-        "direct": {"requests": 2, "prompt_tokens": 40, "completion_tokens": 150},
-        "think": {"requests": 1, "prompt_tokens": 20, "completion_tokens": 600},
+        "direct": {"requests": 2, "prompt_tokens": 40, "completion_tokens": 150, "cost": 0.0002},
+        "think": {"requests": 1, "prompt_tokens": 20, "completion_tokens": 600, "cost": 0.0061},
+    }
+    # The third record predates prices: money counts the two priced ones.
+    assert s["money"] == {
+        "priced_requests": 2,
+        "cost": 0.0063,
+        "reference_estimate": 0.0202,
+        "saved_estimate": 0.0139,
+        "saved_share": round(0.0139 / 0.0202, 4),
+        "saved_percent": 68.8,
     }
     assert s["tokens"] == {
         "prompt": 60,
