@@ -16,7 +16,7 @@ it) and "staggered" (client k starts k/c of a stream's length late, so requests 
 out as independent users' would). Both sides of a row see the same arrivals.
 
 Usage: python bench/gateway.py [--tokens-per-second 200] [--max-tokens 64] [--model-dir DIR]
-       [--arrivals burst|staggered|both]
+       [--arrivals burst|staggered|both] [--deployments N] [--workers N]
 """
 
 from __future__ import annotations
@@ -218,6 +218,12 @@ def main() -> int:
         help="gateway processes (thinkgate serve --workers); more than one uses a Redis ledger",
     )
     parser.add_argument(
+        "--deployments",
+        type=int,
+        default=1,
+        help="deployments per profile (all on the replay upstream), balanced by litellm's Router",
+    )
+    parser.add_argument(
         "--arrivals",
         choices=["burst", "staggered", "both"],
         default="both",
@@ -257,6 +263,9 @@ def main() -> int:
         "ledger": {"url": ledger_url},
         "model_dir": args.model_dir,
     }
+    if args.deployments > 1:
+        for profile in config["profiles"].values():
+            profile["deployments"] = [{"api_base": f"{upstream}/v1"}] * args.deployments
     (tmp / "gateway.yaml").write_text(yaml.safe_dump(config))
     cli = [sys.executable, "-m", "router.cli"]
     up_proc = subprocess.Popen(

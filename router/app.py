@@ -101,7 +101,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         except ThinkgateError as exc:
             _log.error("thinkgate: error: %s", exc.message)
             raise
-        gateway.upstream = await asyncio.to_thread(Upstream, settings.profiles)
+        gateway.upstream = await asyncio.to_thread(
+            Upstream, settings.profiles, settings.load_balancing
+        )
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)

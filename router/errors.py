@@ -98,11 +98,17 @@ class UpstreamRejectedError(ThinkgateError):
 
 
 class RateLimitedError(UpstreamError):
-    """The upstream kept rate-limiting the request."""
+    """The upstream kept rate-limiting the request (`retry_after`: the seconds it asked for)."""
 
     status = 429
     type = "rate_limit_error"
     code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, param: str | None = None
+    ) -> None:
+        super().__init__(message, param=param)
+        self.retry_after = retry_after
 
 
 # Where FastAPI says a request field came from: not part of the field's name.

@@ -16,6 +16,8 @@ __all__ = [
     "SearchSettings",
     "ProbeSettings",
     "ProfileSettings",
+    "DeploymentSettings",
+    "LoadBalancingSettings",
     "PolicySettings",
     "LedgerSettings",
     "AuthSettings",
@@ -67,6 +69,29 @@ class ProbeSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0.0)
 
 
+class DeploymentSettings(BaseModel):
+    """One endpoint serving a profile (a replica, or the same model at another provider); what
+    it leaves out comes from the profile."""
+
+    model_config = _STRICT
+    model: str | None = Field(default=None, min_length=1)
+    api_base: str | None = None
+    api_key_env: str | None = None
+    api_key: SecretStr | None = Field(default=None, exclude=True)  # filled from api_key_env at load
+    weight: float = Field(default=1.0, gt=0.0)  # share of the traffic (simple-shuffle)
+
+
+class LoadBalancingSettings(BaseModel):
+    """How litellm's Router spreads a profile over its deployments and sets failing ones aside."""
+
+    model_config = _STRICT
+    strategy: Literal[
+        "simple-shuffle", "least-busy", "latency-based-routing", "usage-based-routing"
+    ] = "simple-shuffle"
+    allowed_fails: int = Field(default=3, ge=0)  # failures a minute before a cooldown
+    cooldown_s: float = Field(default=30.0, ge=0.0)
+
+
 class ProfileSettings(BaseModel):
     """One way to answer: the upstream litellm model, its reasoning controls, limits and price.
 
@@ -89,6 +114,8 @@ class ProfileSettings(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0.0)
     retries: int = Field(default=1, ge=0, le=10)
     fallbacks: list[str] = Field(default_factory=list)
+    # Several endpoints for this profile, balanced by litellm's Router (none: the profile's own).
+    deployments: list[DeploymentSettings] = Field(default_factory=list)
     search: SearchSettings | None = None
     convergence: dict[str, Any] | None = None
     probe: ProbeSettings | None = None  # probe mode instead of the text watcher
@@ -227,6 +254,7 @@ class Settings(BaseSettings):
     reasoning_output: Literal[
         "upstream", "reasoning_content", "reasoning", "think_tags", "none"
     ] = "upstream"
+    load_balancing: LoadBalancingSettings = Field(default_factory=lambda: LoadBalancingSettings())
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -282,6 +310,10 @@ def _resolve_secrets(settings: Settings) -> Settings:
     for name, profile in settings.profiles.items():
         if profile.api_key_env:
             profile.api_key = _read_secret(profile.api_key_env, f"profiles.{name}.api_key_env")
+        for i, deployment in enumerate(profile.deployments):
+            if deployment.api_key_env:
+                key = f"profiles.{name}.deployments.{i}.api_key_env"
+                deployment.api_key = _read_secret(deployment.api_key_env, key)
     auth = settings.auth
     auth.api_keys = [
         _read_secret(env, f"auth.api_key_envs.{i}") for i, env in enumerate(auth.api_key_envs)

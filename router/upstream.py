@@ -5,16 +5,18 @@ Every call streams. Two transports: litellm (`acompletion(stream=True)`, for eve
 knows) and a direct SSE client on aiohttp for self-hosted OpenAI-compatible endpoints (vLLM,
 SGLang, llama.cpp, the replay upstream), because litellm's per-chunk processing costs ~0.7 ms of
 CPU per chunk, which dominates the gateway's overhead under load (aiohttp's C parser, rather than
-httpx, took a streamed request's gateway CPU from ~40 to ~25 ms in bench/gateway.py). Failures
-before the first chunk (timeouts, refused connections, 5xx, 429) are retried, then failed over
-to the profile's fallbacks; failures after it surface as an UpstreamError for the caller to end
-its stream with.
+httpx, took a streamed request's gateway CPU from ~40 to ~25 ms in bench/gateway.py). Which
+deployment of a profile answers, and what happens to failures before the first chunk (timeouts,
+refused connections, 5xx, 429: retries with backoff honouring Retry-After, cooldowns, the
+profile's fallbacks), is litellm's Router (router/deployments.py); failures after the first
+chunk surface as an UpstreamError for the caller to end its stream with.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -29,7 +31,8 @@ from router.errors import (
     UpstreamTimeoutError,
 )
 from router.providers import LITELLM_KWARGS, supported_params, uses_http_transport
-from router.settings import ProfileSettings
+from router.deployments import Deployments
+from router.settings import LoadBalancingSettings, ProfileSettings
 from router.sources import SourceReport
 from router.sse import SSEReader
 
@@ -42,16 +45,20 @@ __all__ = [
     "supported_params",
 ]
 
-_BACKOFF_S = 0.05
 
 Chunk = dict[str, Any]
 
 
-def status_error(status: int, where: str, detail: str) -> ThinkgateError:
+def status_error(
+    status: int, where: str, detail: str, retry_after: str | None = None
+) -> ThinkgateError:
     if status in (408, 504):
         return UpstreamTimeoutError(f"{where} timed out ({status})")
     if status == 429:
-        return RateLimitedError(f"{where} is rate limiting requests")
+        seconds = None
+        with contextlib.suppress(TypeError, ValueError):
+            seconds = max(float(retry_after or ""), 0.0)
+        return RateLimitedError(f"{where} is rate limiting requests", retry_after=seconds)
     if status in (400, 404, 413, 422):
         return UpstreamRejectedError(f"{where} rejected the request ({status}): {detail}")
     return UpstreamError(f"{where} failed with HTTP {status}: {detail}")
@@ -65,6 +72,11 @@ def translate_error(exc: BaseException, profile: str) -> ThinkgateError:
     where = f"upstream for profile {profile!r}"
     if isinstance(exc, ThinkgateError):
         return exc
+    original = getattr(exc, "thinkgate_error", None)  # raised by our attempt, relayed by litellm
+    if isinstance(original, ThinkgateError):
+        return original
+    if type(exc).__name__ == "RouterRateLimitError":
+        return UpstreamError(f"{where}: every deployment is cooling down after failures")
     if isinstance(exc, litellm.Timeout | httpx.TimeoutException | TimeoutError):
         return UpstreamTimeoutError(f"{where} timed out")
     if isinstance(exc, litellm.RateLimitError):
@@ -141,10 +153,21 @@ class UpstreamStream:
                 await self._close()
 
 
-class Upstream:
-    """Opens streams to each profile's endpoint with its retries and fallbacks."""
+# The request an attempt of litellm's Router opens: set around each call, read by the attempt
+# (the Router passes its own kwargs, which must not reshape ours).
+_REQUEST: contextvars.ContextVar[tuple[list[Chunk], Mapping[str, Any]]] = contextvars.ContextVar(
+    "thinkgate_upstream_request"
+)
 
-    def __init__(self, profiles: Mapping[str, ProfileSettings]) -> None:
+
+class Upstream:
+    """Opens streams on each profile's deployments through litellm's Router."""
+
+    def __init__(
+        self,
+        profiles: Mapping[str, ProfileSettings],
+        balancing: LoadBalancingSettings | None = None,
+    ) -> None:
         import httpx
         import litellm
 
@@ -153,6 +176,9 @@ class Upstream:
         self._litellm = litellm
         self._httpx = httpx
         self.profiles = dict(profiles)
+        self._deployments = Deployments(
+            self.profiles, balancing or LoadBalancingSettings(), self._open_once
+        )
         self._http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=1024, max_keepalive_connections=256),
             timeout=None,
@@ -205,9 +231,8 @@ class Upstream:
         return profile.api_key.get_secret_value() if profile.api_key is not None else None
 
     async def _open_http(
-        self, name: str, messages: list[Chunk], params: Mapping[str, Any]
+        self, name: str, profile: ProfileSettings, messages: list[Chunk], params: Mapping[str, Any]
     ) -> UpstreamStream:
-        profile = self.profiles[name]
         where = f"upstream for profile {name!r}"
         body = self._params(profile, params)
         extra = body.pop("extra_body", None) or {}
@@ -247,7 +272,8 @@ class Upstream:
             response.release()
             with contextlib.suppress(ValueError, KeyError, TypeError):
                 detail = json.loads(detail)["error"]["message"]
-            raise status_error(response.status, where, str(detail))
+            retry_after = response.headers.get("retry-after")
+            raise status_error(response.status, where, str(detail), retry_after)
         try:
             first = await reader.next()
         except BaseException:
@@ -256,9 +282,8 @@ class Upstream:
         return UpstreamStream(name, reader.next, close, first, reader.pending)
 
     async def _open_litellm(
-        self, name: str, messages: list[Chunk], params: Mapping[str, Any]
+        self, name: str, profile: ProfileSettings, messages: list[Chunk], params: Mapping[str, Any]
     ) -> UpstreamStream:
-        profile = self.profiles[name]
         kwargs = self._params(profile, params)
         # Fields litellm does not know travel in extra_body, which it merges into the request.
         extra = {k: kwargs.pop(k) for k in list(kwargs) if k not in LITELLM_KWARGS}
@@ -270,7 +295,7 @@ class Upstream:
             stream=True,
             stream_options={"include_usage": True},
             timeout=profile.timeout_s,
-            max_retries=0,  # retries are ours, counted and bounded per profile
+            max_retries=0,  # retries are the Router's, bounded per profile
             api_key=self._api_key(profile) or "none",
         )
         if profile.api_base:
@@ -292,42 +317,35 @@ class Upstream:
             raise
         return UpstreamStream(name, next_chunk, wrapper.aclose, first)
 
-    async def _open_once(
-        self, name: str, messages: list[Chunk], params: Mapping[str, Any]
-    ) -> UpstreamStream:
-        profile = self.profiles[name]
-        opener = self._open_http if uses_http_transport(profile) else self._open_litellm
+    async def _open_once(self, name: str, endpoint: ProfileSettings) -> UpstreamStream:
+        """One attempt on one deployment (`endpoint`) of profile `name`: the Router's host."""
+        messages, params = _REQUEST.get()
+        opener = self._open_http if uses_http_transport(endpoint) else self._open_litellm
         try:
-            async with asyncio.timeout(profile.timeout_s):
-                return await opener(name, messages, params)
+            async with asyncio.timeout(endpoint.timeout_s):
+                return await opener(name, endpoint, messages, params)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise translate_error(exc, name) from exc
 
-    # -- retries and failover ---------------------------------------------------------------
+    # -- deployments, retries and failover: litellm's Router ---------------------------------
 
     async def open(
         self, name: str, messages: list[Chunk], params: Mapping[str, Any]
     ) -> UpstreamStream:
-        """Open a stream on profile `name` (or a fallback), retrying failures before the start."""
-        last: ThinkgateError | None = None
-        attempts = 0
-        for candidate in [name, *self.profiles[name].fallbacks]:
-            retries = self.profiles[candidate].retries
-            for attempt in range(retries + 1):
-                attempts += 1
-                try:
-                    stream = await self._open_once(candidate, messages, params)
-                except (UpstreamError, RateLimitedError) as err:
-                    last = err
-                    if attempt < retries:
-                        await asyncio.sleep(_BACKOFF_S * 2**attempt)
-                    continue
-                stream.attempts = attempts
-                return stream
-        assert last is not None
-        raise last
+        """Open a stream on profile `name` (or a fallback): a deployment litellm's Router picks,
+        with its retries, cooldowns and fallbacks for failures before the first chunk."""
+        token = _REQUEST.set((messages, params))
+        try:
+            stream: UpstreamStream = await self._deployments.open(name, messages)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            raise translate_error(exc, name) from exc
+        finally:
+            _REQUEST.reset(token)
+        return stream
 
     async def complete_text(
         self, name: str, messages: list[Chunk], params: Mapping[str, Any]

@@ -45,8 +45,12 @@ def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -
     key = settings.profiles["direct"].api_key
     assert key is not None and key.get_secret_value() == "sk-openai"
     assert [k.get_secret_value() for k in settings.auth.api_keys] == ["k1"]
-    qwen = load_settings(CONFIGS / "vllm-qwen3.yaml").profiles["direct"]
+    qwen3 = load_settings(CONFIGS / "vllm-qwen3.yaml")
+    qwen = qwen3.profiles["direct"]
     assert qwen.params["extra_body"]["chat_template_kwargs"] == {"enable_thinking": False}
+    replicas = [d.api_base for d in qwen3.profiles["think"].deployments]
+    assert replicas == ["http://vllm:8000/v1", "http://vllm-2:8000/v1"]
+    assert qwen3.load_balancing.cooldown_s == 30
 
 
 @pytest.mark.parametrize(
