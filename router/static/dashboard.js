@@ -68,11 +68,42 @@
     el.innerHTML = parts.join("");
   }
 
-  // Per-bucket lines: tokens spent, reference estimate and saved estimate.
-  function seriesChart(series) {
+  // The chosen window: [from, to] in epoch seconds and the bucket width to ask for. "all" is
+  // what the ledger keeps, ending at the latest record; the others end now (or at "to").
+  var WINDOW_BUCKET = { "3600": 60, "86400": 900, "604800": 3600 };
+  function chosenWindow(series) {
+    var choice = document.getElementById("window").value;
+    var now = Date.now() / 1000;
+    if (choice === "range") {
+      var from = Date.parse(document.getElementById("range-from").value + "Z") / 1000;
+      var to = Date.parse(document.getElementById("range-to").value + "Z") / 1000;
+      if (isFinite(from) && isFinite(to) && to > from) {
+        var span = to - from;
+        return { from: from, to: to, bucket: span <= 7200 ? 60 : span <= 172800 ? 900 : 3600 };
+      }
+      choice = "all";
+    }
+    if (choice !== "all") return { from: now - Number(choice), to: now, bucket: WINDOW_BUCKET[choice] };
+    var bucket = (lastData && lastData.bucket_seconds) || 60;
+    if (!series.length) return { from: now - 3600, to: now, bucket: bucket };
+    return { from: series[0].t, to: series[series.length - 1].t + bucket, bucket: bucket };
+  }
+
+  function inWindow(series, win) {
+    return series.filter(function (b) { return b.t + 1e-9 >= win.from - win.bucket && b.t < win.to; });
+  }
+
+  // Time ticks: five evenly spaced instants, labelled to the minute (or the day for long spans).
+  function timeLabel(t, span) {
+    var iso = new Date(t * 1000).toISOString();
+    return span > 172800 ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
+  }
+
+  // Lines over a real time axis: x is the bucket's start time within the window, not its index.
+  function seriesChart(series, win) {
     var el = document.getElementById("chart-series");
-    var width = 900, height = 240, left = 64, right = 16, top = 12, bottom = 28;
-    if (!series.length) { el.innerHTML = empty(width, 120, "no requests yet"); return; }
+    var width = 900, height = 250, left = 64, right = 16, top = 12, bottom = 34;
+    if (!series.length) { el.innerHTML = empty(width, 120, "no requests in this window"); return; }
     var lines = [
       ["completion_tokens", "var(--spent)"],
       ["reference_estimate", "var(--reference)"],
@@ -80,28 +111,47 @@
     ];
     var max = 1;
     series.forEach(function (b) { lines.forEach(function (l) { max = Math.max(max, b[l[0]]); }); });
-    var n = series.length;
-    function x(i) { return left + (n === 1 ? (width - left - right) / 2 : i * (width - left - right) / (n - 1)); }
+    var span = Math.max(win.to - win.from, 1);
+    function x(t) { return left + (width - left - right) * Math.min(Math.max((t - win.from) / span, 0), 1); }
     function y(v) { return top + (height - top - bottom) * (1 - v / max); }
-    var parts = ['<svg viewBox="0 0 ' + width + " " + height + '" role="img">'];
+    var parts = ['<svg viewBox="0 0 ' + width + " " + height + '" role="img" data-from="' + win.from +
+      '" data-to="' + win.to + '">'];
     [0, 0.5, 1].forEach(function (f) {
       var v = max * f;
       parts.push('<line x1="' + left + '" x2="' + (width - right) + '" y1="' + y(v) + '" y2="' + y(v) + '" stroke="#e3e7ec"></line>');
       parts.push('<text x="' + (left - 6) + '" y="' + (y(v) + 4) + '" text-anchor="end">' + esc(fmt(v, "int")) + "</text>");
     });
+    for (var k = 0; k <= 4; k++) {
+      var t = win.from + span * k / 4;
+      parts.push('<line class="tick" x1="' + x(t) + '" x2="' + x(t) + '" y1="' + (height - bottom) + '" y2="' +
+        (height - bottom + 5) + '" stroke="#9aa5b1" data-tick="' + t + '"></line>');
+      parts.push('<text x="' + x(t) + '" y="' + (height - 10) + '" text-anchor="' + (k === 0 ? "start" : k === 4 ? "end" : "middle") +
+        '">' + esc(timeLabel(t, span)) + (k === 4 ? " UTC" : "") + "</text>");
+    }
     lines.forEach(function (line) {
-      var pts = series.map(function (b, i) { return x(i).toFixed(1) + "," + y(b[line[0]]).toFixed(1); });
+      var pts = series.map(function (b) { return x(b.t).toFixed(1) + "," + y(b[line[0]]).toFixed(1); });
       parts.push('<polyline fill="none" stroke-width="2" stroke="' + line[1] + '" points="' + pts.join(" ") + '"></polyline>');
-      series.forEach(function (b, i) {
-        parts.push('<circle r="3" fill="' + line[1] + '" cx="' + x(i).toFixed(1) + '" cy="' + y(b[line[0]]).toFixed(1) +
+      series.forEach(function (b) {
+        parts.push('<circle r="3" fill="' + line[1] + '" cx="' + x(b.t).toFixed(1) + '" cy="' + y(b[line[0]]).toFixed(1) +
           '" data-series="' + line[0] + '" data-t="' + b.t + '" data-value="' + b[line[0]] + '"></circle>');
       });
     });
-    var label = function (t) { return new Date(t * 1000).toISOString().slice(11, 16) + " UTC"; };
-    parts.push('<text x="' + x(0) + '" y="' + (height - 8) + '" text-anchor="start">' + label(series[0].t) + "</text>");
-    if (n > 1) parts.push('<text x="' + x(n - 1) + '" y="' + (height - 8) + '" text-anchor="end">' + label(series[n - 1].t) + "</text>");
     parts.push("</svg>");
     el.innerHTML = parts.join("");
+  }
+
+  // The numbers of the chart as CSV (one row per bucket, then the window's total).
+  var CSV_COLUMNS = ["requests", "completion_tokens", "reference_estimate", "saved_estimate"];
+  function csv(series) {
+    var rows = [["bucket_start_utc"].concat(CSV_COLUMNS).join(",")];
+    var total = CSV_COLUMNS.map(function () { return 0; });
+    series.forEach(function (b) {
+      rows.push([new Date(b.t * 1000).toISOString()].concat(CSV_COLUMNS.map(function (c, i) {
+        total[i] += b[c]; return b[c];
+      })).join(","));
+    });
+    rows.push(["total"].concat(total.map(function (v) { return Math.round(v * 1000) / 1000; })).join(","));
+    return rows.join("\n") + "\n";
   }
 
   function tables(data) {
@@ -136,9 +186,19 @@
     bars("chart-difficulty", Object.keys(data.difficulty || {}).map(function (d) {
       return [d, data.difficulty[d]];
     }), "var(--bar)");
-    seriesChart(data.series || []);
+    lastData = data;
+    drawSeries();
     document.body.dataset.loaded = "true";
   }
+
+  var lastData = null;
+  function drawSeries() {
+    var series = (lastData && lastData.series) || [];
+    var win = chosenWindow(series);
+    shown = inWindow(series, win);
+    seriesChart(shown, win);
+  }
+  var shown = [];
 
   // A key may come in the URL fragment (#key=...), which browsers never send to the server.
   function keyFromFragment() {
@@ -152,11 +212,14 @@
 
   function key() { try { return sessionStorage.getItem("thinkgate-key"); } catch (e) { return null; } }
 
+  var timer = null;
   function load() {
     var needsKey = false;
     var headers = { Accept: "application/json" };
     if (key()) headers.Authorization = "Bearer " + key();
-    fetch(config.savings_url || "v1/savings", { headers: headers, cache: "no-store" })
+    var bucket = chosenWindow([]).bucket;
+    var url = (config.savings_url || "v1/savings") + "?bucket_seconds=" + bucket;
+    fetch(url, { headers: headers, cache: "no-store" })
       .then(function (response) {
         if (response.status === 401) {
           document.getElementById("auth").hidden = false;
@@ -173,7 +236,8 @@
       .catch(function (error) { setStatus("error", String(error.message || error)); })
       .then(function () {
         // Waiting for a key: the form's submit starts loading again.
-        if (config.refresh_seconds > 0 && !needsKey) setTimeout(load, config.refresh_seconds * 1000);
+        clearTimeout(timer);
+        if (config.refresh_seconds > 0 && !needsKey) timer = setTimeout(load, config.refresh_seconds * 1000);
       });
   }
 
@@ -190,6 +254,25 @@
       load();
     }
   });
+
+  document.getElementById("window").addEventListener("change", function () {
+    document.getElementById("range").hidden = this.value !== "range";
+    if (embedded) drawSeries(); else load();
+  });
+  ["range-from", "range-to"].forEach(function (id) {
+    document.getElementById(id).addEventListener("change", function () {
+      if (embedded) drawSeries(); else load();
+    });
+  });
+  document.getElementById("export-csv").addEventListener("click", function () {
+    var link = document.createElement("a");
+    link.href = "data:text/csv;charset=utf-8," + encodeURIComponent(csv(shown));
+    link.download = "thinkgate-savings.csv";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+  });
+  window.thinkgateCSV = function () { return csv(shown); };
 
   if (embedded) {
     render(embedded);

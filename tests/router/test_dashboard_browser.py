@@ -100,6 +100,14 @@ class DevTools:
                 raise AssertionError(f"page not ready: {status}")
             await asyncio.sleep(0.1)
 
+    async def open_wait(self, ready: str, timeout: float = 20.0) -> None:
+        """Wait until `ready` holds on the current page (after an in-page action)."""
+        deadline = time.monotonic() + timeout
+        while not await self.evaluate(ready):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"page not ready: {ready}")
+            await asyncio.sleep(0.1)
+
     async def screenshot(self, path: Path) -> None:
         shot = await self.call("Page.captureScreenshot", format="png", captureBeyondViewport=True)
         path.write_bytes(base64.b64decode(shot["data"]))
@@ -253,6 +261,56 @@ def test_live_dashboard_shows_the_savings_numbers(
     _assert_page_matches(shown, savings)
     assert savings["requests"] == 12 and savings["feedback"]["labelled"] == 8
     assert _artifact(tmp_path, "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+_READ_AXIS = """JSON.stringify({
+  from: Number(document.querySelector('#chart-series svg').dataset.from),
+  to: Number(document.querySelector('#chart-series svg').dataset.to),
+  points: Array.from(
+    document.querySelectorAll('#chart-series circle[data-series=completion_tokens]')
+  ).map(e => [Number(e.dataset.t), Number(e.getAttribute('cx'))]),
+  bucket: document.querySelector('[data-metric=bucket_seconds]').dataset.value,
+  csv: window.thinkgateCSV()
+})"""
+
+
+def test_time_axis_window_picker_and_csv(ledger_site: tuple[str, str]) -> None:
+    base, _ = ledger_site
+
+    async def pick(page: DevTools, value: str) -> dict[str, Any]:
+        await page.evaluate(
+            "(() => { const s = document.getElementById('window'); s.value = '" + value + "';"
+            " document.body.dataset.loaded = ''; s.dispatchEvent(new Event('change')); })()"
+        )
+        await page.open_wait("document.body.dataset.loaded === 'true'")
+        return dict(json.loads(await page.evaluate(_READ_AXIS)))
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with chromium_page() as page:
+            await page.open(f"{base}/dashboard#key={API_KEY}", "document.body.dataset.loaded")
+            return [await pick(page, "3600"), await pick(page, "604800")]
+
+    hour, week = asyncio.run(scenario())
+    headers = {"authorization": f"Bearer {API_KEY}"}
+    for shown, bucket in ((hour, 60), (week, 3600)):
+        assert shown["bucket"] == str(bucket)
+        assert shown["to"] - shown["from"] == pytest.approx({60: 3600, 3600: 604800}[bucket], abs=5)
+        # x is the bucket's time inside the window: cx = 64 + 820 * (t - from) / (to - from).
+        for t, cx in shown["points"]:
+            expected = 64 + 820 * (t - shown["from"]) / (shown["to"] - shown["from"])
+            assert cx == pytest.approx(expected, abs=0.06)
+        savings = httpx.get(f"{base}/v1/savings?bucket_seconds={bucket}", headers=headers).json()
+        rows = [line.split(",") for line in shown["csv"].strip().splitlines()]
+        assert rows[0] == [
+            "bucket_start_utc", "requests", "completion_tokens", "reference_estimate",
+            "saved_estimate",
+        ]  # fmt: skip
+        assert [float(v) for v in rows[-1][1:]] == [
+            sum(b[c] for b in savings["series"])
+            for c in ("requests", "completion_tokens", "reference_estimate", "saved_estimate")
+        ]
+        assert len(rows) - 2 == len(savings["series"]) == len(shown["points"])
+    assert len(week["points"]) < len(hour["points"])  # hourly buckets hold the ten minutes
 
 
 def test_report_file_shows_its_embedded_numbers(
