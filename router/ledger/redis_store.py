@@ -85,30 +85,33 @@ return 1
 
 
 # KEYS: the (one or two) series shards of a window, in order.
-# ARGV: width, first, end, bucket_seconds, shard span, first shard number.
+# ARGV: width, first, end, bucket_seconds, shard span, first shard number, then the metrics.
 # Sums stored buckets into reported buckets inside Redis, so a window of MAX_FINE stored buckets
-# returns at most MAX_POINTS rows: t, requests, completion, reference, saved (as text).
+# returns at most MAX_POINTS rows: t, then each metric (as text).
 _WINDOW = """
 local width, first, last, bucket = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]),
   tonumber(ARGV[4])
 local span, shard0 = tonumber(ARGV[5]), tonumber(ARGV[6])
+local n = #ARGV - 6
 local out, row_t, row = {}, nil, nil
 local function flush()
   if row and row[1] > 0 then
     table.insert(out, tostring(row_t))
-    for j = 1, 4 do table.insert(out, string.format('%.17g', row[j])) end
+    for j = 1, n do table.insert(out, string.format('%.17g', row[j])) end
   end
 end
 for start = first, last + bucket - 1, width do
   local key = KEYS[math.floor(start / span) - shard0 + 1]
   local p = width .. ':' .. start .. ':'
-  local v = redis.call('HMGET', key, p .. 'requests', p .. 'completion_tokens',
-    p .. 'reference_estimate', p .. 'saved_estimate')
+  local fields = {}
+  for j = 1, n do fields[j] = p .. ARGV[6 + j] end
+  local v = redis.call('HMGET', key, unpack(fields))
   local t = math.floor(start / bucket) * bucket
-  if t ~= row_t then flush(); row_t, row = t, {0, 0, 0, 0} end
-  if v[1] then
-    for j = 1, 4 do row[j] = row[j] + tonumber(v[j] or '0') end
+  if t ~= row_t then
+    flush(); row_t, row = t, {}
+    for j = 1, n do row[j] = 0 end
   end
+  for j = 1, n do row[j] = row[j] + tonumber(v[j] or '0') end
 end
 flush()
 return out
@@ -259,11 +262,12 @@ class RedisLedger:
         shards = range(shard_of(window.width, window.first), shard_of(window.width, window.end) + 1)
         keys = [f"{self.prefix}:ledger:series:{window.width}:{shard}" for shard in shards]
         args = [window.width, window.first, window.end, window.bucket_seconds, span, shards[0]]
-        flat = await self._window(keys=keys, args=args)
+        flat = await self._window(keys=keys, args=[*args, *SERIES_METRICS])
         series: dict[str, float] = {}
-        for i in range(0, len(flat), 5):
+        step = len(SERIES_METRICS) + 1
+        for i in range(0, len(flat), step):
             start = int(flat[i])
-            for metric, value in zip(SERIES_METRICS, flat[i + 1 : i + 5], strict=True):
+            for metric, value in zip(SERIES_METRICS, flat[i + 1 : i + step], strict=True):
                 series[series_field(window.width, start, metric)] = float(value)
         return series
 

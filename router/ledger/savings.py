@@ -86,12 +86,22 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
     deltas.extend(feedback_deltas(None, record.feedback))
     deltas.append(("latency", latency_key(record.latency_ms), 1))
     deltas.append(("last", "last_second", math.floor(record.time)))
+    per_bucket: dict[str, int | float] = {
+        "requests": 1,
+        "completion_tokens": record.completion_tokens,
+        "reference_estimate": reference,
+        "saved_estimate": saved,
+    }
+    for mechanism in SAVED_BY_KEYS:
+        per_bucket[f"saved_{mechanism}"] = float(record.saved_by.get(mechanism, 0.0))
+    if record.cost is not None:
+        per_bucket["cost"] = float(record.cost)
+        per_bucket["saved_cost"] = float(record.saved_cost or 0.0)
     for width, start in bucket_starts(record.time):
         deltas += [
-            ("series", series_field(width, start, "requests"), 1),
-            ("series", series_field(width, start, "completion_tokens"), record.completion_tokens),
-            ("series", series_field(width, start, "reference_estimate"), reference),
-            ("series", series_field(width, start, "saved_estimate"), saved),
+            ("series", series_field(width, start, metric), amount)
+            for metric, amount in per_bucket.items()
+            if amount
         ]
     return deltas
 

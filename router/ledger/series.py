@@ -30,7 +30,20 @@ __all__ = [
 ]
 
 SERIES_WIDTHS = (1, 60, 3600)
-SERIES_METRICS = ("requests", "completion_tokens", "reference_estimate", "saved_estimate")
+# Per bucket: requests and tokens, the saved estimate by mechanism, and money.
+SERIES_METRICS = (
+    "requests",
+    "completion_tokens",
+    "reference_estimate",
+    "saved_estimate",
+    "saved_routing",
+    "saved_early_exit",
+    "saved_sampling",
+    "cost",
+    "saved_cost",
+)
+_COUNTS = ("requests", "completion_tokens")
+_MONEY = ("cost", "saved_cost")
 MAX_POINTS = 1440  # a day of minutes
 MAX_FINE = 14_400  # stored buckets one window may read (4 h of seconds)
 
@@ -80,16 +93,17 @@ class SeriesWindow:
             row = buckets.setdefault(start // self.bucket_seconds * self.bucket_seconds, {})
             row[metric] = row.get(metric, 0.0) + value
         return [
-            {
-                "t": start,
-                "requests": round(row.get("requests", 0)),
-                "completion_tokens": round(row.get("completion_tokens", 0)),
-                "reference_estimate": round(row.get("reference_estimate", 0.0), 3) + 0.0,
-                "saved_estimate": round(row.get("saved_estimate", 0.0), 3) + 0.0,
-            }
+            {"t": start, **{m: _rounded(m, row.get(m, 0.0)) for m in SERIES_METRICS}}
             for start, row in sorted(buckets.items())
             if round(row.get("requests", 0))
         ]
+
+
+def _rounded(metric: str, value: float) -> float | int:
+    # Sums may be added up in another order (or in Redis' long doubles); round so they agree.
+    if metric in _COUNTS:
+        return round(value)
+    return round(float(value), 9 if metric in _MONEY else 3) + 0.0
 
 
 def check_bucket_seconds(bucket_seconds: int) -> int:

@@ -100,20 +100,29 @@
   }
 
   // Lines over a real time axis: x is the bucket's start time within the window, not its index.
-  function seriesChart(series, win) {
-    var el = document.getElementById("chart-series");
+  var TOKEN_LINES = [
+    ["completion_tokens", "var(--spent)"],
+    ["reference_estimate", "var(--reference)"],
+    ["saved_estimate", "var(--saved)"]
+  ];
+  var MECHANISM_LINES = [
+    ["saved_routing", "var(--saved)"],
+    ["saved_early_exit", "var(--spent)"],
+    ["saved_sampling", "var(--reference)"]
+  ];
+
+  function seriesChart(id, series, win, lines) {
+    var el = document.getElementById(id);
     var width = 900, height = 250, left = 64, right = 16, top = 12, bottom = 34;
     if (!series.length) { el.innerHTML = empty(width, 120, "no requests in this window"); return; }
-    var lines = [
-      ["completion_tokens", "var(--spent)"],
-      ["reference_estimate", "var(--reference)"],
-      ["saved_estimate", "var(--saved)"]
-    ];
     var max = 1;
-    series.forEach(function (b) { lines.forEach(function (l) { max = Math.max(max, b[l[0]]); }); });
+    series.forEach(function (b) { lines.forEach(function (l) { max = Math.max(max, b[l[0]] || 0); }); });
+    var min = 0;
+    series.forEach(function (b) { lines.forEach(function (l) { min = Math.min(min, b[l[0]] || 0); }); });
     var span = Math.max(win.to - win.from, 1);
     function x(t) { return left + (width - left - right) * Math.min(Math.max((t - win.from) / span, 0), 1); }
-    function y(v) { return top + (height - top - bottom) * (1 - v / max); }
+    // Negative savings (probes that never cut a stream) go below the zero line.
+    function y(v) { return top + (height - top - bottom) * (max - v) / (max - min); }
     var parts = ['<svg viewBox="0 0 ' + width + " " + height + '" role="img" data-from="' + win.from +
       '" data-to="' + win.to + '">'];
     [0, 0.5, 1].forEach(function (f) {
@@ -141,16 +150,20 @@
   }
 
   // The numbers of the chart as CSV (one row per bucket, then the window's total).
-  var CSV_COLUMNS = ["requests", "completion_tokens", "reference_estimate", "saved_estimate"];
+  var CSV_COLUMNS = ["requests", "completion_tokens", "reference_estimate", "saved_estimate",
+    "saved_routing", "saved_early_exit", "saved_sampling", "cost", "saved_cost"];
   function csv(series) {
     var rows = [["bucket_start_utc"].concat(CSV_COLUMNS).join(",")];
     var total = CSV_COLUMNS.map(function () { return 0; });
     series.forEach(function (b) {
       rows.push([new Date(b.t * 1000).toISOString()].concat(CSV_COLUMNS.map(function (c, i) {
-        total[i] += b[c]; return b[c];
+        total[i] += b[c] || 0; return b[c] || 0;
       })).join(","));
     });
-    rows.push(["total"].concat(total.map(function (v) { return Math.round(v * 1000) / 1000; })).join(","));
+    rows.push(["total"].concat(total.map(function (v, i) {
+      var digits = CSV_COLUMNS[i].indexOf("cost") >= 0 ? 1e9 : 1e3;
+      return Math.round(v * digits) / digits;
+    })).join(","));
     return rows.join("\n") + "\n";
   }
 
@@ -196,7 +209,8 @@
     var series = (lastData && lastData.series) || [];
     var win = chosenWindow(series);
     shown = inWindow(series, win);
-    seriesChart(shown, win);
+    seriesChart("chart-series", shown, win, TOKEN_LINES);
+    seriesChart("chart-mechanisms", shown, win, MECHANISM_LINES);
   }
   var shown = [];
 

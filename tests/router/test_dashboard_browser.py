@@ -301,14 +301,14 @@ def test_time_axis_window_picker_and_csv(ledger_site: tuple[str, str]) -> None:
             assert cx == pytest.approx(expected, abs=0.06)
         savings = httpx.get(f"{base}/v1/savings?bucket_seconds={bucket}", headers=headers).json()
         rows = [line.split(",") for line in shown["csv"].strip().splitlines()]
-        assert rows[0] == [
-            "bucket_start_utc", "requests", "completion_tokens", "reference_estimate",
-            "saved_estimate",
+        columns = [
+            "requests", "completion_tokens", "reference_estimate", "saved_estimate",
+            "saved_routing", "saved_early_exit", "saved_sampling", "cost", "saved_cost",
         ]  # fmt: skip
-        assert [float(v) for v in rows[-1][1:]] == [
-            sum(b[c] for b in savings["series"])
-            for c in ("requests", "completion_tokens", "reference_estimate", "saved_estimate")
-        ]
+        assert rows[0] == ["bucket_start_utc", *columns]
+        totals = [float(v) for v in rows[-1][1:]]
+        assert totals == pytest.approx([sum(b[c] for b in savings["series"]) for c in columns])
+        assert totals[4] + totals[5] + totals[6] == pytest.approx(totals[3])  # by mechanism
         assert len(rows) - 2 == len(savings["series"]) == len(shown["points"])
     assert len(week["points"]) < len(hour["points"])  # hourly buckets hold the ten minutes
 

@@ -103,6 +103,11 @@ def test_figures_of_three_requests() -> None:
             "completion_tokens": 100,
             "reference_estimate": 1000.0,
             "saved_estimate": 900.0,
+            "saved_routing": 900.0,
+            "saved_early_exit": 0.0,
+            "saved_sampling": 0.0,
+            "cost": 0.0002,
+            "saved_cost": 0.0099,
         },
         {
             "t": 1020,
@@ -110,6 +115,11 @@ def test_figures_of_three_requests() -> None:
             "completion_tokens": 650,
             "reference_estimate": 1050.0,
             "saved_estimate": 400.0,
+            "saved_routing": 0.0,
+            "saved_early_exit": 400.0,
+            "saved_sampling": 0.0,
+            "cost": 0.0061,  # the third record predates prices
+            "saved_cost": 0.004,
         },
     ]
     assert s["estimate"] is True
