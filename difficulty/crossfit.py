@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -110,12 +110,14 @@ def cross_fit(
     model_params: Mapping[str, Any] | None = None,
     profiles: Sequence[str] | None = None,
     correct_head: Mapping[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CrossFitted:
     """Train one model per fold on the other folds' items and score the held-out items.
 
     Folds are drawn by item, stratified by outcomes; items with identical prompt text always
     share a fold. `correct_head` overrides the P(correct) head's settings (fields of
-    `difficulty.profile_model.BoostSettings`, e.g. `ROUTING_HEAD`).
+    `difficulty.profile_model.BoostSettings`, e.g. `ROUTING_HEAD`). `progress(done, total)` is
+    called after each (fold, profile) fit, for a caller's progress bar.
     """
     table = ItemTable.from_outcomes(outcomes, profiles)
     enc = encoder if encoder is not None else Encoder()
@@ -148,6 +150,8 @@ def cross_fit(
             )
             p_correct[test, j] = np.clip(m.p_correct(x[test]), 0.0, 1.0)
             tokens[test, j] = m.tokens(x[test])
+            if progress is not None:
+                progress(k * p + j + 1, folds * p)
     return CrossFitted(
         item_ids=list(table.item_ids),
         prompts=list(table.prompts),

@@ -164,8 +164,10 @@ def evaluation_report(
     encoder: Encoder | None = None,
     model_params: Mapping[str, Any] | None = None,
     profiles: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
-    """Cross-fit the model on `outcomes` and evaluate it with the baselines on the same folds."""
+    """Cross-fit the model on `outcomes` and evaluate it with the baselines on the same folds
+    (`progress`: see `difficulty.crossfit.cross_fit`)."""
     cf = cross_fit(
         outcomes,
         folds=folds,
@@ -173,6 +175,7 @@ def evaluation_report(
         encoder=encoder,
         model_params=model_params,
         profiles=profiles,
+        progress=progress,
     )
     report = evaluate(cf)
     report["seed"] = seed

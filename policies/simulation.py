@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from difficulty.errors import InvalidInputError, NotFoundError
@@ -52,11 +52,12 @@ def simulate(
     sampling_prior: bool = False,
     z: float = CONFIDENCE_Z,
     recalibrate: bool = True,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The full report: routing when there are two or more profiles, search when rows have samples.
 
     Routing uses `difficulty.crossfit.cross_fit` so no item is scored by a model trained on it,
-    with its routing head (`ROUTING_HEAD`).
+    with its routing head (`ROUTING_HEAD`); `progress(done, total)` follows its fits.
     """
     costs = dict(costs or {})
     profiles = list(dict.fromkeys(o.profile for o in outcomes))
@@ -67,7 +68,12 @@ def simulate(
         from difficulty.crossfit import ROUTING_HEAD, cross_fit
 
         cf = cross_fit(
-            outcomes, folds=folds, seed=seed, profiles=profiles, correct_head=ROUTING_HEAD
+            outcomes,
+            folds=folds,
+            seed=seed,
+            profiles=profiles,
+            correct_head=ROUTING_HEAD,
+            progress=progress,
         )
         for j, name in enumerate(cf.profiles):
             priors[name] = {i: float(cf.p_correct[r, j]) for r, i in enumerate(cf.item_ids)}

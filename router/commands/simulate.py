@@ -84,6 +84,7 @@ def register(subparsers: Any) -> None:
     _add_search_arguments(parser)
     parser.add_argument("--report", required=True, metavar="FILE.json", help="write the report")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw the frontier")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
@@ -155,19 +156,23 @@ def run(args: argparse.Namespace) -> int:
         target = Target(accuracy_loss=loss)
     costs = {name: ProfileCost(name, price_in=i, price_out=o) for name, i, o in args.price}
     unit: CostUnit = args.cost_unit or ("money" if costs else "tokens")
-    report = simulate(
-        outcomes,
-        policy=PolicyConfig(args.policy, cost_unit=unit),
-        target=target,
-        reference=args.reference,
-        folds=args.folds,
-        seed=args.seed,
-        costs=costs,
-        plan=SamplingPlan(max_samples=args.max_samples, threshold=args.threshold),
-        orders=args.orders,
-        sampling_prior=args.sampling_prior,
-        recalibrate=not args.no_recalibrate,
-    )
+    from router.commands._progress import progress_bar
+
+    with progress_bar("cross-fitting", quiet=args.quiet) as progress:
+        report = simulate(
+            outcomes,
+            policy=PolicyConfig(args.policy, cost_unit=unit),
+            target=target,
+            reference=args.reference,
+            folds=args.folds,
+            seed=args.seed,
+            costs=costs,
+            plan=SamplingPlan(max_samples=args.max_samples, threshold=args.threshold),
+            orders=args.orders,
+            sampling_prior=args.sampling_prior,
+            recalibrate=not args.no_recalibrate,
+            progress=progress,
+        )
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     for line in _summary(report):
         print(line)

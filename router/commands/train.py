@@ -90,14 +90,18 @@ def run(args: argparse.Namespace) -> int:
     encoder.check()  # an unknown encoder fails before the data is read
     outcomes = load_outcomes(args.outcomes, args.dataset or ())
     params = dict(ROUTING_MODEL_PARAMS) if args.routing_head else {}
-    report = evaluation_report(
-        outcomes,
-        folds=args.folds,
-        seed=args.seed,
-        encoder=encoder,
-        profiles=args.profile,
-        model_params=params,
-    )
+    from router.commands._progress import progress_bar
+
+    with progress_bar("cross-fitting", quiet=args.quiet) as progress:
+        report = evaluation_report(
+            outcomes,
+            folds=args.folds,
+            seed=args.seed,
+            encoder=encoder,
+            profiles=args.profile,
+            model_params=params,
+            progress=progress,
+        )
     report = json_ready(report)
     print(format_report(report))
     if args.report:
