@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
             param="workers",
         )
     if args.check:
-        print(f"config ok: {len(settings.profiles)} profiles ({', '.join(settings.profiles)})")
+        print(_check(settings))
         return 0
     import uvicorn
 
@@ -73,6 +73,40 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _serve(uvicorn, target, args, settings)
     return 0
+
+
+def _check(settings: Any) -> str:
+    """What serving would need first, checked now: the difficulty model loads from its directory
+    and scores a prompt, every profile's predictor is one of its profiles, and the SQLite
+    ledger's directory exists; raises ConfigError naming the key otherwise."""
+    from difficulty.model import DifficultyModel
+    from router.app import default_model_dir
+    from router.errors import ConfigError
+
+    model_dir = Path(settings.model_dir) if settings.model_dir else default_model_dir()
+    if not model_dir.is_dir():
+        raise ConfigError(f"config key 'model_dir': no such directory {model_dir}", "model_dir")
+    model = DifficultyModel.load(model_dir)
+    model.predict_one("What is 2 + 3?")  # the encoder and every booster, as the first request
+    known = list(model.profiles_)
+    for name, profile in settings.profiles.items():
+        if profile.predictor and profile.predictor not in known:
+            key = f"profiles.{name}.predictor"
+            raise ConfigError(
+                f"config key '{key}': the difficulty model in {model_dir} has no profile "
+                f"{profile.predictor!r} (it has: {', '.join(known)})",
+                key,
+            )
+    url = settings.ledger.url
+    if url.startswith("sqlite:///"):
+        folder = Path(url.removeprefix("sqlite:///")).resolve().parent
+        if not folder.is_dir():
+            raise ConfigError(f"config key 'ledger.url': no such directory {folder}", "ledger.url")
+    return (
+        f"config ok: {len(settings.profiles)} profiles ({', '.join(settings.profiles)}); "
+        f"difficulty model {model_dir} ({len(known)} profiles, encoder {model.encoder_.name}) "
+        "scores prompts; every predictor is one of its profiles"
+    )
 
 
 @contextlib.contextmanager

@@ -144,6 +144,32 @@ def test_serve_refuses_a_bad_config_with_one_line(
     assert "not valid YAML" in capsys.readouterr().err
 
 
+def test_serve_check_loads_the_model_and_checks_predictors_and_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "gateway.yaml"
+    config = _config()
+    config["ledger"] = {"url": f"sqlite:///{tmp_path / 'ledger.db'}"}
+    path.write_text(yaml.safe_dump(config))
+    assert main(["serve", "--config", str(path), "--check"]) == 0
+    out = capsys.readouterr().out
+    assert "scores prompts; every predictor is one of its profiles" in out
+    assert not (tmp_path / "ledger.db").exists()  # checked, not opened
+    for key, change, message in (
+        (
+            "profiles.direct.predictor",
+            {"profiles": {**config["profiles"], "direct": {"model": "x", "predictor": "GPT-9"}}},
+            "'GPT-9'",
+        ),
+        ("model_dir", {"model_dir": str(tmp_path / "nowhere")}, "no such directory"),
+        ("ledger.url", {"ledger": {"url": "sqlite:////nowhere/at/all/l.db"}}, "/nowhere/at/all"),
+    ):
+        path.write_text(yaml.safe_dump({**config, **change}))
+        assert main(["serve", "--config", str(path), "--check"]) == 2, key
+        err = capsys.readouterr().err.strip()
+        assert err.count("\n") == 0 and message in err and key in err, err
+
+
 def test_serve_workers_need_a_shared_ledger(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
