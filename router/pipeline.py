@@ -98,7 +98,12 @@ class ModelRoute:
 
 def _policy_config(p: PolicySettings) -> PolicyConfig:
     return PolicyConfig(
-        kind=p.kind, lam=p.lam, epsilon=p.epsilon, profile=p.profile, cost_unit=p.cost_unit
+        kind=p.kind,
+        lam=p.lam,
+        epsilon=p.epsilon,
+        profile=p.profile,
+        cost_unit=p.cost_unit,
+        recalibration=tuple((name, slope, intercept) for name, slope, intercept in p.recalibration),
     )
 
 

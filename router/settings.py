@@ -172,6 +172,8 @@ class PolicySettings(BaseModel):
     epsilon: float = Field(default=0.0, ge=0.0)
     profile: str | None = None
     cost_unit: Literal["tokens", "money"] = "tokens"
+    # (profile, slope, intercept): P(correct) recalibrated as `thinkgate simulate` fitted it
+    recalibration: list[tuple[str, float, float]] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _fixed_needs_profile(self) -> PolicySettings:

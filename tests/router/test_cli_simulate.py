@@ -91,6 +91,20 @@ def test_simulate_routing_writes_the_report_keys_and_plot(tmp_path: Path) -> Non
     assert len(data["frontier"]) >= 2
     assert 0.0 <= data["cpt50"] <= 1.0 and 0.0 <= data["cpt80"] <= 1.0 and "apgr" in data
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The printed policy_config goes into a gateway config verbatim and is the policy it runs.
+    from dataclasses import asdict
+
+    from router.pipeline import _policy_config
+    from router.settings import settings_from_mapping
+
+    fitted = data["policy_config"]
+    assert fitted["recalibration"]  # fitted on the outcomes: the key #17 saw rejected
+    profiles = {
+        "direct": {"model": "openai/d", "predictor": "direct"},
+        "think": {"model": "openai/t", "predictor": "think"},
+    }
+    settings = settings_from_mapping({"profiles": profiles, "policy": fitted})
+    assert json.loads(json.dumps(asdict(_policy_config(settings.policy)))) == fitted
 
 
 def test_simulate_search_on_sampled_rows(
