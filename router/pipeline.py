@@ -22,6 +22,7 @@ from router.settings import PolicySettings, ProfileSettings, Settings
 from router.sources import SourceReport
 
 __all__ = [
+    "planned_tokens",
     "saved_by",
     "AUTO_MODEL",
     "MODEL_PREFIX",
@@ -108,15 +109,19 @@ def _policy_config(p: PolicySettings) -> PolicyConfig:
 
 
 def profile_cost(name: str, profile: ProfileSettings) -> ProfileCost:
-    """The policy's view of a profile: prices, limits and (search profiles) the sampling plan."""
+    """The policy's view of a profile: prices (the config's, else litellm's cost map), limits
+    and (search profiles) the sampling plan."""
+    from router.prices import profile_prices
+
     search = profile.search
     plan = None
     if search is not None:
         plan = SamplingPlan(search.max_samples, search.threshold, min_samples=search.min_samples)
+    price_in, price_out = profile_prices(profile.model, profile.price_in, profile.price_out)
     return ProfileCost(
         name=name,
-        price_in=profile.price_in,
-        price_out=profile.price_out,
+        price_in=price_in,
+        price_out=price_out,
         default_tokens=profile.default_tokens,
         max_tokens=profile.max_tokens,
         search=plan,
@@ -249,6 +254,16 @@ class Pipeline:
         )
 
 
+def planned_tokens(routing: Routing, answered: str) -> float | None:
+    """The forecast completion tokens of what was planned on `answered`: one sample, or a
+    search's maximum; None without a forecast."""
+    used = routing.predictions.get(answered)
+    if used is None or used.tokens is None:
+        return None
+    plan = routing.decision.sampling
+    return float(used.tokens) * (plan.max_samples if plan is not None else 1)
+
+
 def saved_by(
     routing: Routing, report: SourceReport | None, reference: str | None
 ) -> tuple[dict[str, float], dict[str, Any] | None, int | None]:
@@ -262,11 +277,7 @@ def saved_by(
     """
     ref_pred = routing.predictions.get(reference) if reference else None
     answered = report.profile if report is not None else routing.profile
-    used = routing.predictions.get(answered)
-    plan = routing.decision.sampling
-    planned = None if used is None or used.tokens is None else used.tokens
-    if planned is not None and plan is not None:
-        planned *= plan.max_samples
+    planned = planned_tokens(routing, answered)
     routed = 0.0
     if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
         routed = ref_pred.tokens - planned

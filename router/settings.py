@@ -107,8 +107,9 @@ class ProfileSettings(BaseModel):
     predictor: str | None = None
     prompt_style: Literal["direct", "step_by_step"] = "direct"
     max_tokens: int | None = Field(default=None, ge=1)
-    price_in: float = Field(default=0.0, ge=0.0)
-    price_out: float = Field(default=0.0, ge=0.0)
+    # Per token; None: litellm's bundled cost map for `model` (router/prices.py), else 0.
+    price_in: float | None = Field(default=None, ge=0.0)
+    price_out: float | None = Field(default=None, ge=0.0)
     default_tokens: float = Field(default=0.0, ge=0.0)
     params: dict[str, Any] = Field(default_factory=dict)
     timeout_s: float = Field(default=120.0, gt=0.0)
