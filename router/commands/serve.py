@@ -79,11 +79,10 @@ def _check(settings: Any) -> str:
     """What serving would need first, checked now: the difficulty model loads from its directory
     and scores a prompt, every profile's predictor is one of its profiles, and the SQLite
     ledger's directory exists; raises ConfigError naming the key otherwise."""
-    from difficulty.model import DifficultyModel
-    from router.app import default_model_dir
+    from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
     from router.errors import ConfigError
 
-    model_dir = Path(settings.model_dir) if settings.model_dir else default_model_dir()
+    model_dir = Path(settings.model_dir) if settings.model_dir else DEFAULT_MODEL_DIR
     if not model_dir.is_dir():
         raise ConfigError(f"config key 'model_dir': no such directory {model_dir}", "model_dir")
     model = DifficultyModel.load(model_dir)

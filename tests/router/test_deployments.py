@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from router.deployments import endpoints, for_router
 from router.errors import RateLimitedError, UpstreamRejectedError, UpstreamTimeoutError
-from router.replay_upstream import ReplayUpstream
+from router.replay.server import ReplayUpstream
 from router.server_thread import ServerThread
 from router.settings import ProfileSettings
 from tests.router.conftest import EASY, RunningGateway, replay_rows
