@@ -99,6 +99,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep the gateway running afterwards and print its /dashboard URL (Ctrl-C stops)",
     )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=0,
+        help="the gateway's port (default: a free one), e.g. to keep the dashboard at a known "
+        "address with --serve",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -114,6 +121,7 @@ def _options(args: argparse.Namespace) -> Any:
         model_dir=args.model_dir,
         limit=args.limit,
         out_dir=Path(args.out),
+        port=args.port,
     )
     if args.direct_profile:
         options.direct_profile = args.direct_profile

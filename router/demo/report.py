@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from difficulty.answers import answers_match, extract_answer
+from policies.savings import format_share, saved_share
 
 __all__ = ["RecordedPrompt", "PromptResult", "compute_figures", "format_figures", "grade"]
 
@@ -116,7 +117,8 @@ def _token_figures(
         "reference": reference,
         "spent": spent,
         "saved": saved,
-        "saved_share": _share(saved, reference),
+        # policies.savings: always-think is what was spent plus what was saved, measured.
+        "saved_share": saved_share(spent, saved),
         "saved_by": {"routing": routing, "early_exit": early, "rest": saved - routing - early},
         "always_direct": sum(by_id[res.item_id].direct_tokens for res in answered),
     }
@@ -169,12 +171,18 @@ def _ledger_estimate(savings: Mapping[str, Any]) -> dict[str, Any]:
         "reference_estimate": tokens.get("reference_estimate"),
         "saved_estimate": tokens.get("saved_estimate"),
         "saved_share": tokens.get("saved_share"),
+        "saved_percent": tokens.get("saved_percent"),
         "saved_by": dict(savings.get("saved_by", {})),
     }
 
 
 def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
+
+
+def _percent(value: float | None) -> str:
+    # Already a percentage, rounded once by the ledger (policies.savings).
+    return "n/a" if value is None else f"{value:.1f}%"
 
 
 def format_figures(figures: Mapping[str, Any]) -> str:
@@ -191,11 +199,12 @@ def format_figures(figures: Mapping[str, Any]) -> str:
         f"tokens spent       {tokens['spent']:,} completion tokens",
         f"always-think       {reference:,} (recorded "
         f"{figures.get('reference_model') or figures['think_profile']} outputs, same prompts)",
-        f"saved              {tokens['saved']:,} ({_pct(tokens['saved_share'])} of always-think)",
+        f"saved              {tokens['saved']:,} ({format_share(tokens['saved_share'])} of "
+        "always-think = spent + saved)",
         f"  by routing       {saved_by['routing']:,} "
-        f"({_pct(_share(saved_by['routing'], reference))})",
+        f"({format_share(_share(saved_by['routing'], reference))})",
         f"  by early exit    {saved_by['early_exit']:,} "
-        f"({_pct(_share(saved_by['early_exit'], reference))}; {figures['early_exits']} of "
+        f"({format_share(_share(saved_by['early_exit'], reference))}; {figures['early_exits']} of "
         f"{figures['requests_by_profile'].get(figures['think_profile'], 0)} thinking requests "
         f"exited early)",
     ]
@@ -216,7 +225,7 @@ def format_figures(figures: Mapping[str, Any]) -> str:
         by = estimate.get("saved_by") or {}
         lines.append(
             f"ledger estimate    saved {estimate['saved_estimate']:,.0f} "
-            f"({_pct(estimate.get('saved_share'))} of spent + saved; routing "
+            f"({_percent(estimate.get('saved_percent'))} of spent + saved, estimated; routing "
             f"{by.get('routing', 0):,.0f}, early exit {by.get('early_exit', 0):,.0f})"
         )
         lines.append(

@@ -61,6 +61,7 @@ class DemoOptions:
     chunk_tokens: int = DEFAULT_CHUNK_TOKENS
     limit: int | None = None
     out_dir: Path = field(default_factory=lambda: Path("thinkgate-demo"))
+    port: int = 0  # the gateway's port (0: a free one)
 
     def check(self) -> None:
         """Refuse impossible values before anything starts."""
@@ -74,6 +75,8 @@ class DemoOptions:
             raise InvalidInputError("--limit must be at least 1", param="limit")
         if self.chunk_tokens < 1:
             raise InvalidInputError("--chunk-tokens must be at least 1", param="chunk_tokens")
+        if not 0 <= self.port <= 65535:
+            raise InvalidInputError("--port must be between 0 and 65535", param="port")
 
 
 def bundled_config_path() -> Path:
@@ -244,7 +247,9 @@ class Demo:
                 settings, self._upstream.base_url, self.ledger_url, opts.model_dir
             )
             # Loading the difficulty model and its encoder takes a while on a small machine.
-            self._gateway = ServerThread(create_app(config), start_timeout=300).start()
+            self._gateway = ServerThread(
+                create_app(config), port=self.options.port, start_timeout=300
+            ).start()
         except BaseException:
             self._upstream.stop()
             self._upstream = None

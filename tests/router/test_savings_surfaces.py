@@ -129,6 +129,22 @@ def test_every_surface_prints_the_same_saved_share(
     figures["ledger stats"] = stats["tokens"]["saved_percent"]
     money["ledger stats"] = stats["money"]["saved_percent"]
 
+    # The demo prints the same ledger's estimate beside its measured figures.
+    from router.demo.report import PromptResult, RecordedPrompt, compute_figures, format_figures
+
+    recorded = [RecordedPrompt("a", "What is 3 + 4?", "7", 900, "7", 100, "7")]
+    demo = format_figures(
+        compute_figures(
+            recorded,
+            [PromptResult("a", "direct", 100, "7")],
+            think_profile="think",
+            ledger_savings=stats,
+        )
+    )
+    estimate = re.search(r"ledger estimate .*?\(([\d.]+)% of spent \+ saved, estimated", demo)
+    assert estimate is not None, demo
+    figures["demo (ledger estimate)"] = float(estimate.group(1))
+
     out = tmp_path / "report.html"
     assert main(["report", "--ledger", sqlite_url, "--out", str(out)]) == 0
     printed = re.findall(r"estimate, ([\d.]+)% of spent", capsys.readouterr().out)

@@ -88,6 +88,7 @@ def test_ledger_estimate_is_shown_next_to_the_measured_figures() -> None:
             "reference_estimate": 5000.0,
             "saved_estimate": 1200.0,
             "saved_share": 0.25,  # 1,200 of 3,600 spent + 1,200 saved
+            "saved_percent": 25.0,
         },
         "saved_by": {"routing": 1000.0, "early_exit": 200.0, "sampling": 0.0},
     }
@@ -96,10 +97,12 @@ def test_ledger_estimate_is_shown_next_to_the_measured_figures() -> None:
     assert figures["ledger_estimate"]["saved_estimate"] == 1200.0
     assert figures["ledger_estimate"]["saved_by"]["routing"] == 1000.0
     text = format_figures(figures)
-    assert "ledger estimate    saved 1,200 (25.0% of spent + saved; routing 1,000" in text
+    assert (
+        "ledger estimate    saved 1,200 (25.0% of spent + saved, estimated; routing 1,000" in text
+    )
     assert "always-think forecast: 5,000)" in text
     assert "requests/profile   direct 1" in text
-    assert "saved              900 (90.0% of always-think)" in text
+    assert "saved              900 (90.0% of always-think = spent + saved)" in text
 
 
 def test_per_prompt_rows_say_what_happened_to_each_prompt() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +136,9 @@ def _config(path: Path) -> Path:
 
 
 def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
     options = DemoOptions(
         outcomes_path=str(_recordings(tmp_path / "traffic.jsonl")),
         direct_profile="small",
@@ -142,8 +146,10 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
         config_path=str(_config(tmp_path / "gateway.yaml")),
         tokens_per_second=None,
         out_dir=tmp_path / "demo",
+        port=port,
     )
     with Demo(options) as demo:
+        assert demo.gateway_url.endswith(f":{port}")  # --port: the dashboard at a known address
         figures = demo.run()
         assert figures["errors"] == 0
         assert figures["requests_by_profile"] == {"deep": 2}
@@ -171,6 +177,7 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
     ("args", "message"),
     [
         (["--concurrency", "0"], "--concurrency must be at least 1"),
+        (["--port", "70000"], "--port must be between 0 and 65535"),
         (["--limit", "0"], "--limit must be at least 1"),
         (["--tokens-per-second", "-1"], "--tokens-per-second must be positive"),
         (["--dataset", "no-such-dataset"], "no-such-dataset"),
