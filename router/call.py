@@ -19,13 +19,13 @@ from starlette.requests import Request
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.effort import EffortResolution
+from policies.profiles import ProfileCost
+from policies.savings import Money, record_money
 from router.chat_request import ChatRequest
 from router.dialects import ChunkRewriter, describe, rewrite_message
 from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
-from policies.profiles import ProfileCost
-from policies.savings import Money, record_money
 from router.ledger.record import LedgerRecord
 from router.pipeline import Routing, planned_tokens, saved_by
 from router.request_plan import RequestPlan, plan_chat, upstream_params

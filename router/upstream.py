@@ -24,6 +24,7 @@ from typing import Any
 import anyio
 
 from difficulty.errors import ThinkgateError
+from router.deployments import Deployments
 from router.errors import (
     RateLimitedError,
     UpstreamError,
@@ -31,7 +32,6 @@ from router.errors import (
     UpstreamTimeoutError,
 )
 from router.providers import LITELLM_KWARGS, supported_params, uses_http_transport
-from router.deployments import Deployments
 from router.settings import LoadBalancingSettings, ProfileSettings
 from router.sources import SourceReport
 from router.sse import SSEReader
