@@ -19,15 +19,13 @@ from starlette.requests import Request
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.effort import EffortResolution
-from policies.profiles import ProfileCost
-from policies.savings import Money, record_money
 from router.chat_request import ChatRequest
 from router.dialects import ChunkRewriter, describe, rewrite_message
 from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
 from router.ledger.record import LedgerRecord
-from router.pipeline import Routing, planned_tokens, saved_by
+from router.pipeline import Routing, saved_by
 from router.request_plan import RequestPlan, plan_chat, upstream_params
 from router.search import open_search
 from router.sources import ChunkSource, SourceReport
@@ -347,7 +345,9 @@ class Call:
         ref_pred = routing.predictions.get(reference) if reference else None
         savings, early_exit, probe_tokens = saved_by(routing, report, reference)
         answered = report.profile if report is not None else routing.profile
-        money = self._money(answered, int(prompt_tokens), int(completion_tokens), savings)
+        money = self.gateway.ready_pipeline().money(
+            routing, answered, int(prompt_tokens), int(completion_tokens), savings
+        )
         store_text = self.settings.ledger.store_text
         return LedgerRecord(
             request_id=routing.request_id,
@@ -383,26 +383,6 @@ class Call:
             cost=money.cost,
             reference_cost=money.reference,
             saved_cost=money.saved,
-        )
-
-    def _money(
-        self, answered: str, prompt_tokens: int, completion_tokens: int, savings: dict[str, float]
-    ) -> Money:
-        # The token savings, priced mechanism by mechanism (policies.savings.record_money).
-        costs = self.gateway.pipeline.costs if self.gateway.pipeline is not None else {}
-        reference = self.settings.reference_profile
-        ref_pred = self.routing.predictions.get(reference) if reference else None
-        planned = planned_tokens(self.routing, answered)
-        forecasts = None
-        if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
-            forecasts = (float(ref_pred.tokens), planned)
-        return record_money(
-            prompt_tokens,
-            completion_tokens,
-            savings,
-            costs.get(answered) or ProfileCost(answered),
-            costs.get(reference) if reference else None,
-            forecasts,
         )
 
 

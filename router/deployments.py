@@ -22,8 +22,8 @@ from router.settings import LoadBalancingSettings, ProfileSettings
 
 __all__ = ["Attempt", "Deployments", "endpoints", "for_router"]
 
-# Opens one stream on (profile name, endpoint settings); raises ThinkgateError.
-Attempt = Callable[[str, ProfileSettings], Awaitable[Any]]
+# Opens one stream on (profile name, endpoint settings, messages, params); raises ThinkgateError.
+Attempt = Callable[[str, ProfileSettings, list[dict[str, Any]], Mapping[str, Any]], Awaitable[Any]]
 
 
 def endpoints(profile: ProfileSettings) -> list[ProfileSettings]:
@@ -96,7 +96,9 @@ class Deployments:
         self._fast = balancing.strategy == "simple-shuffle"
         self._router = _build_router(self.profiles, self._table, balancing, self._run)
 
-    async def open(self, name: str, messages: list[dict[str, Any]]) -> Any:
+    async def open(
+        self, name: str, messages: list[dict[str, Any]], params: Mapping[str, Any]
+    ) -> Any:
         """A stream of profile `name` (or of a fallback): the first chunk is already read."""
         retries = self.profiles[name].retries
         replay: list[tuple[str, int, ThinkgateError]] = []
@@ -104,20 +106,20 @@ class Deployments:
             group = self._table[name]
             index = 0 if len(group) == 1 else await self._pick(name, messages)
             try:
-                return await self._attempt(name, group[index])
+                return await self._attempt(name, group[index], messages, params)
             except ThinkgateError as err:
                 if len(group) == 1:
                     replay.append((name, index, err))
                 else:
                     exc = for_router(err, group[index].model)
                     self._router.health().record_failure(f"{name}#{index}", exc, err.status)
-        token = _REPLAY.set(replay)
+        token = _CALL.set((messages, params, replay))
         try:
             return await self._router.acompletion(
                 model=name, messages=messages, stream=True, num_retries=retries
             )
         finally:
-            _REPLAY.reset(token)
+            _CALL.reset(token)
 
     async def _pick(self, name: str, messages: list[dict[str, Any]]) -> int:
         deployment = await self._router.select(name, messages=messages)
@@ -128,19 +130,21 @@ class Deployments:
         info = kwargs.get("model_info") or {}
         name, index = info["thinkgate_profile"], info["thinkgate_deployment"]
         endpoint = self._table[name][index]
-        replay = _REPLAY.get([])
+        messages, params, replay = _CALL.get()
         if replay and replay[0][:2] == (name, index):
             raise for_router(replay.pop()[2], endpoint.model)
         try:
-            return await self._attempt(name, endpoint)
+            return await self._attempt(name, endpoint, messages, params)
         except ThinkgateError as err:
             raise for_router(err, endpoint.model) from err
 
 
-# A failure the gateway's own first attempt met, for the Router to take as its first attempt (a
-# list shared by the Router's attempts, whichever task context they run in).
-_REPLAY: contextvars.ContextVar[list[tuple[str, int, ThinkgateError]]] = contextvars.ContextVar(
-    "thinkgate_replayed_failure"
+# The request a Router call's attempts open (the Router passes its own kwargs, which must not
+# reshape ours), and a failure the gateway's own first attempt met, for the Router to take as
+# its first attempt (a list shared by the attempts, whichever task context they run in).
+_Replay = list[tuple[str, int, ThinkgateError]]
+_CALL: contextvars.ContextVar[tuple[list[dict[str, Any]], Mapping[str, Any], _Replay]] = (
+    contextvars.ContextVar("thinkgate_router_call")
 )
 
 

@@ -16,6 +16,7 @@ from difficulty.errors import InvalidInputError
 from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
 from policies.routing import PolicyConfig, PredictionLike, decide, forced
+from policies.savings import Money, record_money
 from router.errors import ModelNotFoundError
 from router.scoring import Predictor, Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
@@ -251,6 +252,30 @@ class Pipeline:
             difficulty=self.difficulty(predictions),
             forced=route.profile is not None,
             decision_ms=(time.perf_counter() - t0) * 1000.0,
+        )
+
+    def money(
+        self,
+        routing: Routing,
+        answered: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        savings: Mapping[str, float],
+    ) -> Money:
+        """The token savings of a finished request, priced mechanism by mechanism."""
+        reference = self.settings.reference_profile
+        ref_pred = routing.predictions.get(reference) if reference else None
+        planned = planned_tokens(routing, answered)
+        forecasts = None
+        if ref_pred is not None and ref_pred.tokens is not None and planned is not None:
+            forecasts = (float(ref_pred.tokens), planned)
+        return record_money(
+            prompt_tokens,
+            completion_tokens,
+            savings,
+            self.costs.get(answered) or ProfileCost(answered),
+            self.costs.get(reference) if reference else None,
+            forecasts,
         )
 
 

@@ -1,22 +1,17 @@
 """Calls to LLM endpoints: the only module that talks to them, and the only one that translates
 network errors.
 
-Every call streams. Two transports: litellm (`acompletion(stream=True)`, for every provider it
-knows) and a direct SSE client on aiohttp for self-hosted OpenAI-compatible endpoints (vLLM,
-SGLang, llama.cpp, the replay upstream), because litellm's per-chunk processing costs ~0.7 ms of
-CPU per chunk, which dominates the gateway's overhead under load (aiohttp's C parser, rather than
-httpx, took a streamed request's gateway CPU from ~40 to ~25 ms in bench/gateway.py). Which
-deployment of a profile answers, and what happens to failures before the first chunk (timeouts,
-refused connections, 5xx, 429: retries with backoff honouring Retry-After, cooldowns, the
-profile's fallbacks), is litellm's Router (router/deployments.py); failures after the first
-chunk surface as an UpstreamError for the caller to end its stream with.
+Every call streams, through litellm (every provider it knows) or a direct SSE client on aiohttp
+for OpenAI-compatible endpoints (litellm's per-chunk processing, ~0.7 ms of CPU a chunk, would
+dominate the gateway's overhead). Which deployment answers, and failures before the first chunk
+(retries honouring Retry-After, cooldowns, fallbacks), are litellm's Router's
+(router/deployments.py); failures after it end the caller's stream with an UpstreamError.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -151,13 +146,6 @@ class UpstreamStream:
             # Shielded: a second cancellation must not leave the connection open.
             with anyio.CancelScope(shield=True):
                 await self._close()
-
-
-# The request an attempt of litellm's Router opens: set around each call, read by the attempt
-# (the Router passes its own kwargs, which must not reshape ours).
-_REQUEST: contextvars.ContextVar[tuple[list[Chunk], Mapping[str, Any]]] = contextvars.ContextVar(
-    "thinkgate_upstream_request"
-)
 
 
 class Upstream:
@@ -317,9 +305,10 @@ class Upstream:
             raise
         return UpstreamStream(name, next_chunk, wrapper.aclose, first)
 
-    async def _open_once(self, name: str, endpoint: ProfileSettings) -> UpstreamStream:
+    async def _open_once(
+        self, name: str, endpoint: ProfileSettings, messages: list[Chunk], params: Mapping[str, Any]
+    ) -> UpstreamStream:
         """One attempt on one deployment (`endpoint`) of profile `name`: the Router's host."""
-        messages, params = _REQUEST.get()
         opener = self._open_http if uses_http_transport(endpoint) else self._open_litellm
         try:
             async with asyncio.timeout(endpoint.timeout_s):
@@ -329,22 +318,17 @@ class Upstream:
         except Exception as exc:
             raise translate_error(exc, name) from exc
 
-    # -- deployments, retries and failover: litellm's Router ---------------------------------
-
     async def open(
         self, name: str, messages: list[Chunk], params: Mapping[str, Any]
     ) -> UpstreamStream:
         """Open a stream on profile `name` (or a fallback): a deployment litellm's Router picks,
         with its retries, cooldowns and fallbacks for failures before the first chunk."""
-        token = _REQUEST.set((messages, params))
         try:
-            stream: UpstreamStream = await self._deployments.open(name, messages)
+            stream: UpstreamStream = await self._deployments.open(name, messages, params)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise translate_error(exc, name) from exc
-        finally:
-            _REQUEST.reset(token)
         return stream
 
     async def complete_text(
