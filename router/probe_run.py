@@ -20,13 +20,16 @@ from policies.convergence import (
     ProbeTracker,
     chatml_prompt,
 )
+from router.errors import UpstreamRejectedError
 from router.settings import ProbeSettings
 from router.sources import ProbeReport
 from router.upstream import Upstream
 
 __all__ = ["ProbeRunner", "probe_params"]
 
-# An endpoint that failed this many probes in a row is not asked again for this stream.
+# An endpoint that failed this many probes in a row is not asked again for this stream; one that
+# refused a probe (its 4xx: e.g. the prompt is over its context) at once, since every later probe
+# carries the same fields and a longer prompt.
 _MAX_FAILURES = 3
 
 _Reply = tuple[str, int | None, int | None]
@@ -81,8 +84,10 @@ class ProbeRunner:
         if task.cancelled():
             self.tracker.cancel()
             return None
-        if task.exception() is not None:
-            self.failures += 1
+        error = task.exception()
+        if error is not None:
+            refused = isinstance(error, UpstreamRejectedError)
+            self.failures = _MAX_FAILURES if refused else self.failures + 1
             self.failed += 1
             self.tracker.cancel()
             return None

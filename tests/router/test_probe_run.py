@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from difficulty.outcomes import Outcome
-from policies.convergence.probe import DEFAULT_SUFFIX
+from policies.convergence.probe import DEFAULT_SUFFIX, chatml_prompt
 from policies.convergence.thinking import estimate_tokens
 from router.replay.server import ReplayUpstream
 from tests.router.completions_server import CompletionsServer, serve_completions
@@ -30,7 +30,7 @@ REASONING = _OPENING + _VERIFY * 60
 RESPONSE = "There are \\boxed{72} cookies left."
 
 
-def cookie_row() -> Outcome:
+def cookie_row(reasoning: str = REASONING) -> Outcome:
     """The recorded thinking trace the probe tests stream: the answer, then long re-checking."""
     return Outcome(
         id="cookies",
@@ -38,7 +38,7 @@ def cookie_row() -> Outcome:
         profile="QwQ-32B",
         correct=True,
         tokens=1200,
-        reasoning=REASONING,
+        reasoning=reasoning,
         response=RESPONSE,
     )
 
@@ -177,6 +177,34 @@ def test_a_dead_probe_endpoint_leaves_the_stream_alone(
     record = next(r for r in gw.records() if r.request_id == rid)
     assert record.early_exit is None and record.status == 200
     assert record.probe_tokens == 0 and record.saved_by["early_exit"] == 0
+
+
+def test_a_probe_refused_for_length_is_no_answer_and_ends_the_probing(
+    paced: ReplayUpstream, gateway_factory: Callable[..., RunningGateway], tmp_path: Any
+) -> None:
+    # The endpoint's context holds the first probe (due at 40 thinking tokens: 24 words) but not
+    # the second (80 tokens on: 46 words or more), refused as llama.cpp refuses it, with a 400.
+    head = chatml_prompt(
+        [("user", QUESTION)], system="You are a careful assistant.", think_open="<think>\n"
+    )
+    context = len(head.split()) + 35 + len(DEFAULT_SUFFIX.split()) + 16
+    rule = _answers("72}\n\nSo there are 72 cookies.")
+    with serve_completions(rule=rule, context=context) as server:
+        gw = gateway_factory(probe_config(paced, server.base_url, tmp_path))
+        rid, chunks, _ = stream_chat(gw)
+        replies = list(server.seen.replies)
+    # The stream ran whole: one agreeing answer and a refusal are not k=2 agreeing probes.
+    assert joined(chunks, "reasoning_content") == REASONING
+    assert joined(chunks, "content") == RESPONSE
+    answered = [r for r in replies if "choices" in r]
+    refused = [r["error"]["code"] for r in replies if "error" in r]
+    # Every later probe is longer: the first refusal ended the probing of this stream.
+    assert len(answered) == 1 and refused == ["context_length_exceeded"]
+    record = next(r for r in gw.records() if r.request_id == rid)
+    assert record.early_exit is None and record.status == 200
+    # Only the answered probe's tokens are spent; the refused one cost nothing.
+    assert record.probe_tokens == answered[0]["usage"]["completion_tokens"] > 0
+    assert record.saved_by["early_exit"] == -record.probe_tokens
 
 
 def test_with_prefill_the_continuation_answers_non_streamed_requests_too(
