@@ -26,6 +26,10 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed (see 
 
 from tests.router.test_probe_llamacpp import _free_port, smollm2_gguf  # noqa: E402
 
+# A limit on each call, not a timing claim: on a loaded 2-core machine llama.cpp takes up to two
+# minutes for one grammar-constrained call of SmolLM2 (146 s seen at load 15).
+TIMEOUT_S = 300.0
+
 
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -34,14 +38,14 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("llama") / "server.log"
     command = [
         sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()),
-        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
+        "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1",
         "--chat_format", "chatml-function-calling", "--embedding", "true",
-    ]  # fmt: skip
+    ]  # fmt: skip  # one thread: see test_probe_llamacpp's fixture
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
@@ -71,7 +75,7 @@ class Recorder:
         from starlette.responses import Response, StreamingResponse
         from starlette.routing import Route
 
-        client = httpx.AsyncClient(timeout=120.0)
+        client = httpx.AsyncClient(timeout=TIMEOUT_S)
 
         async def forward(request: Request) -> Response:
             path = request.path_params["path"]
@@ -109,7 +113,7 @@ def gw(recorder: Recorder, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     db = tmp_path_factory.mktemp("llama-gw") / "ledger.db"
     profile = {"model": "openai/smollm2", "api_base": recorder.url, "predictor": "Qwen2.5-32B"}  # type: ignore[attr-defined]
     config = {
-        "profiles": {"llama": {**profile, "timeout_s": 120}},
+        "profiles": {"llama": {**profile, "timeout_s": TIMEOUT_S}},
         "policy": {"kind": "fixed", "profile": "llama"},
         "ledger": {"url": f"sqlite:///{db}"},
     }
@@ -119,7 +123,7 @@ def gw(recorder: Recorder, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def client(gw: RunningGateway) -> OpenAI:
-    return OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0, timeout=120)
+    return OpenAI(base_url=gw.base_url, api_key="unused", max_retries=0, timeout=TIMEOUT_S)
 
 
 QUESTION = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
@@ -202,5 +206,11 @@ def test_llamacpp_responses_api_and_langchain(gw: RunningGateway, recorder: Reco
         model="thinkgate/llama", input="Say hi.", max_output_tokens=12, store=False
     )
     assert reply.output_text and recorder.last("chat/completions")["max_tokens"] == 12
-    llm = ChatOpenAI(model="thinkgate/llama", base_url=gw.base_url, api_key="unused", max_tokens=8)  # type: ignore[arg-type]
+    llm = ChatOpenAI(
+        model="thinkgate/llama",
+        base_url=gw.base_url,
+        api_key="unused",  # type: ignore[arg-type]
+        max_tokens=8,
+        timeout=TIMEOUT_S,
+    )
     assert llm.invoke("Say hi.").content

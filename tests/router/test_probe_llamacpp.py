@@ -11,7 +11,6 @@ llama.cpp reported.
 from __future__ import annotations
 
 import importlib.util
-import os
 import socket
 import subprocess
 import sys
@@ -42,12 +41,20 @@ pytest.importorskip(
 # SmolLM2's chat template: ChatML with this system prompt when the chat has none.
 SMOLLM2_SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 # A thinking model re-verifying a boxed answer; long, so that only the probes can end it early.
+# Its own trace, not test_probe_run's: SmolLM2-135M closes the probes' box on 72 wherever this
+# one is cut, but on that one (which never writes a box) it mostly opens LaTeX or says 180.
 REASONING = (
     "Okay, 12 trays of 15 is 180 cookies. Selling 108 leaves 180 - 108 = 72. "
     "So the answer is \\boxed{72}. "
     + "Checking once more: 12 times 15 is 180, and 180 minus 108 is 72. "
     "So the answer is \\boxed{72}. " * 25
 )
+
+
+# llama.cpp's context: the longest probe (the chat, all of REASONING, the suffix) must fit, or
+# llama.cpp refuses the late probes with context_length_exceeded.
+N_CTX = 2048
+MAX_TOKENS = 4
 
 
 def smollm2_gguf() -> Path:
@@ -81,15 +88,17 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "--port",
         str(port),
         "--n_ctx",
-        "2048",
+        str(N_CTX),
+        # One thread: on a CPU shared with the gateway, the tests and other load, llama.cpp's
+        # threads wait on each other at every layer; one thread is as fast there or faster.
         "--n_threads",
-        str(max(1, min(4, os.cpu_count() or 1))),
+        "1",
     ]
     with log.open("wb") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # a limit: imports and load are slow under load
         while True:
             if process.poll() is not None:
                 pytest.fail(f"llama.cpp server exited: {log.read_text()[-2000:]}")
@@ -108,12 +117,13 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def paced() -> Iterator[ReplayUpstream]:
-    """The thinking stream (~2 min in full), slow enough for probes on a busy CPU to keep up.
+    """REASONING streamed (~3.5 min in full), slow enough for probes on a busy CPU to keep up.
 
     Each probe must prefill the thinking that arrived since the last one; on a loaded 2-core
-    machine llama.cpp prefills SmolLM2 at under 10 tokens/s, so a faster stream outruns it.
+    machine llama.cpp prefills SmolLM2 at ~6 tokens/s, so a faster stream outruns it. The cut
+    comes after two probes (seconds on a quiet machine, about a minute on one at load 15).
     """
-    with ReplayUpstream([cookie_row()], tokens_per_second=6) as upstream:
+    with ReplayUpstream([cookie_row(REASONING)], tokens_per_second=4) as upstream:
         yield upstream
 
 
@@ -124,11 +134,24 @@ def recorder(llama: str) -> Iterator[CompletionsServer]:
 
 
 def test_probes_to_llamacpp_cut_a_thinking_stream(
+    llama: str,
     paced: ReplayUpstream,
     recorder: CompletionsServer,
     gateway_factory: Callable[..., RunningGateway],
     tmp_path: Any,
 ) -> None:
+    head = (
+        f"<|im_start|>system\n{SMOLLM2_SYSTEM}<|im_end|>\n"
+        f"<|im_start|>user\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n<think>\n"
+    )
+    # Every probe fits llama.cpp's context, the last possible one included (by its tokenizer).
+    longest = head + REASONING + DEFAULT_SUFFIX
+    count = httpx.post(
+        llama.removesuffix("/v1") + "/extras/tokenize/count",
+        json={"input": longest},
+        timeout=60,
+    )
+    assert count.json()["count"] + MAX_TOKENS <= N_CTX
     config = probe_config(
         paced,
         recorder.base_url,
@@ -136,7 +159,7 @@ def test_probes_to_llamacpp_cut_a_thinking_stream(
         k=2,
         interval_tokens=30,
         min_tokens=40,
-        max_tokens=4,
+        max_tokens=MAX_TOKENS,
         timeout_s=120,  # a loaded CI machine prefills slowly; a timed-out probe is wasted
         system=SMOLLM2_SYSTEM,
     )
@@ -146,7 +169,7 @@ def test_probes_to_llamacpp_cut_a_thinking_stream(
 
     # The client's stream is whole: thinking cut short, one answer, one stop, then [DONE].
     reasoning, content = joined(chunks, "reasoning_content"), joined(chunks, "content")
-    assert 0 < len(reasoning) < len(REASONING)
+    assert REASONING.startswith(reasoning) and 0 < len(reasoning) < len(REASONING)
     finishes = [c["choices"][0].get("finish_reason") for c in chunks if c["choices"]]
     assert finishes[-1] == "stop" and finishes.count("stop") == 1
     assert chunks[-1]["usage"]["completion_tokens"] > 0
@@ -154,25 +177,22 @@ def test_probes_to_llamacpp_cut_a_thinking_stream(
     assert wait_for(lambda: paced.stats.disconnects > before)
 
     # Every probe went to llama.cpp's /v1/completions: the chat, the thinking so far, the suffix.
-    head = (
-        f"<|im_start|>system\n{SMOLLM2_SYSTEM}<|im_end|>\n"
-        f"<|im_start|>user\n{QUESTION}<|im_end|>\n<|im_start|>assistant\n<think>\n"
-    )
     bodies, replies = recorder.seen.bodies, recorder.seen.replies
     assert len(bodies) >= 2
+    assert [r.get("object") for r in replies] == ["text_completion"] * len(replies)
     for body in bodies:
         prompt = body["prompt"]
         assert prompt.startswith(head) and prompt.endswith(DEFAULT_SUFFIX)
         assert reasoning.startswith(prompt[len(head) : -len(DEFAULT_SUFFIX)])
-        assert body["max_tokens"] == 4 and body["temperature"] == 0.0
+        assert body["max_tokens"] == MAX_TOKENS and body["temperature"] == 0.0
     # llama.cpp tokenised each longer prefix: its prompt counts grow with the thinking.
     prompt_counts = [r["usage"]["prompt_tokens"] for r in replies]
     assert prompt_counts == sorted(prompt_counts) and len(set(prompt_counts)) == len(replies)
-    assert all(r["object"] == "text_completion" for r in replies)
 
     record = next(r for r in gw.records() if r.request_id == rid)
     exit_ = record.early_exit
     assert exit_ is not None and exit_["mode"] == "probe" and exit_["answer_from"] == "probe"
+    assert exit_["answer"] == "72"  # the trace's answer, not one SmolLM2 made up
     said = [p["answer"] for p in exit_["probe_answers"]]
     assert said[-2:] == [exit_["answer"]] * 2  # the last k probes agreed on the exit answer
     # ... and that is what llama.cpp wrote to close the box the suffix opened.
