@@ -117,13 +117,13 @@ def llama(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def paced() -> Iterator[ReplayUpstream]:
-    """REASONING streamed (~3.5 min in full), slow enough for probes on a busy CPU to keep up.
+    """REASONING streamed (~7 min in full), slow enough for probes on a busy CPU to keep up.
 
-    Each probe must prefill the thinking that arrived since the last one; on a loaded 2-core
-    machine llama.cpp prefills SmolLM2 at ~6 tokens/s, so a faster stream outruns it. The cut
-    comes after two probes (seconds on a quiet machine, about a minute on one at load 15).
+    Each probe must prefill the thinking that arrived while the last one ran; on a 2-core machine
+    at load 15-20 llama.cpp prefills SmolLM2 at 1-5 tokens/s, so a faster stream outruns it. The
+    cut comes after two probes: ~25 s on a quiet machine, about two minutes at load 15.
     """
-    with ReplayUpstream([cookie_row(REASONING)], tokens_per_second=4) as upstream:
+    with ReplayUpstream([cookie_row(REASONING)], tokens_per_second=2) as upstream:
         yield upstream
 
 
@@ -152,6 +152,10 @@ def test_probes_to_llamacpp_cut_a_thinking_stream(
         timeout=60,
     )
     assert count.json()["count"] + MAX_TOKENS <= N_CTX
+    # llama.cpp starts with the chat in its prefix cache, as the server streaming the thinking
+    # would have it: the first probe prefills only the thinking and the suffix.
+    warm = {"prompt": head, "max_tokens": 1, "temperature": 0.0}
+    assert httpx.post(f"{llama}/completions", json=warm, timeout=300).status_code == 200
     config = probe_config(
         paced,
         recorder.base_url,
@@ -160,7 +164,7 @@ def test_probes_to_llamacpp_cut_a_thinking_stream(
         interval_tokens=30,
         min_tokens=40,
         max_tokens=MAX_TOKENS,
-        timeout_s=120,  # a loaded CI machine prefills slowly; a timed-out probe is wasted
+        timeout_s=300,  # a loaded CI machine prefills slowly; a timed-out probe is wasted
         system=SMOLLM2_SYSTEM,
     )
     gw = gateway_factory(config)
