@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from difficulty.errors import InvalidInputError, ThinkgateError
 from router.errors import PermissionDeniedError
@@ -115,6 +116,14 @@ class KeyGuard:
             await self.counters.add(f"{key.name}:tokens", 86_400, tokens)
         if policy.budget is not None and cost > 0 and math.isfinite(cost):
             await self.counters.add(f"{key.name}:spend", BUDGET_PERIODS[policy.budget_period], cost)
+
+    async def charge(self, key: ApiKey | None, record: Any, prices: Any) -> None:
+        """Count a ledger record's tokens, at `prices` (a profile's price_in and price_out),
+        against `key` (None: no key)."""
+        if key is None:
+            return
+        cost = record.prompt_tokens * prices.price_in + record.completion_tokens * prices.price_out
+        await self.account(key, record.prompt_tokens + record.completion_tokens, cost)
 
     @staticmethod
     def _over(what: str, code: str, window_s: int, now: float) -> KeyLimitError:

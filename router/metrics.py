@@ -6,8 +6,11 @@ Token savings are estimates (against the reference profile), like the ledger's.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
@@ -89,6 +92,18 @@ class GatewayMetrics:
             "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
             ["profile", "dialect"], namespace=ns, registry=reg,
         )  # fmt: skip
+        self.ledger_backlog = Gauge(
+            "ledger_backlog_records", "Records not yet in the ledger store, by where they wait.",
+            ["where"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.ledger_dropped = Gauge(
+            "ledger_dropped_records", "Records the full spool refused since the process started.",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.ledger_store_up = Gauge(
+            "ledger_store_up", "1 while calls reach the ledger store (its breaker is closed).",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
         for mechanism in SAVED_BY_KEYS:
             self.saved_tokens.labels(mechanism)  # present at zero before the first request
 
@@ -130,6 +145,13 @@ class GatewayMetrics:
         """Record how long one routing decision took."""
         self.decision_latency.observe(seconds)
 
+    def observe_backlog(self, backlog: Any) -> None:
+        """Set the ledger backlog gauges from a router.ledger.durable.Backlog."""
+        self.ledger_backlog.labels("memory").set(backlog.pending)
+        self.ledger_backlog.labels("spool").set(backlog.spooled)
+        self.ledger_dropped.set(backlog.dropped)
+        self.ledger_store_up.set(1 if backlog.store == "closed" else 0)
+
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format."""
         return generate_latest(self.registry)
@@ -139,12 +161,19 @@ class GatewayMetrics:
         return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def metrics_router(metrics: GatewayMetrics) -> APIRouter:
-    """An APIRouter serving ``GET /metrics`` from ``metrics``."""
+def metrics_router(
+    metrics: GatewayMetrics,
+    *,
+    dependencies: Sequence[Any] = (),
+    refresh: Callable[[Request], Awaitable[None]] | None = None,
+) -> APIRouter:
+    """An APIRouter serving ``GET /metrics`` from ``metrics`` (``refresh`` runs before each)."""
     router = APIRouter()
 
-    @router.get("/metrics", include_in_schema=False)
-    async def get_metrics() -> Response:
+    @router.get("/metrics", include_in_schema=False, dependencies=list(dependencies))
+    async def get_metrics(request: Request) -> Response:
+        if refresh is not None:
+            await refresh(request)
         return metrics.response()
 
     return router
@@ -152,7 +181,17 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
 
 def mount(app: FastAPI) -> GatewayMetrics:
     """Give ``app`` its metrics (``app.state.metrics``; call ``observe``) and ``GET /metrics``."""
+    from router.gateway import require_metrics_key
+    from router.ledger.durable import DurableLedger
+
     metrics = GatewayMetrics()
+
+    async def backlog(request: Request) -> None:
+        ledger = request.app.state.gateway.ledger
+        if isinstance(ledger, DurableLedger):
+            metrics.observe_backlog(await ledger.backlog())
+
     app.state.metrics = metrics
-    app.include_router(metrics_router(metrics))
+    guard = [Depends(require_metrics_key)]
+    app.include_router(metrics_router(metrics, dependencies=guard, refresh=backlog))
     return metrics

@@ -305,9 +305,12 @@ class Settings(BaseSettings):
         ]:
             if policy.profile is not None and policy.profile not in names:
                 raise _KeyProblem(f"{key}.profile", f"unknown profile {policy.profile!r}")
+        key_envs = set(self.auth.api_key_envs) | {k.key_env for k in self.auth.keys}
         for key in self.effort.keys:
-            if key not in self.auth.api_key_envs:
-                raise _KeyProblem(f"effort.keys.{key}", "not one of auth.api_key_envs")
+            if key not in key_envs:
+                raise _KeyProblem(
+                    f"effort.keys.{key}", "not one of auth.api_key_envs or auth.keys' key_env"
+                )
         for name, profile in self.profiles.items():
             for i, fb in enumerate(profile.fallbacks):
                 if fb not in names or fb == name:

@@ -1,5 +1,5 @@
-"""Calls to LLM endpoints: the only module that talks to them, and the only one that translates
-network errors.
+"""Calls to LLM endpoints: the only module that talks to them (router.upstream_errors turns what
+they raise into the gateway's errors).
 
 Every call streams. Two transports: litellm (`acompletion(stream=True)`, for every provider it
 knows) and a direct SSE client on aiohttp for self-hosted OpenAI-compatible endpoints (vLLM,
@@ -7,14 +7,13 @@ SGLang, llama.cpp, the replay upstream), because litellm's per-chunk processing 
 CPU per chunk, which dominates the gateway's overhead under load (aiohttp's C parser, rather than
 httpx, took a streamed request's gateway CPU from ~40 to ~25 ms in bench/gateway.py). Failures
 before the first chunk (timeouts, refused connections, 5xx, 429) are retried, then failed over
-to the profile's fallbacks; failures after it surface as an UpstreamError for the caller to end
-its stream with.
+to the profile's fallbacks (an upstream's Retry-After is waited out when short); failures after
+it surface as an UpstreamError for the caller to end its stream with.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
@@ -22,68 +21,23 @@ from typing import Any
 import anyio
 
 from difficulty.errors import ThinkgateError
-from router.errors import (
-    RateLimitedError,
-    UpstreamError,
-    UpstreamRejectedError,
-    UpstreamTimeoutError,
-)
+from router.errors import RateLimitedError, UpstreamError
 from router.providers import LITELLM_KWARGS, supported_params, uses_http_transport
 from router.settings import ProfileSettings
 from router.sources import SourceReport
 from router.sse import SSEReader
+from router.upstream_errors import (
+    json_or_text,
+    retry_after_s,
+    retry_wait,
+    status_error,
+    translate_error,
+)
 
-__all__ = [
-    "status_error",
-    "UpstreamStream",
-    "Upstream",
-    "translate_error",
-    "uses_http_transport",
-    "supported_params",
-]
+__all__ = ["UpstreamStream", "Upstream", "uses_http_transport", "supported_params"]
 
-_BACKOFF_S = 0.05
 
 Chunk = dict[str, Any]
-
-
-def status_error(status: int, where: str, detail: str) -> ThinkgateError:
-    if status in (408, 504):
-        return UpstreamTimeoutError(f"{where} timed out ({status})")
-    if status == 429:
-        return RateLimitedError(f"{where} is rate limiting requests")
-    if status in (400, 404, 413, 422):
-        return UpstreamRejectedError(f"{where} rejected the request ({status}): {detail}")
-    return UpstreamError(f"{where} failed with HTTP {status}: {detail}")
-
-
-def translate_error(exc: BaseException, profile: str) -> ThinkgateError:
-    """The gateway error for an exception raised by litellm, aiohttp, httpx or the network."""
-    import httpx
-    import litellm
-
-    where = f"upstream for profile {profile!r}"
-    if isinstance(exc, ThinkgateError):
-        return exc
-    if isinstance(exc, litellm.Timeout | httpx.TimeoutException | TimeoutError):
-        return UpstreamTimeoutError(f"{where} timed out")
-    if isinstance(exc, litellm.RateLimitError):
-        return RateLimitedError(f"{where} is rate limiting requests")
-    if isinstance(
-        exc,
-        litellm.BadRequestError | litellm.NotFoundError | litellm.UnprocessableEntityError,
-    ):
-        return UpstreamRejectedError(f"{where} rejected the request: {_short(exc)}")
-    if isinstance(exc, litellm.APIConnectionError):
-        text = str(exc).lower()
-        if "timeout" in text or "timed out" in text:
-            return UpstreamTimeoutError(f"{where} timed out")
-    return UpstreamError(f"{where} failed: {type(exc).__name__}: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 class UpstreamStream:
@@ -243,11 +197,9 @@ class Upstream:
                 response.close()
 
         if response.status >= 400:
-            detail = (await response.read()).decode(errors="replace")[:300]
+            body = json_or_text(await response.read())
             response.release()
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                detail = json.loads(detail)["error"]["message"]
-            raise status_error(response.status, where, str(detail))
+            raise status_error(response.status, where, body, retry_after_s(response.headers))
         try:
             first = await reader.next()
         except BaseException:
@@ -321,8 +273,10 @@ class Upstream:
                     stream = await self._open_once(candidate, messages, params)
                 except (UpstreamError, RateLimitedError) as err:
                     last = err
-                    if attempt < retries:
-                        await asyncio.sleep(_BACKOFF_S * 2**attempt)
+                    wait = retry_wait(err, attempt)
+                    if attempt >= retries or wait is None:
+                        break  # this profile asked for longer than a retry may wait: next one
+                    await asyncio.sleep(wait)
                     continue
                 stream.attempts = attempts
                 return stream
@@ -387,7 +341,7 @@ class Upstream:
         except Exception as exc:
             raise translate_error(exc, name) from exc
         if response.status_code >= 400:
-            raise status_error(response.status_code, where, response.text[:300])
+            raise status_error(response.status_code, where, json_or_text(response.content))
         try:
             reply = response.json()
             text = str(reply["choices"][0].get("text") or "")

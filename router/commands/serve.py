@@ -73,5 +73,7 @@ def run(args: argparse.Namespace) -> int:
         port=args.port if args.port is not None else settings.port,
         log_level=args.log_level,
         access_log=False,
+        limit_concurrency=settings.limits.max_connections,
+        timeout_keep_alive=settings.limits.keep_alive_s,
     )
     return 0
