@@ -100,3 +100,14 @@ def test_metrics_and_the_api_description_need_the_metrics_key(
         assert httpx.get(f"{a.url}{path}", headers=wrong).status_code == 403
         right = {"authorization": f"Bearer {KEYS['TG_KEY_METRICS']}"}
         assert httpx.get(f"{a.url}{path}", headers=right).status_code == 200
+
+
+def test_the_other_endpoints_check_the_key_too(
+    gateways: tuple[RunningGateway, RunningGateway],
+) -> None:
+    a, _ = gateways
+    headers = {"authorization": f"Bearer {KEYS['TG_KEY_TEAM']}"}
+    forced = {"model": "thinkgate/think", "input": EASY}
+    assert httpx.post(f"{a.base_url}/responses", json=forced, headers=headers).status_code == 403
+    text = {"model": "QwQ-32B", "prompt": EASY}
+    assert httpx.post(f"{a.base_url}/completions", json=text, headers=headers).status_code == 403
