@@ -10,9 +10,11 @@ Token savings are estimates (against the reference profile), like the ledger's.
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
@@ -103,6 +105,25 @@ class GatewayMetrics:
             "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
             ["profile", "dialect"], namespace=ns, registry=reg,
         )  # fmt: skip
+        # The ledger gauges under `serve --workers N`: records in memory and refused by the
+        # spool are each worker's own (summed); the spool file is shared, so every worker reads
+        # the same count (the largest is taken); the store is up when every worker reaches it.
+        self.ledger_backlog = Gauge(
+            "ledger_pending_records", "Records not yet in the ledger store, waiting in memory.",
+            namespace=ns, registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.ledger_spooled = Gauge(
+            "ledger_spooled_records", "Records waiting in the ledger's spool for the store.",
+            namespace=ns, registry=reg, multiprocess_mode="livemax",
+        )  # fmt: skip
+        self.ledger_dropped = Gauge(
+            "ledger_dropped_records", "Records the full spool refused since the process started.",
+            namespace=ns, registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.ledger_store_up = Gauge(
+            "ledger_store_up", "1 while calls reach the ledger store (its breaker is closed).",
+            namespace=ns, registry=reg, multiprocess_mode="livemin",
+        )  # fmt: skip
         for mechanism in SAVED_BY_KEYS:  # present at zero before the first request
             self.saved_tokens.labels(mechanism)
             self.extra_tokens.labels(mechanism)
@@ -149,6 +170,13 @@ class GatewayMetrics:
         """Record how long one routing decision took."""
         self.decision_latency.observe(seconds)
 
+    def observe_backlog(self, backlog: Any) -> None:
+        """Set the ledger backlog gauges from a router.ledger.durable.Backlog."""
+        self.ledger_backlog.set(backlog.pending)
+        self.ledger_spooled.set(backlog.spooled)
+        self.ledger_dropped.set(backlog.dropped)
+        self.ledger_store_up.set(1 if backlog.store == "closed" else 0)
+
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format (every worker's, summed, in
         multiprocess mode)."""
@@ -165,12 +193,19 @@ class GatewayMetrics:
         return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
 
 
-def metrics_router(metrics: GatewayMetrics) -> APIRouter:
-    """An APIRouter serving ``GET /metrics`` from ``metrics``."""
+def metrics_router(
+    metrics: GatewayMetrics,
+    *,
+    dependencies: Sequence[Any] = (),
+    refresh: Callable[[Request], Awaitable[None]] | None = None,
+) -> APIRouter:
+    """An APIRouter serving ``GET /metrics`` from ``metrics`` (``refresh`` runs before each)."""
     router = APIRouter()
 
-    @router.get("/metrics", include_in_schema=False)
-    async def get_metrics() -> Response:
+    @router.get("/metrics", include_in_schema=False, dependencies=list(dependencies))
+    async def get_metrics(request: Request) -> Response:
+        if refresh is not None:
+            await refresh(request)
         return metrics.response()
 
     return router
@@ -178,7 +213,17 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
 
 def mount(app: FastAPI) -> GatewayMetrics:
     """Give ``app`` its metrics (``app.state.metrics``; call ``observe``) and ``GET /metrics``."""
+    from router.gateway import require_metrics_key
+    from router.ledger.durable import DurableLedger
+
     metrics = GatewayMetrics()
+
+    async def backlog(request: Request) -> None:
+        ledger = request.app.state.gateway.ledger
+        if isinstance(ledger, DurableLedger):
+            metrics.observe_backlog(await ledger.backlog())
+
     app.state.metrics = metrics
-    app.include_router(metrics_router(metrics))
+    guard = [Depends(require_metrics_key)]
+    app.include_router(metrics_router(metrics, dependencies=guard, refresh=backlog))
     return metrics
