@@ -27,6 +27,7 @@ from router.gateway import Gateway, require_metrics_key
 from router.ledger.base import open_ledger
 from router.ledger.durable import DurableLedger, shared_store, with_spool
 from router.limits import RedisCounters
+from router.metrics import follow_backlog
 from router.metrics import mount as mount_metrics
 from router.openapi import mount as mount_openapi
 from router.pipeline import Pipeline
@@ -105,6 +106,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         max_bytes=spool.max_bytes,
     )
     policy_task: asyncio.Task[None] | None = None
+    gauges_task: asyncio.Task[None] | None = None
     try:
         if isinstance(gateway.ledger, DurableLedger):
             await gateway.ledger.start()  # drain what a previous process left in the spool
@@ -123,6 +125,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)
+        gauges_task = follow_backlog(gateway.metrics, gateway.ledger)
         # A full garbage collection scans every object: with the ~480k that the imports and the
         # model leave behind, that is ~170-200 ms on a 2-core machine, during which every stream
         # stalls. Frozen, they are never scanned again (a full collection then takes ~0 ms).
@@ -131,10 +134,11 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log.info("thinkgate ready: %d profiles", len(settings.profiles))
         yield
     finally:
-        if policy_task is not None:
-            policy_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await policy_task
+        for task in (policy_task, gauges_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if gateway.pipeline is not None:
             gateway.pipeline.close()
         gateway.pipeline = None
@@ -142,6 +146,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await gateway.upstream.aclose()
         await gateway.ledger.close()
         await gateway.keys.counters.close()
+        if gateway.metrics is not None:
+            gateway.metrics.close()
         unredact()
 
 

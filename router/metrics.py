@@ -9,6 +9,8 @@ Token savings are estimates (against the reference profile), like the ledger's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -21,7 +23,7 @@ from starlette.responses import Response
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 from router.pipeline import request_mode
 
-__all__ = ["GatewayMetrics", "MULTIPROC_ENV", "metrics_router", "mount"]
+__all__ = ["GatewayMetrics", "MULTIPROC_ENV", "follow_backlog", "metrics_router", "mount"]
 
 # prometheus-client reads it when it is first imported: a process started with it set keeps its
 # values in files there, which any process can sum.
@@ -30,6 +32,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
 _SAMPLES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+# How often each worker sets its ledger gauges under `serve --workers N` (a scrape reaches one).
+_BACKLOG_EVERY_S = 5.0
 
 
 class GatewayMetrics:
@@ -191,6 +195,32 @@ class GatewayMetrics:
     def response(self) -> Response:
         """``GET /metrics`` response."""
         return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
+
+    def close(self) -> None:
+        """A worker that stops takes its gauges out of the sum (multiprocess mode)."""
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())
+
+
+def follow_backlog(metrics: GatewayMetrics | None, ledger: Any) -> asyncio.Task[None] | None:
+    """Under `serve --workers N`, a task keeping this worker's ledger gauges current: a scrape
+    reaches one worker, and the sum would otherwise hold the others' values from their last."""
+    from router.ledger.durable import DurableLedger
+
+    if metrics is None or not isinstance(ledger, DurableLedger):
+        return None
+    if not os.environ.get(MULTIPROC_ENV):
+        return None  # one process: the scrape itself sets them (mount's refresh)
+
+    async def follow() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a spool read failing skips one update
+                metrics.observe_backlog(await ledger.backlog())
+            await asyncio.sleep(_BACKLOG_EVERY_S)
+
+    return asyncio.create_task(follow(), name="thinkgate-ledger-gauges")
 
 
 def metrics_router(
