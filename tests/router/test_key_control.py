@@ -111,3 +111,34 @@ def test_the_other_endpoints_check_the_key_too(
     assert httpx.post(f"{a.base_url}/responses", json=forced, headers=headers).status_code == 403
     text = {"model": "QwQ-32B", "prompt": EASY}
     assert httpx.post(f"{a.base_url}/completions", json=text, headers=headers).status_code == 403
+
+
+def test_a_spend_budget_counts_each_answers_cost(
+    replay: ReplayUpstream,
+    gateway_factory: Callable[..., RunningGateway],
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TG_KEY_SPENDER", "tg-spender-0123456789")
+    auth = {"keys": [{"name": "spender", "key_env": "TG_KEY_SPENDER", "budget": 0.002,
+                      "budget_period": "total"}]}  # fmt: skip
+    config = base_config(replay.base_url, f"sqlite:///{tmp_path}/ledger.db", auth=auth)
+    config["profiles"]["direct"].update(price_in=1e-5, price_out=1e-4)
+    gw = gateway_factory(config)
+    headers = {"authorization": "Bearer tg-spender-0123456789"}
+    body = {"model": "thinkgate/direct", "messages": [{"role": "user", "content": EASY}]}
+    spent, answered = 0.0, 0
+    for _ in range(20):  # each answer costs over 1e-4: the budget ends well before
+        resp = httpx.post(f"{gw.base_url}/chat/completions", json=body, headers=headers)
+        if resp.status_code != 200:
+            break
+        answered += 1
+        request_id = resp.headers["x-thinkgate-request-id"]
+        record = next(r for r in gw.records() if r.request_id == request_id)
+        # The spend is the record's cost, at the profile's prices.
+        assert record.cost == pytest.approx(
+            record.prompt_tokens * 1e-5 + record.completion_tokens * 1e-4
+        )
+        spent += record.cost
+    assert resp.status_code == 429 and resp.json()["error"]["code"] == "budget_exceeded"
+    assert answered >= 1 and spent >= 0.002 and spent - record.cost < 0.002

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from router.replay.server import ReplayUpstream
 from router.server_thread import ServerThread
 from router.upstream_errors import retry_after_s
 from tests.router.conftest import EASY, RunningGateway, base_config
@@ -83,6 +84,37 @@ def test_a_long_retry_after_is_passed_on_without_retrying(
     assert resp.headers["retry-after"] == "30"
     error = resp.json()["error"]
     assert error["code"] == "rate_limited" and "sk-secret" not in resp.text
+
+
+def test_a_long_retry_after_moves_on_to_the_fallback_at_once(
+    limited: tuple[Limited, str], replay: ReplayUpstream, gateway_factory: Any, tmp_path: Any
+) -> None:
+    handler, base = limited
+    config = base_config(base, f"sqlite:///{tmp_path}/ledger.db")
+    config["profiles"]["direct"].update(retries=2, fallbacks=["think"])
+    config["profiles"]["think"]["api_base"] = replay.base_url
+    gw = gateway_factory(config)
+    handler.refusals, handler.retry_after, handler.calls = 5, "30", 0
+    resp = _ask(gw)
+    # The Router's retries on `direct` replay its refusal without asking again or waiting.
+    assert resp.status_code == 200 and handler.calls == 1
+    assert resp.headers["x-thinkgate-profile"] == "think"
+
+
+def test_a_long_retry_after_moves_on_to_a_sibling_deployment(
+    limited: tuple[Limited, str], replay: ReplayUpstream, gateway_factory: Any, tmp_path: Any
+) -> None:
+    handler, base = limited
+    config = base_config(base, f"sqlite:///{tmp_path}/ledger.db")
+    deployments = [{"api_base": base}, {"api_base": replay.base_url}]
+    config["profiles"]["direct"].update(retries=2, deployments=deployments)
+    gw = gateway_factory(config)
+    handler.refusals, handler.retry_after, handler.calls = 100, "30", 0
+    for _ in range(6):
+        before = handler.calls
+        assert _ask(gw).status_code == 200
+        assert handler.calls - before <= 1  # the refusing deployment is never asked twice
+    handler.refusals = 0
 
 
 @pytest.mark.parametrize(
