@@ -254,9 +254,16 @@ class DurableLedger:
         )
 
     async def ping(self) -> bool:
-        """True when the store answers within the call deadline."""
+        """True when the store answers within the call deadline; a ping it fails (a refused
+        connection) counts against the breaker like a late one."""
+
+        async def probe() -> bool:
+            if not await self.store.ping():
+                raise LedgerError("the ledger store did not answer a ping")
+            return True
+
         try:
-            return bool(await self._guarded(self.store.ping, self.call_timeout_s))
+            return await self._guarded(probe, self.call_timeout_s)
         except LedgerError:
             return False
 

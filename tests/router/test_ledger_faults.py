@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from router.replay import ReplayUpstream
 from tests.router.conftest import EASY, HARD, RunningGateway, base_config, read_records, wait_for
@@ -59,3 +60,28 @@ def test_no_record_is_lost_while_redis_is_killed_and_stalled(
     assert wait_for(lambda: len(read_records(url)) == 18, timeout=20)
     assert [r.request_id for r in read_records(url)] == sent
     assert httpx.get(f"{gw.url}/readyz", timeout=5).json()["ledger_backlog"]["spooled"] == 0
+
+
+def test_metrics_report_the_store_back_after_a_stall_without_other_traffic(
+    replay: ReplayUpstream,
+    redis_server: RedisServer,
+    gateway_factory: Callable[..., RunningGateway],
+) -> None:
+    gw = gateway_factory(base_config(replay.base_url, f"{redis_server.url}?prefix=gauges"))
+    assert store_up(gw) == 1.0
+    redis_server.stall()
+    try:
+        for _ in range(3):  # late pings open the breaker; no record waits to be drained
+            assert httpx.get(f"{gw.url}/readyz", timeout=5).status_code == 503
+        assert store_up(gw) == 0.0
+    finally:
+        redis_server.resume()
+    # Nothing else calls the store now: the scrape's own probe finds it back.
+    assert wait_for(lambda: store_up(gw) == 1.0, timeout=10)
+
+
+def store_up(gw: RunningGateway) -> float:
+    text = httpx.get(f"{gw.url}/metrics", timeout=5).text
+    family = next(f for f in text_string_to_metric_families(text)
+                  if f.name == "thinkgate_ledger_store_up")  # fmt: skip
+    return float(family.samples[0].value)

@@ -211,8 +211,9 @@ Samples = list[tuple[dict[str, str], float]]
 
 
 def _settled_gauges(url: str, timeout: float = 30.0) -> dict[str, Samples]:
-    """The ledger gauges' samples once no worker reports records waiting: each worker sets its
-    own every few seconds, so one that last did so mid-load may still count some."""
+    """The ledger gauges' samples once no worker reports records waiting or the store down: each
+    worker sets its own every few seconds, so one that last did so mid-load (a store call late
+    under load opens the breaker until a probe) may still report that."""
     deadline = time.monotonic() + timeout
     while True:
         text = httpx.get(f"{url}/metrics", timeout=10).text
@@ -225,7 +226,9 @@ def _settled_gauges(url: str, timeout: float = 30.0) -> dict[str, Samples]:
             *gauges.get("thinkgate_ledger_pending_records", []),
             *gauges.get("thinkgate_ledger_spooled_records", []),
         ]
-        if not any(value for _, value in waiting) or time.monotonic() > deadline:
+        up = gauges.get("thinkgate_ledger_store_up", [])
+        settled = not any(value for _, value in waiting) and all(value == 1 for _, value in up)
+        if settled or time.monotonic() > deadline:
             return gauges
         time.sleep(1.0)
 

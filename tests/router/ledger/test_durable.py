@@ -103,6 +103,21 @@ async def test_none_lost_across_a_redis_kill_and_restart(
     await store.close()
 
 
+async def test_a_failed_ping_counts_against_the_breaker(
+    ledger: DurableLedger, redis_server: RedisServer
+) -> None:
+    redis_server.kill()  # refused connections: the store's ping says False at once
+    for _ in range(ledger.breaker.failures):
+        assert not await ledger.ping()
+    assert (await ledger.backlog()).store == "open"
+    redis_server.start()
+    for _ in range(100):  # a probe once the breaker lets one through closes it
+        if await ledger.ping():
+            break
+        await asyncio.sleep(0.05)
+    assert (await ledger.backlog()).store == "closed"
+
+
 async def test_a_stalled_redis_does_not_hold_appends_and_loses_nothing(
     ledger: DurableLedger, redis_server: RedisServer
 ) -> None:
