@@ -260,7 +260,7 @@ def main() -> int:
         "policy": {"kind": "fixed", "profile": "direct"},
         "targets": {"balanced": {"kind": "target", "epsilon": 0.03}},
         "reference_profile": "think",
-        "ledger": {"url": ledger_url},
+        "ledger": {"url": ledger_url, "spool": {"path": str(tmp / "spool.db")}},
         "model_dir": args.model_dir,
     }
     if args.deployments > 1:

@@ -11,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from difficulty.errors import InvalidInputError, NotFoundError
 from router.chat_request import Message, parse_json, read_body, validated
-from router.gateway import GatewayDep, require_admin, require_api_key
+from router.gateway import GatewayDep, caller_key, require_admin, require_api_key
+from router.ledger.durable import DurableLedger
 from router.pipeline import AUTO_MODEL, MODEL_PREFIX
 from router.settings import PolicySettings
 
@@ -42,7 +43,8 @@ class FeedbackRequest(BaseModel):
 
 
 async def _json(request: Request, limit: int) -> Any:
-    return parse_json(await read_body(request, limit))
+    timeout = request.app.state.gateway.settings.limits.body_timeout_s
+    return parse_json(await read_body(request, limit, timeout))
 
 
 @router.get("/v1/models", dependencies=[Depends(require_api_key)])
@@ -60,6 +62,7 @@ async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     """The decision and per-profile predictions for a prompt; nothing is sent upstream."""
     pipeline = gateway.ready_pipeline()
     body = validated(RouteRequest, await _json(request, gateway.settings.limits.max_body_bytes))
+    gateway.keys.check_model(caller_key(request, gateway), body.model, None)
     if body.prompt is not None:
         prompt = body.prompt
     else:
@@ -128,16 +131,20 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(gateway: GatewayDep) -> JSONResponse:
-    """Readiness: the difficulty model is loaded and the ledger answers."""
+    """Readiness: the difficulty model is loaded and the ledger answers (within a quarter
+    second with a Redis ledger); `ledger_backlog` tells what waits for it in the spool."""
     model = gateway.pipeline is not None
     ledger = False
+    body: dict[str, Any] = {}
     if gateway.ledger is not None:
         try:
             ledger = await gateway.ledger.ping()
         except Exception:  # an unreachable store is "not ready", never a 500
             ledger = False
+        if isinstance(gateway.ledger, DurableLedger):
+            body["ledger_backlog"] = (await gateway.ledger.backlog()).as_dict()
     ready = model and ledger
-    body = {"status": "ready" if ready else "not ready", "model": model, "ledger": ledger}
+    body = {"status": "ready" if ready else "not ready", "model": model, "ledger": ledger, **body}
     return JSONResponse(body, status_code=200 if ready else 503)
 
 

@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -23,12 +23,16 @@ from policies.convergence import ConvergenceWatcher, WatcherParams
 from router import api, chat, endpoints
 from router.dashboard import mount as mount_dashboard
 from router.errors import ConfigError, error_body, invalid_input, render_error
-from router.gateway import Gateway
+from router.gateway import Gateway, require_metrics_key
 from router.ledger.base import open_ledger
+from router.ledger.durable import DurableLedger, shared_store, with_spool
+from router.limits import RedisCounters
+from router.metrics import follow_backlog
 from router.metrics import mount as mount_metrics
 from router.openapi import mount as mount_openapi
 from router.pipeline import Pipeline
 from router.policy_sync import follow_policy
+from router.redact import install_log_redaction
 from router.settings import Settings, load_settings
 from router.upstream import Upstream
 
@@ -92,9 +96,23 @@ def _check_convergence(settings: Settings) -> None:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     gateway: Gateway = app.state.gateway
     settings = gateway.settings
-    gateway.ledger = open_ledger(settings.ledger.url)
+    # Every log record this process writes from now on is scrubbed of the configured keys.
+    unredact = install_log_redaction(gateway.redactor)
+    spool = settings.ledger.spool
+    gateway.ledger = with_spool(
+        open_ledger(settings.ledger.url),
+        spool.path,
+        max_records=spool.max_records,
+        max_bytes=spool.max_bytes,
+    )
     policy_task: asyncio.Task[None] | None = None
+    gauges_task: asyncio.Task[None] | None = None
     try:
+        if isinstance(gateway.ledger, DurableLedger):
+            await gateway.ledger.start()  # drain what a previous process left in the spool
+        store = shared_store(gateway.ledger)
+        if store is not None:  # per-key usage counted where every replica sees it
+            gateway.keys.counters = RedisCounters(store.url, prefix=store.prefix)
         try:
             model = await asyncio.to_thread(load_predictor, settings)
             _check_predictors(settings, model)
@@ -107,6 +125,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)
+        gauges_task = follow_backlog(gateway.metrics, gateway.ledger)
         # A full garbage collection scans every object: with the ~480k that the imports and the
         # model leave behind, that is ~170-200 ms on a 2-core machine, during which every stream
         # stalls. Frozen, they are never scanned again (a full collection then takes ~0 ms).
@@ -115,16 +134,21 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         _log.info("thinkgate ready: %d profiles", len(settings.profiles))
         yield
     finally:
-        if policy_task is not None:
-            policy_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await policy_task
+        for task in (policy_task, gauges_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if gateway.pipeline is not None:
             gateway.pipeline.close()
         gateway.pipeline = None
         if gateway.upstream is not None:
             await gateway.upstream.aclose()
         await gateway.ledger.close()
+        await gateway.keys.counters.close()
+        if gateway.metrics is not None:
+            gateway.metrics.close()
+        unredact()
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -151,6 +175,12 @@ def _install_error_handlers(app: FastAPI) -> None:
         return render_error(err)
 
 
+def _mount_openapi(app: FastAPI) -> None:
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require_metrics_key)])
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+
 def create_app(settings: Settings) -> FastAPI:
     """The gateway's FastAPI app for `settings`; resources open when the app starts."""
     app = FastAPI(
@@ -159,9 +189,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan,
         docs_url=None,
         redoc_url=None,
+        openapi_url=None,  # served below, behind the metrics key when one is set
     )
     _check_convergence(settings)
     _install_error_handlers(app)
+    _mount_openapi(app)
     app.include_router(chat.router)
     app.include_router(api.router)
     app.include_router(endpoints.router)

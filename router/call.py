@@ -8,6 +8,7 @@ stream, a caller who left, an early exit, a search.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -24,11 +25,12 @@ from router.dialects import ChunkRewriter, describe, rewrite_message
 from router.early_exit import open_watched
 from router.errors import UpstreamError, error_body
 from router.gateway import Gateway
+from router.keys import ApiKey
 from router.ledger.record import LedgerRecord
 from router.pipeline import Routing, saved_by
 from router.request_plan import RequestPlan, plan_chat, upstream_params
 from router.search import open_search
-from router.sources import ChunkSource, SourceReport
+from router.sources import ChunkSource, SourceReport, read_to_end
 from router.sse import SSE_DONE, sse
 from router.streaming import Accumulator, RelayResponse, buffered, unless_gone
 from router.upstream import uses_http_transport
@@ -40,6 +42,8 @@ _log = logging.getLogger("thinkgate.chat")
 
 # The status a request is recorded with when its caller disconnected (nginx's convention).
 CLIENT_GONE = 499
+# Longer texts are token-counted for the record on a worker thread (a 1 MB prompt: 0.2-0.5 s).
+_COUNT_OFF_LOOP_CHARS = 20_000
 
 
 class Call:
@@ -64,6 +68,7 @@ class Call:
         self.plan = plan
         self.endpoint = endpoint
         self.effort: EffortResolution | None = None
+        self.caller: ApiKey | None = None  # the API key whose limits its usage counts to
         self.started = time.perf_counter()  # after the decision: latency and TTFT exclude it
         self.ttft_ms: float | None = None
         self.received = Accumulator()
@@ -266,12 +271,7 @@ class Call:
         source = self.source
         assert source is not None
 
-        async def read() -> bool:
-            async for chunk in source:
-                self._take(chunk)
-            return True
-
-        done, gone = await unless_gone(request, read)
+        done, gone = await unless_gone(request, self._read_all)
         if done is None or gone:
             self.fail(None)
             return None
@@ -283,6 +283,14 @@ class Call:
             body["usage"] = self.counted_usage()
         body["thinkgate"] = self.facts()
         return body
+
+    async def _read_all(self) -> bool:
+        def restart() -> None:
+            self.received, self.ttft_ms = Accumulator(), None
+
+        assert self.source is not None
+        self.source = await read_to_end(self.source, self._take, self._open_source, restart)
+        return True
 
     # -- ending -------------------------------------------------------------------------------
 
@@ -315,9 +323,13 @@ class Call:
             if self.source is not None:
                 await self.source.aclose()
                 report = self.source.report()
-            self.record = self._ledger_record(report)
+            if len(self.chat.transcript) + len(self.received.all_text()) > _COUNT_OFF_LOOP_CHARS:
+                self.record = await asyncio.to_thread(self._ledger_record, report)
+            else:
+                self.record = self._ledger_record(report)
             if self.gateway.metrics is not None:
                 self.gateway.metrics.observe(self.record)
+            await self.gateway.keys.charge(self.caller, self.record)  # at the record's cost
             try:
                 await self.gateway.ready_ledger().append(self.record)
             except Exception:
@@ -349,12 +361,14 @@ class Call:
             routing, answered, int(prompt_tokens), int(completion_tokens), savings
         )
         store_text = self.settings.ledger.store_text
+        scrub = self.gateway.redactor.scrub
         return LedgerRecord(
             request_id=routing.request_id,
             time=time.time(),
-            model=routing.model,
+            # What a caller wrote or an error said must not carry a key into the ledger.
+            model=scrub(routing.model),
             profile=report.profile if report is not None else routing.profile,
-            decision_reason=routing.decision.reason,
+            decision_reason=scrub(routing.decision.reason),
             predictions={
                 n: {"p_correct": p.p_correct, "tokens": p.tokens}
                 for n, p in routing.predictions.items()
@@ -374,7 +388,7 @@ class Call:
             ttft_ms=self.ttft_ms,
             stream=self.chat.stream,
             status=self.status,
-            error=self.error,
+            error=None if self.error is None else scrub(self.error),
             prompt=self.chat.transcript if store_text else None,
             completion=completion_text if store_text else None,
             endpoint=self.endpoint,

@@ -9,7 +9,7 @@ from difficulty.errors import ThinkgateError
 from router.call import CLIENT_GONE, Call
 from router.chat_request import parse_chat_request, parse_json, read_body
 from router.errors import render_error
-from router.gateway import GatewayDep, api_key_name, require_api_key
+from router.gateway import GatewayDep, api_key_name, caller_key, require_api_key
 
 __all__ = ["router"]
 
@@ -20,9 +20,13 @@ router = APIRouter()
 async def chat_completions(request: Request, gateway: GatewayDep) -> Response:
     """OpenAI-compatible chat completions, routed to the right amount of thinking."""
     limits = gateway.settings.limits
-    body = await read_body(request, limits.max_body_bytes)
+    body = await read_body(request, limits.max_body_bytes, limits.body_timeout_s)
     chat = parse_chat_request(parse_json(body), max_messages=limits.max_messages)
+    key = caller_key(request, gateway)
+    gateway.keys.check_model(key, chat.model, chat.n)  # before any scoring: 403 or 400
+    await gateway.keys.admit(key)  # 429 over a limit
     call = await Call.start(gateway, chat, api_key_name(request))
+    call.caller = key
     try:
         async with call:
             if not await call.open(request):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -17,7 +17,8 @@ from router.chat_schema import (
     content_text,
     part_modality,
 )
-from router.errors import PayloadTooLargeError, invalid_input
+from router.errors import PayloadTooLargeError, RequestTimeoutError, invalid_input
+from router.json_body import parse_json_body
 
 __all__ = [
     "Message",
@@ -44,32 +45,31 @@ def request_modalities(request: ChatRequest) -> frozenset[str]:
     return frozenset(found)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes `limit` bytes."""
+async def read_body(request: Request, limit: int, timeout_s: float = 10.0) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` bytes and with 408 when it has
+    not all arrived within `timeout_s` (a client trickling a body holds no worker for long)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise PayloadTooLargeError(f"request body is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
     try:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(f"request body is over the {limit}-byte limit")
-            chunks.append(chunk)
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLargeError(f"request body is over the {limit}-byte limit")
+                chunks.append(chunk)
     except ClientDisconnect:
         raise InvalidInputError("the client disconnected while sending the body") from None
+    except TimeoutError:
+        raise RequestTimeoutError(f"the request body took longer than {timeout_s:g} s") from None
     return b"".join(chunks)
 
 
 def parse_json(body: bytes) -> Any:
-    """The body as JSON, or a 400 naming the problem."""
-    if not body:
-        raise InvalidInputError("the request body is empty; send a JSON object")
-    try:
-        return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"the request body is not valid JSON ({exc})") from None
+    """The body as bounded JSON (router.json_body), or a 400 naming the problem."""
+    return parse_json_body(body)
 
 
 def validated(model: type[M], data: Any) -> M:

@@ -1,6 +1,12 @@
 """Profiles as litellm Router model groups: deployments, load balancing, cooldowns, retries with
 backoff (honouring Retry-After) and fallbacks all come from `litellm.Router`.
 
+An upstream's Retry-After of up to MAX_RETRY_AFTER_S (2 s) is waited out by the Router; a longer
+one is not: that deployment is not asked again in the call (its failure is replayed to the Router
+at once, without the wait) and, when it has siblings, is cooled down for what it asked, so the
+siblings and the profile's fallbacks are tried, else the caller gets the 429 with the upstream's
+Retry-After.
+
 litellm's Router (a Rust core) picks a deployment, retries and falls back, and runs each attempt
 through its *host*. Our host runs the attempt on thinkgate's own transports (the direct SSE client
 for OpenAI-compatible endpoints, litellm otherwise) and returns the gateway's `UpstreamStream`
@@ -14,11 +20,13 @@ import contextvars
 import logging
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from difficulty.errors import ThinkgateError
 from router.errors import RateLimitedError, UpstreamRejectedError, UpstreamTimeoutError
 from router.settings import LoadBalancingSettings, ProfileSettings
+from router.upstream_errors import MAX_RETRY_AFTER_S, waits_too_long
 
 __all__ = ["Attempt", "Deployments", "endpoints", "for_router"]
 
@@ -101,19 +109,20 @@ class Deployments:
     ) -> Any:
         """A stream of profile `name` (or of a fallback): the first chunk is already read."""
         retries = self.profiles[name].retries
-        replay: list[tuple[str, int, ThinkgateError]] = []
-        if self._fast:
+        call = _Call(messages, params)
+        index = await self._pick(name, messages) if self._fast else None
+        if index is not None:
             group = self._table[name]
-            index = 0 if len(group) == 1 else await self._pick(name, messages)
             try:
                 return await self._attempt(name, group[index], messages, params)
             except ThinkgateError as err:
+                self._refused(call, name, index, err)
                 if len(group) == 1:
-                    replay.append((name, index, err))
+                    call.replay.append((name, index, err))
                 else:
                     exc = for_router(err, group[index].model)
                     self._router.health().record_failure(f"{name}#{index}", exc, err.status)
-        token = _CALL.set((messages, params, replay))
+        token = _CALL.set(call)
         try:
             return await self._router.acompletion(
                 model=name, messages=messages, stream=True, num_retries=retries
@@ -121,8 +130,17 @@ class Deployments:
         finally:
             _CALL.reset(token)
 
-    async def _pick(self, name: str, messages: list[dict[str, Any]]) -> int:
-        deployment = await self._router.select(name, messages=messages)
+    async def _pick(self, name: str, messages: list[dict[str, Any]]) -> int | None:
+        """The deployment the fast first attempt goes to; None when every one is cooling down
+        (the Router's call then walks the profile's fallbacks)."""
+        from litellm.types.router import RouterRateLimitError
+
+        if len(self._table[name]) == 1:
+            return 0
+        try:
+            deployment = await self._router.select(name, messages=messages)
+        except RouterRateLimitError:
+            return None
         return int(deployment["model_info"]["thinkgate_deployment"])
 
     async def _run(self, **kwargs: Any) -> Any:
@@ -130,22 +148,54 @@ class Deployments:
         info = kwargs.get("model_info") or {}
         name, index = info["thinkgate_profile"], info["thinkgate_deployment"]
         endpoint = self._table[name][index]
-        messages, params, replay = _CALL.get()
-        if replay and replay[0][:2] == (name, index):
-            raise for_router(replay.pop()[2], endpoint.model)
+        call = _CALL.get()
+        if call.replay and call.replay[0][:2] == (name, index):
+            raise for_router(call.replay.pop()[2], endpoint.model)
+        if (name, index) in call.refused:  # it asked for a longer wait than a retry may take
+            raise for_router(call.refused[(name, index)], endpoint.model)
         try:
-            return await self._attempt(name, endpoint, messages, params)
+            return await self._attempt(name, endpoint, call.messages, call.params)
         except ThinkgateError as err:
-            raise for_router(err, endpoint.model) from err
+            exc = for_router(err, endpoint.model)
+            self._refused(call, name, index, err, exc)
+            raise exc from err
+
+    def _refused(
+        self, call: _Call, name: str, index: int, err: ThinkgateError, exc: Exception | None = None
+    ) -> None:
+        """Note a deployment that asked for a longer wait than a retry may take: not asked again
+        in this call, and set aside for what it asked when it has siblings to take its load."""
+        if not waits_too_long(err):
+            return
+        call.refused[(name, index)] = err
+        if len(self._table[name]) > 1:
+            cooldowns = self._router.health().cooldowns
+            exc = exc or for_router(err, self._table[name][index].model)
+            seconds = getattr(err, "retry_after", None)
+            cooldowns.add_deployment_to_cooldown(f"{name}#{index}", exc, 429, seconds)
 
 
-# The request a Router call's attempts open (the Router passes its own kwargs, which must not
-# reshape ours), and a failure the gateway's own first attempt met, for the Router to take as
-# its first attempt (a list shared by the attempts, whichever task context they run in).
-_Replay = list[tuple[str, int, ThinkgateError]]
-_CALL: contextvars.ContextVar[tuple[list[dict[str, Any]], Mapping[str, Any], _Replay]] = (
-    contextvars.ContextVar("thinkgate_router_call")
-)
+@dataclass
+class _Call:
+    """The request a Router call's attempts open (the Router passes its own kwargs, which must
+    not reshape ours); a failure the gateway's own first attempt met, for the Router to take as
+    its first attempt; the deployments that asked for a longer wait than a retry may take. The
+    containers are shared by the attempts, whichever task context they run in."""
+
+    messages: list[dict[str, Any]]
+    params: Mapping[str, Any]
+    replay: list[tuple[str, int, ThinkgateError]] = field(default_factory=list)
+    refused: dict[tuple[str, int], ThinkgateError] = field(default_factory=dict)
+
+
+_CALL: contextvars.ContextVar[_Call] = contextvars.ContextVar("thinkgate_router_call")
+
+
+def _wait(seconds: float) -> float:
+    """The Router's wait before a retry, unless a deployment of this call asked for longer than
+    a retry may wait: then none (its attempts are replayed failures, no request is made)."""
+    call = _CALL.get(None)
+    return 0.0 if seconds > MAX_RETRY_AFTER_S and call is not None and call.refused else seconds
 
 
 def _build_router(
@@ -164,6 +214,9 @@ def _build_router(
 
         def invoke(self, op: str) -> Any:
             return run if op == "acompletion" else super().invoke(op)
+
+        def sleep(self, seconds: float) -> Awaitable[None]:
+            return super().sleep(_wait(seconds))
 
     model_list = [
         {

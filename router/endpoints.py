@@ -18,7 +18,8 @@ from difficulty.tokens import count_tokens
 from router.call import CLIENT_GONE, Call
 from router.chat_request import parse_chat_request, parse_json, read_body
 from router.errors import render_error
-from router.gateway import Gateway, GatewayDep, api_key_name, require_api_key
+from router.gateway import Gateway, GatewayDep, api_key_name, caller_key, require_api_key
+from router.keys import ApiKey
 from router.ledger.record import LedgerRecord
 from router.passthrough import CompletionRequest, EmbeddingRequest, forward
 from router.responses import (
@@ -49,7 +50,16 @@ def _validate(model: type[BaseModel], data: Any) -> Any:
 
 
 async def _body(request: Request, gateway: Gateway) -> Any:
-    return parse_json(await read_body(request, gateway.settings.limits.max_body_bytes))
+    limits = gateway.settings.limits
+    return parse_json(await read_body(request, limits.max_body_bytes, limits.body_timeout_s))
+
+
+async def _admit(request: Request, gateway: Gateway, model: str) -> ApiKey:
+    """The caller's key, once it may use `model` (403) and is under its limits (429)."""
+    key = caller_key(request, gateway)
+    gateway.keys.check_model(key, model, None)
+    await gateway.keys.admit(key)
+    return key
 
 
 @router.post("/v1/responses", dependencies=[Depends(require_api_key)])
@@ -63,7 +73,11 @@ async def responses(request: Request, gateway: GatewayDep) -> Response:
     if parsed.thinkgate is not None:
         chat_data["thinkgate"] = parsed.thinkgate.model_dump(exclude_none=True)
     chat = parse_chat_request(chat_data, max_messages=gateway.settings.limits.max_messages)
+    key = caller_key(request, gateway)
+    gateway.keys.check_model(key, chat.model, chat.n)  # 403 or 400 before any scoring
+    await gateway.keys.admit(key)  # 429 over a limit
     call = await Call.start(gateway, chat, api_key_name(request), endpoint="responses")
+    call.caller = key
     response_id = f"resp_{call.routing.request_id}"
     try:
         async with call:
@@ -104,7 +118,10 @@ async def completions(request: Request, gateway: GatewayDep) -> Response:
     """Text completions, passed through to the profile the model names."""
     data = await _body(request, gateway)
     parsed: CompletionRequest = _validate(CompletionRequest, data)
-    return await _pass(gateway, "completions", data, parsed.model, parsed.stream, parsed.prompt)
+    key = await _admit(request, gateway, parsed.model)
+    return await _pass(
+        gateway, "completions", data, parsed.model, parsed.stream, parsed.prompt, key
+    )
 
 
 @router.post("/v1/embeddings", dependencies=[Depends(require_api_key)])
@@ -112,11 +129,18 @@ async def embeddings(request: Request, gateway: GatewayDep) -> Response:
     """Embeddings, passed through to the profile the model names."""
     data = await _body(request, gateway)
     parsed: EmbeddingRequest = _validate(EmbeddingRequest, data)
-    return await _pass(gateway, "embeddings", data, parsed.model, False, parsed.input)
+    key = await _admit(request, gateway, parsed.model)
+    return await _pass(gateway, "embeddings", data, parsed.model, False, parsed.input, key)
 
 
 async def _pass(
-    gateway: Gateway, endpoint: str, data: dict[str, Any], model: str, stream: bool, text: Any
+    gateway: Gateway,
+    endpoint: str,
+    data: dict[str, Any],
+    model: str,
+    stream: bool,
+    text: Any,
+    key: ApiKey,
 ) -> Response:
     name = gateway.ready_pipeline().resolve(model).profile
     if name is None:
@@ -133,6 +157,7 @@ async def _pass(
         )
     started = time.perf_counter()
     outcome = _Passed(gateway, endpoint, model, name, started, _text(text), stream)
+    outcome.key = key
     try:
         body, events = await forward(gateway.ready_upstream(), name, endpoint, data)
     except ThinkgateError as exc:
@@ -168,6 +193,7 @@ class _Passed:
     ) -> None:
         self.gateway, self.endpoint, self.model, self.profile = gateway, endpoint, model, profile
         self.started, self.prompt, self.stream = started, prompt, stream
+        self.key: ApiKey | None = None  # whose limits the usage counts to
 
     async def relay(self, events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         """Relay a streamed completion as it comes; its usage is read from the last events."""
@@ -208,11 +234,14 @@ class _Passed:
             ttft_ms=None,
             stream=self.stream,
             status=error.status if error is not None else 200,
-            error=error.message if error is not None else None,
+            error=self.gateway.redactor.scrub(error.message) if error is not None else None,
             endpoint=self.endpoint,
         )
         if self.gateway.metrics is not None:
             self.gateway.metrics.observe(record)
+        pipeline = self.gateway.pipeline
+        prices = pipeline.costs.get(self.profile) if pipeline is not None else None
+        await self.gateway.keys.charge(self.key, record, prices)
         try:
             await self.gateway.ready_ledger().append(record)
         except Exception:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ __all__ = [
     "PermissionDeniedError",
     "ModelNotFoundError",
     "PayloadTooLargeError",
+    "RequestTimeoutError",
     "NotReadyError",
     "UpstreamError",
     "UpstreamTimeoutError",
@@ -66,6 +68,15 @@ class PayloadTooLargeError(InvalidInputError):
     code = "payload_too_large"
 
 
+class RequestTimeoutError(InvalidInputError):
+    """The request body did not arrive in time."""
+
+    status = 408
+    code = "request_timeout"
+    # The rest of the body may still trickle in: the connection cannot serve another request.
+    close_connection = True
+
+
 class NotReadyError(ThinkgateError):
     """The gateway is still starting (model or ledger not available)."""
 
@@ -80,6 +91,7 @@ class UpstreamError(ThinkgateError):
     status = 502
     type = "api_error"
     code = "upstream_error"
+    retry_after: float | None = None  # seconds the upstream asked to wait, passed on
 
 
 class UpstreamTimeoutError(UpstreamError):
@@ -158,4 +170,9 @@ def render_error(exc: ThinkgateError, headers: dict[str, str] | None = None) -> 
     hdrs = dict(headers or {})
     if isinstance(exc, AuthenticationError):
         hdrs.setdefault("www-authenticate", "Bearer")
+    if getattr(exc, "close_connection", False):
+        hdrs["connection"] = "close"
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        hdrs["retry-after"] = str(max(1, math.ceil(retry_after)))
     return JSONResponse(error_body(exc), status_code=exc.status, headers=hdrs)

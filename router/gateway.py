@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from policies.capabilities import Capability
 from router.errors import AuthenticationError, NotReadyError, PermissionDeniedError
+from router.keys import ApiKey, KeyGuard
 from router.ledger.base import Ledger
+from router.limits import MemoryCounters
 from router.metrics import GatewayMetrics
 from router.pipeline import Pipeline
-from router.settings import Settings
+from router.redact import Redactor
+from router.settings import Settings, configured_secrets
 from router.upstream import Upstream
 
 __all__ = [
@@ -21,9 +24,11 @@ __all__ = [
     "get_gateway",
     "require_api_key",
     "require_admin",
+    "require_metrics_key",
     "GatewayDep",
     "bearer_token",
     "api_key_name",
+    "caller_key",
 ]
 
 
@@ -37,6 +42,14 @@ class Gateway:
     pipeline: Pipeline | None = None
     metrics: GatewayMetrics | None = None
     _capabilities: dict[str, Capability] | None = None
+    keys: KeyGuard = field(init=False)
+    redactor: Redactor = field(init=False)  # scrubs keys out of what the ledger stores
+
+    def __post_init__(self) -> None:
+        # Counted in memory until the lifespan moves the counters to a Redis ledger's server.
+        auth = self.settings.auth
+        self.keys = KeyGuard(auth.keys, auth.default, MemoryCounters())
+        self.redactor = Redactor(configured_secrets(self.settings))
 
     def capabilities(self) -> dict[str, Capability]:
         """What every profile can take (modalities; a litellm provider's fields), once."""
@@ -110,19 +123,50 @@ def api_key_name(request: Request) -> str | None:
 
 
 async def require_api_key(request: Request, gateway: GatewayDep) -> None:
-    """401 unless the request carries a configured API key (open when none are configured)."""
-    keys = [k.get_secret_value() for k in gateway.settings.auth.api_keys]
-    if not keys:
+    """401 unless the request carries a configured API key (open when none are configured);
+    the key it carries (router.keys.ApiKey) is kept for the handler as `caller_key`."""
+    auth = gateway.settings.auth
+    legacy = [k.get_secret_value() for k in auth.api_keys]
+    if not legacy and not auth.keys:
+        request.state.api_key = gateway.keys.default
         return
     token = bearer_token(request)
     if token is None:
         raise AuthenticationError(
             "You didn't provide an API key. Send 'Authorization: Bearer YOUR_KEY'."
         )
-    which = _which(token, keys)
-    if which is None:
+    named = gateway.keys.identify(token)
+    which = _which(token, legacy)
+    if named is not None:
+        # The env variable that holds it names it for per-key settings (effort.keys).
+        request.state.api_key = named
+        request.state.api_key_name = getattr(named.policy, "key_env", None)
+    elif which is not None:
+        request.state.api_key = gateway.keys.default
+        request.state.api_key_name = auth.api_key_envs[which]
+    else:
         raise AuthenticationError("Incorrect API key provided.")
-    request.state.api_key_name = gateway.settings.auth.api_key_envs[which]
+
+
+def caller_key(request: Request, gateway: Gateway) -> ApiKey:
+    """The key `require_api_key` found on this request (the default policy's otherwise)."""
+    found = getattr(request.state, "api_key", None)
+    return found if isinstance(found, ApiKey) else gateway.keys.default
+
+
+async def require_metrics_key(request: Request, gateway: GatewayDep) -> None:
+    """401/403 unless the request carries the metrics (or admin) key; open when none is set."""
+    auth = gateway.settings.auth
+    if auth.metrics_key is None:
+        return
+    token = bearer_token(request)
+    if token is None:
+        raise AuthenticationError("this endpoint needs 'Authorization: Bearer METRICS_KEY'")
+    keys = [auth.metrics_key.get_secret_value()]
+    if auth.admin_key is not None:
+        keys.append(auth.admin_key.get_secret_value())
+    if not _matches(token, keys):
+        raise PermissionDeniedError("this key may not read metrics or the API description")
 
 
 async def require_admin(request: Request, gateway: GatewayDep) -> None:

@@ -9,17 +9,21 @@ Token savings are estimates (against the reference profile), like the ledger's.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
-from fastapi import APIRouter, FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from fastapi import APIRouter, Depends, FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import generate_latest
 from starlette.responses import Response
 
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 from router.pipeline import request_mode
 
-__all__ = ["GatewayMetrics", "MULTIPROC_ENV", "metrics_router", "mount"]
+__all__ = ["GatewayMetrics", "MULTIPROC_ENV", "follow_backlog", "metrics_router", "mount"]
 
 # prometheus-client reads it when it is first imported: a process started with it set keeps its
 # values in files there, which any process can sum.
@@ -28,6 +32,8 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 _DECISION_SECONDS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1)
 _SAMPLES = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64)
+# How often each worker sets its ledger gauges under `serve --workers N` (a scrape reaches one).
+_BACKLOG_EVERY_S = 5.0
 
 
 class GatewayMetrics:
@@ -103,6 +109,25 @@ class GatewayMetrics:
             "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
             ["profile", "dialect"], namespace=ns, registry=reg,
         )  # fmt: skip
+        # The ledger gauges under `serve --workers N`: records in memory and refused by the
+        # spool are each worker's own (summed); the spool file is shared, so every worker reads
+        # the same count (the largest is taken); the store is up when every worker reaches it.
+        self.ledger_backlog = Gauge(
+            "ledger_pending_records", "Records not yet in the ledger store, waiting in memory.",
+            namespace=ns, registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.ledger_spooled = Gauge(
+            "ledger_spooled_records", "Records waiting in the ledger's spool for the store.",
+            namespace=ns, registry=reg, multiprocess_mode="livemax",
+        )  # fmt: skip
+        self.ledger_dropped = Gauge(
+            "ledger_dropped_records", "Records the full spool refused since the process started.",
+            namespace=ns, registry=reg, multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.ledger_store_up = Gauge(
+            "ledger_store_up", "1 while calls reach the ledger store (its breaker is closed).",
+            namespace=ns, registry=reg, multiprocess_mode="livemin",
+        )  # fmt: skip
         for mechanism in SAVED_BY_KEYS:  # present at zero before the first request
             self.saved_tokens.labels(mechanism)
             self.extra_tokens.labels(mechanism)
@@ -149,6 +174,13 @@ class GatewayMetrics:
         """Record how long one routing decision took."""
         self.decision_latency.observe(seconds)
 
+    def observe_backlog(self, backlog: Any) -> None:
+        """Set the ledger backlog gauges from a router.ledger.durable.Backlog."""
+        self.ledger_backlog.set(backlog.pending)
+        self.ledger_spooled.set(backlog.spooled)
+        self.ledger_dropped.set(backlog.dropped)
+        self.ledger_store_up.set(1 if backlog.store == "closed" else 0)
+
     def render(self) -> bytes:
         """The registry in Prometheus' text exposition format (every worker's, summed, in
         multiprocess mode)."""
@@ -164,13 +196,56 @@ class GatewayMetrics:
         """``GET /metrics`` response."""
         return Response(self.render(), media_type=CONTENT_TYPE_LATEST)
 
+    def close(self) -> None:
+        """A worker that stops takes its gauges out of the sum (multiprocess mode)."""
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
 
-def metrics_router(metrics: GatewayMetrics) -> APIRouter:
-    """An APIRouter serving ``GET /metrics`` from ``metrics``."""
+            multiprocess.mark_process_dead(os.getpid())
+
+
+def follow_backlog(metrics: GatewayMetrics | None, ledger: Any) -> asyncio.Task[None] | None:
+    """Under `serve --workers N`, a task keeping this worker's ledger gauges current: a scrape
+    reaches one worker, and the sum would otherwise hold the others' values from their last."""
+    from router.ledger.durable import DurableLedger
+
+    if metrics is None or not isinstance(ledger, DurableLedger):
+        return None
+    if not os.environ.get(MULTIPROC_ENV):
+        return None  # one process: the scrape itself sets them (mount's refresh)
+
+    async def follow() -> None:
+        while True:
+            with contextlib.suppress(Exception):  # a spool read failing skips one update
+                metrics.observe_backlog(await _probed_backlog(ledger))
+            await asyncio.sleep(_BACKLOG_EVERY_S)
+
+    return asyncio.create_task(follow(), name="thinkgate-ledger-gauges")
+
+
+async def _probed_backlog(ledger: Any) -> Any:
+    """The DurableLedger's backlog, the store probed first when its breaker waits for a probe:
+    a process that makes no other store call would report the store down long after a blip."""
+    backlog = await ledger.backlog()
+    if backlog.store == "half-open":
+        await ledger.ping()  # through the breaker: success closes it
+        backlog = await ledger.backlog()
+    return backlog
+
+
+def metrics_router(
+    metrics: GatewayMetrics,
+    *,
+    dependencies: Sequence[Any] = (),
+    refresh: Callable[[Request], Awaitable[None]] | None = None,
+) -> APIRouter:
+    """An APIRouter serving ``GET /metrics`` from ``metrics`` (``refresh`` runs before each)."""
     router = APIRouter()
 
-    @router.get("/metrics", include_in_schema=False)
-    async def get_metrics() -> Response:
+    @router.get("/metrics", include_in_schema=False, dependencies=list(dependencies))
+    async def get_metrics(request: Request) -> Response:
+        if refresh is not None:
+            await refresh(request)
         return metrics.response()
 
     return router
@@ -178,7 +253,17 @@ def metrics_router(metrics: GatewayMetrics) -> APIRouter:
 
 def mount(app: FastAPI) -> GatewayMetrics:
     """Give ``app`` its metrics (``app.state.metrics``; call ``observe``) and ``GET /metrics``."""
+    from router.gateway import require_metrics_key
+    from router.ledger.durable import DurableLedger
+
     metrics = GatewayMetrics()
+
+    async def backlog(request: Request) -> None:
+        ledger = request.app.state.gateway.ledger
+        if isinstance(ledger, DurableLedger):
+            metrics.observe_backlog(await _probed_backlog(ledger))
+
     app.state.metrics = metrics
-    app.include_router(metrics_router(metrics))
+    guard = [Depends(require_metrics_key)]
+    app.include_router(metrics_router(metrics, dependencies=guard, refresh=backlog))
     return metrics

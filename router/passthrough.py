@@ -8,7 +8,6 @@ or through litellm's `atext_completion` / `aembedding` to any other provider.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -16,7 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from router.errors import UpstreamError
-from router.upstream import Upstream, status_error, translate_error, uses_http_transport
+from router.upstream import Upstream, uses_http_transport
+from router.upstream_errors import json_or_text, retry_after_s, status_error, translate_error
 
 __all__ = ["ENDPOINTS", "CompletionRequest", "EmbeddingRequest", "forward"]
 
@@ -76,11 +76,9 @@ async def _forward_http(
         url, data=json.dumps(body).encode(), headers=headers, timeout=timeout
     )
     if response.status >= 400:
-        detail = (await response.read()).decode(errors="replace")[:300]
+        body = json_or_text(await response.read())
         response.release()
-        with contextlib.suppress(ValueError, KeyError, TypeError):
-            detail = json.loads(detail)["error"]["message"]
-        raise status_error(response.status, where, str(detail))
+        raise status_error(response.status, where, body, retry_after_s(response.headers))
     if not response.headers.get("content-type", "").startswith("text/event-stream"):
         try:
             reply = json.loads(await response.read())

@@ -15,18 +15,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from router.gateway import Gateway
-from router.ledger.redis_store import RedisLedger
+from router.ledger.durable import shared_store
 from router.settings import PolicySettings
 
 __all__ = ["follow_policy", "publish_policy"]
 
 _log = logging.getLogger("thinkgate.policy")
+_READ_TIMEOUT_S = 2.0
 
 
 async def publish_policy(gateway: Gateway, policy: PolicySettings) -> bool:
     """Share `policy` with the other replicas; False when the ledger is not shared (SQLite)."""
-    ledger = gateway.ledger
-    if not isinstance(ledger, RedisLedger):
+    ledger = shared_store(gateway.ledger)
+    if ledger is None:
         return False
     await ledger.publish_policy(policy.model_dump())
     return True
@@ -51,12 +52,13 @@ def _apply(gateway: Gateway, data: dict[str, Any]) -> None:
 
 async def follow_policy(gateway: Gateway) -> asyncio.Task[None] | None:
     """Apply the stored shared policy now; the task that applies later ones (None: not shared)."""
-    ledger = gateway.ledger
-    if not isinstance(ledger, RedisLedger):
+    ledger = shared_store(gateway.ledger)
+    if ledger is None:
         return None
     changes = ledger.policy_changes()
     try:
-        stored = await anext(changes)
+        async with asyncio.timeout(_READ_TIMEOUT_S):  # a stalled Redis must not stall start-up
+            stored = await anext(changes)
     except Exception:
         # An unreachable Redis must not stop the gateway from starting; /readyz reports it.
         _log.exception("cannot read the shared policy; using the configured one")
@@ -77,7 +79,7 @@ async def _follow(gateway: Gateway, changes: AsyncGenerator[dict[str, Any] | Non
         except Exception:
             _log.exception("lost the shared-policy subscription; retrying in 1 s")
             await asyncio.sleep(1.0)
-            ledger = gateway.ledger
-            if not isinstance(ledger, RedisLedger):
+            ledger = shared_store(gateway.ledger)
+            if ledger is None:
                 return
             changes = ledger.policy_changes()

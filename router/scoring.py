@@ -10,7 +10,15 @@ thread per core: both libraries release the GIL.
 A model on the static encoder scores a prompt in ~1.5 ms of mostly-Python CPU. Handing that to
 a thread costs more than it saves: while the event loop relays streams, the worker waits up to
 the interpreter's 5 ms switch interval for the GIL at every C call, and a request's decision took
-~60 ms at 16 concurrent streams. Such a model is scored inline, on the loop.
+~60 ms at 16 concurrent streams. Such a model scores prompts of up to INLINE_CHARS inline, on the
+loop; longer ones go to the worker threads, so a long prompt never holds every stream.
+
+The difficulty model reads at most MAX_SCORED_CHARS characters of a prompt: the first and the
+last half of that when it is longer (the question of a long prompt is usually at its end). The
+longest prompt it was trained on has 4,868 characters, so no prompt like its training data is
+cut; a 1 MB prompt costs what an 8,000-character one does (~30 ms on the 2-core dev machine,
+against 0.7-3 s whole, during which it held the event loop). At most `workers` prompts are scored
+at once; the others wait their turn without occupying a thread.
 """
 
 from __future__ import annotations
@@ -22,8 +30,20 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from policies.routing import PredictionLike
+from router.json_body import sanitize_text
 
-__all__ = ["Predictor", "Scorer", "scores_inline"]
+__all__ = [
+    "INLINE_CHARS",
+    "MAX_SCORED_CHARS",
+    "Predictor",
+    "Scorer",
+    "scored_text",
+    "scores_inline",
+]
+
+MAX_SCORED_CHARS = 8_000
+# The static encoder scores 2,000 characters in ~2 ms: as long as inline scoring may hold the loop.
+INLINE_CHARS = 2_000
 
 
 class Predictor(Protocol):
@@ -36,6 +56,15 @@ def scores_inline(model: object) -> bool:
     """Whether `model` is cheap enough to score on the event loop (a static-encoder model)."""
     encoder = getattr(model, "encoder_", None)
     return bool(getattr(encoder, "is_static", False))
+
+
+def scored_text(prompt: str) -> str:
+    """The part of `prompt` the difficulty model reads: all of it up to MAX_SCORED_CHARS, else
+    its first and last halves of that, with lone surrogates replaced (tokenizers refuse them)."""
+    if len(prompt) > MAX_SCORED_CHARS:
+        half = MAX_SCORED_CHARS // 2
+        prompt = prompt[:half] + "\n" + prompt[-half:]
+    return sanitize_text(prompt)
 
 
 def _single_threaded_openmp() -> None:
@@ -59,17 +88,20 @@ class Scorer:
         self._pool = ThreadPoolExecutor(
             self.workers, thread_name_prefix="thinkgate-score", initializer=_single_threaded_openmp
         )
+        self._slots = asyncio.Semaphore(self.workers)
 
     async def score(self, prompt: str) -> Mapping[str, PredictionLike]:
-        """Per difficulty-model profile predictions for one prompt."""
-        if self.inline:
+        """Per difficulty-model profile predictions for one prompt (see `scored_text`)."""
+        text = scored_text(prompt)
+        if self.inline and len(text) <= INLINE_CHARS:
             if not self._loop_limited:
                 # LightGBM's OpenMP threads would spin against the loop for a one-row predict.
                 _single_threaded_openmp()
                 self._loop_limited = True
-            return self.model.predict_one(prompt)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, self.model.predict_one, prompt)
+            return self.model.predict_one(text)
+        async with self._slots:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self._pool, self.model.predict_one, text)
 
     def close(self) -> None:
         """Stop the worker threads."""

@@ -20,12 +20,16 @@ __all__ = [
     "LoadBalancingSettings",
     "PolicySettings",
     "LedgerSettings",
+    "SpoolSettings",
     "AuthSettings",
+    "KeyPolicy",
+    "KeySettings",
     "LimitSettings",
     "EffortSettings",
     "Settings",
     "load_settings",
     "config_path_from_env",
+    "configured_secrets",
 ]
 
 _STRICT = ConfigDict(extra="forbid")
@@ -165,12 +169,16 @@ class ProfileSettings(BaseModel):
 
 class PolicySettings(BaseModel):
     """The operator's policy (see policies.routing.PolicyConfig). A search profile's stopping
-    threshold is the profile's own (`search.threshold`)."""
+    threshold is the profile's own (`search.threshold`).
 
-    model_config = _STRICT
+    `lam` is bounded at 1e6: with costs in money (~1e-4 a request) that already makes any
+    P(correct) difference worthless, so larger values are typos; `epsilon` is a probability.
+    """
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
     kind: Literal["fixed", "utility", "target"] = "utility"
-    lam: float = Field(default=0.0, ge=0.0)
-    epsilon: float = Field(default=0.0, ge=0.0)
+    lam: float = Field(default=0.0, ge=0.0, le=1e6)
+    epsilon: float = Field(default=0.0, ge=0.0, le=1.0)
     profile: str | None = None
     cost_unit: Literal["tokens", "money"] = "tokens"
     # (profile, slope, intercept): P(correct) recalibrated as `thinkgate simulate` fitted it
@@ -183,30 +191,82 @@ class PolicySettings(BaseModel):
         return self
 
 
+class SpoolSettings(BaseModel):
+    """The local file that holds records while a `redis://` ledger is down or slow
+    (router.ledger.spool); past either bound new records are dropped and counted."""
+
+    model_config = _STRICT
+    path: str = "thinkgate-spool.db"
+    max_records: int = Field(default=100_000, ge=1)
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+
+
 class LedgerSettings(BaseModel):
     """Where records go (`sqlite:///file.db` or `redis://host:port/db?prefix=...`)."""
 
     model_config = _STRICT
     url: str = "sqlite:///thinkgate-ledger.db"
     store_text: bool = False
+    spool: SpoolSettings = Field(default_factory=lambda: SpoolSettings())
+
+
+class KeyPolicy(BaseModel):
+    """What one key may do; the defaults allow everything, as a gateway with no policy did."""
+
+    model_config = ConfigDict(extra="forbid")
+    models: list[str] = Field(default_factory=lambda: ["*"])
+    max_n: int = Field(default=16, ge=1, le=16)
+    requests_per_minute: int | None = Field(default=None, ge=1)
+    tokens_per_day: int | None = Field(default=None, ge=1)
+    budget: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    budget_period: Literal["day", "week", "month", "total"] = "month"
+
+
+class KeySettings(KeyPolicy):
+    """A named key, read from the environment variable `key_env`, and its policy."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    key_env: str = Field(min_length=1)
+    key: SecretStr | None = Field(default=None, exclude=True)  # filled from key_env at load
 
 
 class AuthSettings(BaseModel):
-    """Bearer keys, named by environment variable; no key names means an open gateway."""
+    """Bearer keys, named by environment variable; no key names means an open gateway.
+
+    `keys` are named keys with a policy each (router.keys); keys in `api_key_envs` (and every
+    request to an open gateway) get the `default` policy. With `metrics_key_env` set, /metrics and
+    /openapi.json need that key (or the admin key).
+    """
 
     model_config = _STRICT
     api_key_envs: list[str] = Field(default_factory=list)
     admin_key_env: str | None = None
+    metrics_key_env: str | None = None
+    keys: list[KeySettings] = Field(default_factory=list)
+    default: KeyPolicy = Field(default_factory=lambda: KeyPolicy())
     api_keys: list[SecretStr] = Field(default_factory=list, exclude=True)
     admin_key: SecretStr | None = Field(default=None, exclude=True)
+    metrics_key: SecretStr | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _unique_key_names(self) -> AuthSettings:
+        names = [k.name for k in self.keys]
+        if len(set(names)) != len(names) or "default" in names:
+            raise ValueError("auth.keys names must be unique and not 'default'")
+        return self
 
 
 class LimitSettings(BaseModel):
-    """Request limits."""
+    """Request and connection limits (`thinkgate serve` applies the connection ones)."""
 
     model_config = _STRICT
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     max_messages: int = Field(default=256, ge=1)
+    # The whole body must arrive within this, else 408 and the connection closes (10 s is
+    # 100 KB/s for the largest body; raise it for clients on slow links).
+    body_timeout_s: float = Field(default=10.0, gt=0.0, le=3600.0)
+    max_connections: int | None = Field(default=None, ge=1)  # more at once: 503 (uvicorn)
+    keep_alive_s: int = Field(default=5, ge=1, le=600)  # idle keep-alive connections close
 
 
 class EffortSettings(BaseModel):
@@ -276,9 +336,12 @@ class Settings(BaseSettings):
         ]:
             if policy.profile is not None and policy.profile not in names:
                 raise _KeyProblem(f"{key}.profile", f"unknown profile {policy.profile!r}")
+        key_envs = set(self.auth.api_key_envs) | {k.key_env for k in self.auth.keys}
         for key in self.effort.keys:
-            if key not in self.auth.api_key_envs:
-                raise _KeyProblem(f"effort.keys.{key}", "not one of auth.api_key_envs")
+            if key not in key_envs:
+                raise _KeyProblem(
+                    f"effort.keys.{key}", "not one of auth.api_key_envs or auth.keys' key_env"
+                )
         for name, profile in self.profiles.items():
             for i, fb in enumerate(profile.fallbacks):
                 if fb not in names or fb == name:
@@ -323,7 +386,19 @@ def _resolve_secrets(settings: Settings) -> Settings:
     ]
     if auth.admin_key_env:
         auth.admin_key = _read_secret(auth.admin_key_env, "auth.admin_key_env")
+    if auth.metrics_key_env:
+        auth.metrics_key = _read_secret(auth.metrics_key_env, "auth.metrics_key_env")
+    for i, spec in enumerate(auth.keys):
+        spec.key = _read_secret(spec.key_env, f"auth.keys.{i}.key_env")
     return settings
+
+
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every key the config holds (upstream, API, admin, metrics): what logs must never show."""
+    auth = settings.auth
+    found = [p.api_key for p in settings.profiles.values()] + list(auth.api_keys)
+    found += [auth.admin_key, auth.metrics_key] + [k.key for k in auth.keys]
+    return [s.get_secret_value() for s in found if s is not None]
 
 
 def settings_from_mapping(data: Any, source: str = "<config>") -> Settings:

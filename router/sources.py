@@ -9,9 +9,12 @@ call (`router.call`) turns the report into the ledger record; sources write noth
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from router.errors import UpstreamError
 
 __all__ = [
     "ChunkSource",
@@ -20,7 +23,10 @@ __all__ = [
     "ProbeReport",
     "SearchReport",
     "StaticSource",
+    "read_to_end",
 ]
+
+_log = logging.getLogger("thinkgate.chat")
 
 
 @dataclass(frozen=True)
@@ -133,3 +139,26 @@ class StaticSource:
     def report(self) -> SourceReport:
         """The search's report."""
         return self._report
+
+
+async def read_to_end(
+    source: ChunkSource,
+    take: Callable[[dict[str, Any]], None],
+    reopen: Callable[[], Awaitable[ChunkSource]],
+    restart: Callable[[], None],
+) -> ChunkSource:
+    """Read a non-streamed answer to its end; one that breaks mid-way is opened once more
+    (with the profile's retries and fallbacks: the caller has received nothing yet), after
+    `restart()` forgets what the broken one sent. Returns the source that answered."""
+    try:
+        async for chunk in source:
+            take(chunk)
+        return source
+    except UpstreamError as exc:
+        _log.warning("an answer broke mid-way (%s); asking again", exc.message)
+    await source.aclose()
+    restart()
+    retry = await reopen()
+    async for chunk in retry:
+        take(chunk)
+    return retry

@@ -11,6 +11,7 @@ import anyio
 
 from difficulty.errors import ThinkgateError
 from router.errors import UpstreamError
+from router.redact import upstream_summary
 
 __all__ = ["SSE_DONE", "SSEReader", "chunk_from_completion", "sse"]
 
@@ -87,8 +88,9 @@ class SSEReader:
                 self.failure = UpstreamError(f"{self.where} sent a malformed event")
                 return
             if isinstance(chunk, dict) and "error" in chunk:
-                message = (chunk.get("error") or {}).get("message", "stream error")
-                self.failure = UpstreamError(f"{self.where} failed mid-stream: {message}")
+                # Its type/code only: the provider's text may quote the request back.
+                summary = upstream_summary(None, chunk)
+                self.failure = UpstreamError(f"{self.where} failed mid-stream with {summary}")
                 return
             self.ready.append(chunk)
 

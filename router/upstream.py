@@ -1,96 +1,34 @@
-"""Calls to LLM endpoints: the only module that talks to them, and the only one that translates
-network errors.
+"""Calls to LLM endpoints: the only module that talks to them (router.upstream_errors turns what
+they raise into the gateway's errors).
 
 Every call streams, through litellm (every provider it knows) or a direct SSE client on aiohttp
 for OpenAI-compatible endpoints (litellm's per-chunk processing, ~0.7 ms of CPU a chunk, would
 dominate the gateway's overhead). Which deployment answers, and failures before the first chunk
-(retries honouring Retry-After, cooldowns, fallbacks), are litellm's Router's
+(retries waiting out a Retry-After of up to 2 s, cooldowns, fallbacks), are litellm's Router's
 (router/deployments.py); failures after it end the caller's stream with an UpstreamError.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import anyio
 
-from difficulty.errors import ThinkgateError
 from router.deployments import Deployments
-from router.errors import (
-    RateLimitedError,
-    UpstreamError,
-    UpstreamRejectedError,
-    UpstreamTimeoutError,
-)
+from router.errors import UpstreamError
 from router.providers import LITELLM_KWARGS, supported_params, uses_http_transport
 from router.settings import LoadBalancingSettings, ProfileSettings
 from router.sources import SourceReport
 from router.sse import SSEReader
+from router.upstream_errors import json_or_text, retry_after_s, status_error, translate_error
 
-__all__ = [
-    "status_error",
-    "UpstreamStream",
-    "Upstream",
-    "translate_error",
-    "uses_http_transport",
-    "supported_params",
-]
+__all__ = ["UpstreamStream", "Upstream", "uses_http_transport", "supported_params"]
 
 
 Chunk = dict[str, Any]
-
-
-def status_error(
-    status: int, where: str, detail: str, retry_after: str | None = None
-) -> ThinkgateError:
-    if status in (408, 504):
-        return UpstreamTimeoutError(f"{where} timed out ({status})")
-    if status == 429:
-        seconds = None
-        with contextlib.suppress(TypeError, ValueError):
-            seconds = max(float(retry_after or ""), 0.0)
-        return RateLimitedError(f"{where} is rate limiting requests", retry_after=seconds)
-    if status in (400, 404, 413, 422):
-        return UpstreamRejectedError(f"{where} rejected the request ({status}): {detail}")
-    return UpstreamError(f"{where} failed with HTTP {status}: {detail}")
-
-
-def translate_error(exc: BaseException, profile: str) -> ThinkgateError:
-    """The gateway error for an exception raised by litellm, aiohttp, httpx or the network."""
-    import httpx
-    import litellm
-
-    where = f"upstream for profile {profile!r}"
-    if isinstance(exc, ThinkgateError):
-        return exc
-    original = getattr(exc, "thinkgate_error", None)  # raised by our attempt, relayed by litellm
-    if isinstance(original, ThinkgateError):
-        return original
-    if type(exc).__name__ == "RouterRateLimitError":
-        return UpstreamError(f"{where}: every deployment is cooling down after failures")
-    if isinstance(exc, litellm.Timeout | httpx.TimeoutException | TimeoutError):
-        return UpstreamTimeoutError(f"{where} timed out")
-    if isinstance(exc, litellm.RateLimitError):
-        return RateLimitedError(f"{where} is rate limiting requests")
-    if isinstance(
-        exc,
-        litellm.BadRequestError | litellm.NotFoundError | litellm.UnprocessableEntityError,
-    ):
-        return UpstreamRejectedError(f"{where} rejected the request: {_short(exc)}")
-    if isinstance(exc, litellm.APIConnectionError):
-        text = str(exc).lower()
-        if "timeout" in text or "timed out" in text:
-            return UpstreamTimeoutError(f"{where} timed out")
-    return UpstreamError(f"{where} failed: {type(exc).__name__}: {_short(exc)}")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
 class UpstreamStream:
@@ -256,12 +194,9 @@ class Upstream:
                 response.close()
 
         if response.status >= 400:
-            detail = (await response.read()).decode(errors="replace")[:300]
+            body = json_or_text(await response.read())
             response.release()
-            with contextlib.suppress(ValueError, KeyError, TypeError):
-                detail = json.loads(detail)["error"]["message"]
-            retry_after = response.headers.get("retry-after")
-            raise status_error(response.status, where, str(detail), retry_after)
+            raise status_error(response.status, where, body, retry_after_s(response.headers))
         try:
             first = await reader.next()
         except BaseException:
@@ -389,7 +324,7 @@ class Upstream:
         except Exception as exc:
             raise translate_error(exc, name) from exc
         if response.status_code >= 400:
-            raise status_error(response.status_code, where, response.text[:300])
+            raise status_error(response.status_code, where, json_or_text(response.content))
         try:
             reply = response.json()
             text = str(reply["choices"][0].get("text") or "")

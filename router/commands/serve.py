@@ -137,4 +137,6 @@ def _serve(uvicorn: Any, target: Any, args: argparse.Namespace, settings: Any) -
         port=args.port if args.port is not None else settings.port,
         log_level=args.log_level,
         access_log=False,
+        limit_concurrency=settings.limits.max_connections,
+        timeout_keep_alive=settings.limits.keep_alive_s,
     )

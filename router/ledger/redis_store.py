@@ -132,16 +132,27 @@ class RedisLedger:
         prefix: str = "thinkgate",
         max_connections: int = 32,
         max_records: int = 0,
+        timeout_s: float = 2.0,
     ) -> None:
         if max_records < 0:
             raise ValueError("max_records must be >= 0")
         self.prefix = prefix
         self.max_records = max_records
-        # A blocking pool: a burst of concurrent requests waits for a connection, never fails.
+        self.url = url
+        self._timeout_s = timeout_s
+        # A blocking pool: a burst of concurrent requests waits for a connection rather than
+        # failing, but not for long; every socket read and connect has a deadline too, so a
+        # Redis that stops answering (SIGSTOP, a full network buffer) fails calls, not hangs them.
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=10, decode_responses=True
+            url,
+            max_connections=max_connections,
+            timeout=timeout_s,
+            socket_timeout=timeout_s,
+            socket_connect_timeout=timeout_s,
+            decode_responses=True,
         )
         self._client = aioredis.Redis.from_pool(pool)
+        self._subscriber: aioredis.Redis | None = None
         self._keys = {name: f"{prefix}:ledger:{name}" for name in _FIXED}
         self._append = self._client.register_script(_APPEND)
         self._feedback = self._client.register_script(_FEEDBACK)
@@ -289,7 +300,15 @@ class RedisLedger:
 
     async def policy_changes(self) -> AsyncGenerator[dict[str, Any] | None, None]:
         """The stored policy (None if none) once subscribed, then every one published after it."""
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        # Its own connection without a read deadline: a subscription is silent between changes.
+        if self._subscriber is None:
+            self._subscriber = aioredis.Redis.from_url(
+                self.url,
+                socket_connect_timeout=self._timeout_s,
+                socket_keepalive=True,
+                decode_responses=True,
+            )
+        pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
         try:
             await pubsub.subscribe(self.policy_key)
             stored = await self._client.get(self.policy_key)
@@ -316,8 +335,10 @@ class RedisLedger:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None
 
     async def close(self) -> None:
-        """Close the connection pool."""
+        """Close the connection pools."""
         await self._client.aclose()
+        if self._subscriber is not None:
+            await self._subscriber.aclose()
 
 
 def _amount(amount: int | float) -> tuple[str, str]:

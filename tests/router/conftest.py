@@ -101,6 +101,12 @@ def replay() -> Iterator[ReplayUpstream]:
         yield upstream
 
 
+def _spool_path() -> str:
+    import tempfile
+
+    return str(Path(tempfile.mkdtemp(prefix="thinkgate-spool-")) / "spool.db")
+
+
 def base_config(api_base: str, ledger_url: str, **overrides: Any) -> dict[str, Any]:
     """A gateway config for the replay upstream: direct -> Qwen2.5-32B, think -> QwQ-32B."""
     config: dict[str, Any] = {
@@ -124,7 +130,8 @@ def base_config(api_base: str, ledger_url: str, **overrides: Any) -> dict[str, A
         "policy": {"kind": "target", "epsilon": 0.05},
         "targets": {"accurate": {"kind": "fixed", "profile": "think"}},
         "reference_profile": "think",
-        "ledger": {"url": ledger_url},
+        # A Redis ledger's spool goes to a file of the test's own, never the working directory.
+        "ledger": {"url": ledger_url, "spool": {"path": _spool_path()}},
     }
 
     for key, value in overrides.items():

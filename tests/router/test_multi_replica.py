@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from policies.savings import GRAFANA_SAVED_SHARE, share_percent
 from router.replay.server import ReplayUpstream
@@ -194,8 +195,42 @@ def test_one_port_served_by_worker_processes(
             assert totals["thinkgate_completion_tokens_total"] == savings["tokens"]["completion"]
             share = grafana_value(GRAFANA_SAVED_SHARE, totals)
             assert share_percent(share) == savings["tokens"]["saved_percent"]
+            # The ledger gauges are one series each, over the live workers (no pid label): the
+            # store up in both, nothing waiting or dropped once every record has landed.
+            assert _settled_gauges(url) == {
+                "thinkgate_ledger_pending_records": [({}, 0.0)],
+                "thinkgate_ledger_spooled_records": [({}, 0.0)],
+                "thinkgate_ledger_dropped_records": [({}, 0.0)],
+                "thinkgate_ledger_store_up": [({}, 1.0)],
+            }
         finally:
             stop_process(process, timeout=30)
+
+
+Samples = list[tuple[dict[str, str], float]]
+
+
+def _settled_gauges(url: str, timeout: float = 30.0) -> dict[str, Samples]:
+    """The ledger gauges' samples once no worker reports records waiting or the store down: each
+    worker sets its own every few seconds, so one that last did so mid-load (a store call late
+    under load opens the breaker until a probe) may still report that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = httpx.get(f"{url}/metrics", timeout=10).text
+        gauges = {
+            family.name: [(dict(s.labels), s.value) for s in family.samples]
+            for family in text_string_to_metric_families(text)
+            if family.name.startswith("thinkgate_ledger_")
+        }
+        waiting = [
+            *gauges.get("thinkgate_ledger_pending_records", []),
+            *gauges.get("thinkgate_ledger_spooled_records", []),
+        ]
+        up = gauges.get("thinkgate_ledger_store_up", [])
+        settled = not any(value for _, value in waiting) and all(value == 1 for _, value in up)
+        if settled or time.monotonic() > deadline:
+            return gauges
+        time.sleep(1.0)
 
 
 def _metric_totals(url: str) -> dict[str, float]:

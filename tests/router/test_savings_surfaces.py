@@ -114,7 +114,8 @@ def test_every_surface_prints_the_same_saved_share(
                           "predictor": "QwQ-32B"},
             },
             "reference_profile": "think",
-            "ledger": {"url": url},
+            # A Redis ledger's spool goes to the test's own folder, not the working directory.
+            "ledger": {"url": url, "spool": {"path": str(tmp_path / f"{name}-spool.db")}},
         }  # fmt: skip
         gw: RunningGateway = gateway_factory(config)
         body = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()

@@ -78,3 +78,42 @@ def test_a_static_encoder_model_scores_on_the_loop_and_minilm_on_threads(model: 
         finally:
             scorer.close()
         assert (seen.pop() == threading.get_ident()) is on_loop
+
+
+def test_the_model_reads_a_bounded_sanitised_part_of_a_prompt() -> None:
+    from router.scoring import MAX_SCORED_CHARS, scored_text
+
+    ordinary = HARD * 10
+    assert scored_text(ordinary) == ordinary
+    huge = "Q" + "x" * 1_000_000 + "What is 2 + 3?"
+    text = scored_text(huge)
+    assert len(text) == MAX_SCORED_CHARS + 1
+    assert text.startswith("Qxxx") and text.endswith("What is 2 + 3?")
+    assert scored_text("lone \ud800 surrogate") == "lone \ufffd surrogate"
+
+
+def test_long_prompts_leave_the_loop_and_score_as_their_bounded_text(model: Any) -> None:
+    import threading
+
+    from router.scoring import scored_text
+
+    seen: list[int] = []
+
+    class Recording:
+        encoder_ = model.encoder_
+
+        def predict_one(self, prompt: str) -> Any:
+            seen.append(threading.get_ident())
+            return model.predict_one(prompt)
+
+    huge = EASY + " and then " * 100_000 + HARD + " \ud800"
+    scorer = Scorer(Recording(), workers=2)
+    try:
+        short = asyncio.run(scorer.score(EASY))
+        long = asyncio.run(scorer.score(huge))
+    finally:
+        scorer.close()
+    assert seen[0] == threading.get_ident() and seen[1] != threading.get_ident()
+    assert short["QwQ-32B"].p_correct == model.predict_one(EASY)["QwQ-32B"].p_correct
+    expected = model.predict_one(scored_text(huge))
+    assert long["QwQ-32B"].p_correct == pytest.approx(expected["QwQ-32B"].p_correct)

@@ -221,11 +221,23 @@ def test_a_stream_broken_midway_ends_with_an_error_event(
             pass
 
 
-def test_a_non_streamed_request_broken_midway_is_a_502(
+def test_a_non_streamed_request_broken_midway_is_asked_again(
     gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
 ) -> None:
     fast, _ = upstreams
     fast.schedule_fault("break-after=6")
+    resp = _post(gw, "thinkgate/think", HARD)
+    assert resp.status_code == 200  # the caller had nothing yet: the answer was asked again
+    assert "-1" in resp.json()["choices"][0]["message"]["content"]
+    record = _record(gw, resp.headers["x-thinkgate-request-id"])
+    assert record.status == 200 and record.completion_tokens > 0
+
+
+def test_a_non_streamed_request_broken_twice_is_a_502(
+    gw: RunningGateway, upstreams: tuple[ReplayUpstream, ReplayUpstream]
+) -> None:
+    fast, _ = upstreams
+    fast.schedule_fault("break-after=6", count=2)
     resp = _post(gw, "thinkgate/think", HARD)
     assert resp.status_code == 502
     assert resp.json()["error"]["code"] == "upstream_error"
