@@ -92,10 +92,10 @@ UNIFORM_PRIOR = ModeSharePrior(alpha=1.0, log_beta=0.0)
 # Fitted on boinf-math500 (7 reasoning models x 500 problems, 80 samples each) by
 # `python bench/fit_stopping.py`; the difficulty term uses the shipped model's QwQ-32B head.
 DEFAULT_PRIOR = ModeSharePrior(
-    alpha=2.1754, log_beta=-3.0372, difficulty_slope=-1.3861, difficulty_center=3.6098
+    alpha=2.1751, log_beta=-3.0371, difficulty_slope=-1.3865, difficulty_center=3.6098
 )
 # Sample length as confidence (x = log(tokens / typical tokens)), same data and program.
-TOKEN_CONFIDENCE = Confidence(intercept=4.9365, slope=-1.7639, curve=0.0657, base_logit=3.6800)
+TOKEN_CONFIDENCE = Confidence(intercept=4.9285, slope=-1.7593, curve=0.0657, base_logit=3.68)
 
 
 def _log_w(a: float, b: float, alpha: float, beta: float) -> float:
