@@ -2,7 +2,7 @@
 
     python bench/fit_stopping.py
 
-Prints the fitted `ModeSharePrior` and `Confidence` and whether `policies.stopping`'s
+Prints the fitted `ModeSharePrior` and `Confidence` and whether `policies.search.stopping`'s
 DEFAULT_PRIOR / TOKEN_CONFIDENCE are the same fit (to 3 significant digits). Label-free: only
 the samples' answers and lengths are used, never the gold answers.
 """
@@ -17,8 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_stopping import fit_rule, trials_of  # noqa: E402
 
-from policies.stopping import DEFAULT_PRIOR, TOKEN_CONFIDENCE  # noqa: E402
-from policies.stopping_sim import StopRule  # noqa: E402
+from policies.search import DEFAULT_PRIOR, TOKEN_CONFIDENCE, StopRule  # noqa: E402
 
 
 def _close(a: object, b: object) -> bool:
@@ -35,7 +34,11 @@ def main() -> int:
     print(f"DEFAULT_PRIOR = {rule.prior!r}")
     print(f"TOKEN_CONFIDENCE = {rule.confidence!r}")
     same = _close(rule.prior, DEFAULT_PRIOR) and _close(rule.confidence, TOKEN_CONFIDENCE)
-    print("policies.stopping ships this fit" if same else "policies.stopping differs: update it")
+    print(
+        "policies.search.stopping ships this fit"
+        if same
+        else "policies.search.stopping differs: update it"
+    )
     return 0 if same else 1
 
 

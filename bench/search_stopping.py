@@ -27,11 +27,19 @@ import numpy as np
 from difficulty.crossfit import assign_folds
 from difficulty.datasets import load_dataset
 from difficulty.outcomes import Outcome
-from policies.decision import SamplingPlan
-from policies.sampling import AdaptiveVote
-from policies.stopping import weighted_votes
-from policies.stopping_fit import fit_confidence, fit_prior, top_two
-from policies.stopping_sim import StopRule, Strategy, Tally, Trial, prepare, replay, run_rule
+from policies.search import (
+    StopRule,
+    Strategy,
+    Tally,
+    Trial,
+    fit_confidence,
+    fit_prior,
+    pair_posterior,
+    prepare,
+    replay,
+    run_rule,
+    top_two,
+)
 
 FOLDS = 5
 TARGET_SAMPLES = 3.5
@@ -98,20 +106,29 @@ def with_typical(trials: list[Trial], keep: set[str]) -> float:
 
 
 def majority(n: int) -> Strategy:
+    rule = StopRule(threshold=2.0, max_samples=n, confidence=None)
+
     def run(t: Trial, order: np.ndarray) -> tuple[int, int]:
-        keys = t.keys[order[:n]].tolist()
-        leader, _ = weighted_votes(keys, [1.0] * len(keys))
-        return (-1 if leader is None else leader), min(n, len(order))
+        return run_rule(t, order, rule)
 
     return run
 
 
 def todays_rule(t: Trial, order: np.ndarray) -> tuple[int, int]:
-    vote = AdaptiveVote(SamplingPlan(max_samples=16, threshold=0.95))
-    for k in t.keys[order[:16]]:
-        if vote.add(int(k)):
+    """The rule thinkgate shipped before: Beta(v1 + 1, v2 + 1) on the top two, 0.95, max 16."""
+    counts: dict[int, int] = {}
+    n = 0
+    for k in t.keys[order[:16]].tolist():
+        n += 1
+        if k >= 0:
+            counts[k] = counts.get(k, 0) + 1
+        top = sorted(counts.values(), reverse=True) + [0, 0]
+        if top[0] and pair_posterior(top[0], top[1], 1.0, 1.0) >= 0.95:
             break
-    return (-1 if vote.leader is None else vote.leader), vote.samples
+    # Ties go to the answer seen first, as in the vote.
+    first = {k: i for i, k in reversed(list(enumerate(t.keys[order[:n]].tolist())))}
+    leader = min(counts, key=lambda k: (-counts[k], first[k])) if counts else -1
+    return leader, n
 
 
 def rule_strategy(rules: dict[str, StopRule]) -> Strategy:

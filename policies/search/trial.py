@@ -1,7 +1,8 @@
-"""Replays recorded samples through a stopping rule, against fixed majority-of-N, over orders.
+"""Recorded searches replayed through the vote: one problem's samples (a `Trial`), the rule
+with its fitted parts (`StopRule`), and strategies compared on the same seeded sample orders.
 
-Every strategy sees the same seeded shuffles of each problem's samples, so they differ only in
-when they stop and how they aggregate.
+Every strategy sees the same shuffles of each problem's samples, so they differ only in when
+they stop and how they aggregate. The vote is the gateway's (`policies.search.vote`).
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from difficulty.answers import answers_match
-from policies.sampling import cluster_answers
-from policies.stopping import (
+from policies.decision import SamplingPlan
+from policies.search.stopping import (
     DEFAULT_PRIOR,
     TOKEN_CONFIDENCE,
     Confidence,
     ModeSharePrior,
-    stop_posterior,
-    weighted_votes,
+    sample_weight,
 )
+from policies.search.vote import AdaptiveVote, cluster_answers
 
-__all__ = ["StopRule", "Trial", "Tally", "prepare", "run_rule", "replay"]
+__all__ = ["StopRule", "Strategy", "Trial", "Tally", "prepare", "run_rule", "replay"]
 
 
 @dataclass(frozen=True)
@@ -86,38 +87,33 @@ def prepare(
     return Trial(id, keys, spent, np.asarray(right), **extra)  # type: ignore[arg-type]
 
 
-def _weights(trial: Trial, order: np.ndarray, rule: StopRule) -> np.ndarray:
-    if rule.verifier is not None and trial.scores is not None:
-        return np.asarray([rule.verifier.weight(float(s)) for s in trial.scores[order]])
-    if rule.confidence is not None and trial.typical_tokens:
-        typical = trial.typical_tokens
-        return np.asarray([rule.confidence.token_weight(t, typical) for t in trial.tokens[order]])
-    return np.ones(len(order))
-
-
 def run_rule(trial: Trial, order: np.ndarray, rule: StopRule) -> tuple[int, int]:
-    """Replay one order of the trial's samples: (the returned vote key or -1, samples drawn)."""
-    keys = trial.keys[order]
-    weights = _weights(trial, order, rule)
-    p = trial.p_correct if rule.use_difficulty else None
-    limit = min(rule.max_samples, len(keys))
-    n = 0
-    for n in range(1, limit + 1):
-        if n >= rule.min_samples and n < limit:
-            _, votes = weighted_votes(keys[:n].tolist(), weights[:n].tolist())
-            if stop_posterior(votes, rule.prior, p) >= rule.threshold:
-                break
-    return _answer(trial, order[:n], keys[:n], weights[:n], rule.answer), n
-
-
-def _answer(
-    trial: Trial, order: np.ndarray, keys: np.ndarray, weights: np.ndarray, how: str
-) -> int:
-    if how == "best_of_n" and trial.scores is not None:
-        return int(keys[int(np.argmax(trial.scores[order]))])
-    unit = np.ones(len(keys)) if how == "majority" else weights
-    leader, _ = weighted_votes(keys.tolist(), unit.tolist())
-    return -1 if leader is None else leader
+    """Replay one order of the trial's samples through the gateway's vote: (the returned vote
+    key, -1 for none; the samples drawn)."""
+    limit = min(rule.max_samples, len(order))
+    # A threshold above 1 never stops early: majority (or best) of exactly `max_samples`.
+    fixed = rule.threshold > 1.0
+    plan = SamplingPlan(
+        max_samples=limit,
+        threshold=min(rule.threshold, 1.0),
+        min_samples=limit if fixed else min(rule.min_samples, limit),
+        prior_p_correct=trial.p_correct if rule.use_difficulty else None,
+        typical_tokens=trial.typical_tokens,
+    )
+    vote = AdaptiveVote(plan, rule.prior)
+    for i in order[:limit]:
+        score = None if trial.scores is None else float(trial.scores[i])
+        weight = sample_weight(
+            float(trial.tokens[i]),
+            plan.typical_tokens,
+            score,
+            confidence=rule.confidence,
+            verifier=rule.verifier,
+        )
+        if vote.add(int(trial.keys[i]), weight, score):
+            break
+    key = vote.answer(rule.answer)
+    return (-1 if key is None else key), vote.samples
 
 
 Strategy = Callable[[Trial, np.ndarray], tuple[int, int]]

@@ -33,8 +33,8 @@ __all__ = [
     "DEFAULT_PRIOR",
     "TOKEN_CONFIDENCE",
     "pair_posterior",
+    "sample_weight",
     "stop_posterior",
-    "weighted_votes",
 ]
 
 _TINY = 1e-300
@@ -44,22 +44,26 @@ _TINY = 1e-300
 class ModeSharePrior:
     """Beta(alpha, beta) on the majority's share of the two leading answers, on [1/2, 1].
 
-    log(beta) = log_beta + difficulty_slope * (logit(p_correct) - difficulty_center): a prompt
-    the difficulty model finds easy gets a smaller beta, a prior nearer unanimity.
+    log(beta) = log_beta + difficulty_slope * (z - difficulty_center), z = logit(p_correct)
+    held inside the range the slope was fitted on [difficulty_low, difficulty_high]: a prompt
+    the difficulty model finds easy gets a smaller beta, a prior nearer unanimity, and a
+    forecast beyond the fitted range moves it no further than the range's end.
     """
 
     alpha: float
     log_beta: float
     difficulty_slope: float = 0.0
     difficulty_center: float = 0.0
+    difficulty_low: float = -math.inf
+    difficulty_high: float = math.inf
 
     def beta(self, p_correct: float | None = None) -> float:
         """The prior's beta for a prompt with this predicted P(correct) (None: the average)."""
         if p_correct is None or self.difficulty_slope == 0.0:
             return math.exp(self.log_beta)
-        q = min(max(p_correct, 0.02), 0.98)  # a forecast is never certain
-        z = math.log(q / (1.0 - q)) - self.difficulty_center
-        return math.exp(self.log_beta + self.difficulty_slope * z)
+        q = min(max(p_correct, 1e-6), 1.0 - 1e-6)
+        z = min(max(math.log(q / (1.0 - q)), self.difficulty_low), self.difficulty_high)
+        return math.exp(self.log_beta + self.difficulty_slope * (z - self.difficulty_center))
 
 
 @dataclass(frozen=True)
@@ -92,10 +96,32 @@ UNIFORM_PRIOR = ModeSharePrior(alpha=1.0, log_beta=0.0)
 # Fitted on boinf-math500 (7 reasoning models x 500 problems, 80 samples each) by
 # `python bench/fit_stopping.py`; the difficulty term uses the shipped model's QwQ-32B head.
 DEFAULT_PRIOR = ModeSharePrior(
-    alpha=2.1751, log_beta=-3.0371, difficulty_slope=-1.3865, difficulty_center=3.6098
+    alpha=2.1687,
+    log_beta=-3.0393,
+    difficulty_slope=-1.2999,
+    difficulty_center=3.6271,
+    difficulty_low=3.0418,
+    difficulty_high=4.1016,
 )
 # Sample length as confidence (x = log(tokens / typical tokens)), same data and program.
 TOKEN_CONFIDENCE = Confidence(intercept=4.9285, slope=-1.7593, curve=0.0657, base_logit=3.68)
+
+
+def sample_weight(
+    tokens: float | None,
+    typical: float | None,
+    score: float | None = None,
+    *,
+    confidence: Confidence | None = TOKEN_CONFIDENCE,
+    verifier: Confidence | None = None,
+) -> float:
+    """A sample's vote: from a verifier's score when there is one, else from its length against
+    the prompt's typical length, else one vote."""
+    if score is not None and verifier is not None:
+        return verifier.weight(score)
+    if tokens and typical and confidence is not None:
+        return confidence.token_weight(tokens, typical)
+    return 1.0
 
 
 def _log_w(a: float, b: float, alpha: float, beta: float) -> float:
@@ -126,19 +152,3 @@ def stop_posterior(
     # Every other answer seen, and one not yet seen (0 votes), may be the true majority.
     risk = sum(1.0 - pair_posterior(lead, v, alpha, beta) for v in [*ranked[1:], 0.0])
     return max(0.0, 1.0 - risk)
-
-
-def weighted_votes(keys: Sequence[int], weights: Sequence[float]) -> tuple[int | None, list[float]]:
-    """The leading vote key and each answer's weighted votes; key -1 (no answer) casts none.
-
-    Ties go to the answer seen first.
-    """
-    total: dict[int, float] = {}
-    for key, weight in zip(keys, weights, strict=True):
-        if key >= 0:
-            total[key] = total.get(key, 0.0) + weight
-    if not total:
-        return None, []
-    order = list(total)  # insertion order: first seen first
-    leader = max(order, key=lambda k: (total[k], -order.index(k)))
-    return leader, list(total.values())

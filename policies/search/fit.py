@@ -15,7 +15,7 @@ from scipy.optimize import minimize
 from scipy.special import betaincc, betaln, logit
 from sklearn.linear_model import LogisticRegression
 
-from policies.stopping import Confidence, ModeSharePrior
+from policies.search.stopping import Confidence, ModeSharePrior
 
 __all__ = ["top_two", "fit_prior", "fit_confidence"]
 
@@ -45,7 +45,7 @@ def fit_prior(
     c1 = np.asarray(counts[:, 0], dtype=float)
     c2 = np.asarray(counts[:, 1], dtype=float)
     use_difficulty = p_correct is not None
-    z = logit(np.clip(np.asarray(p_correct), 0.02, 0.98)) if p_correct is not None else 0 * c1
+    z = logit(np.clip(np.asarray(p_correct), 1e-6, 1 - 1e-6)) if p_correct is not None else 0 * c1
     mid = float(np.mean(z)) if center is None else center
     z = z - mid
 
@@ -64,11 +64,19 @@ def fit_prior(
         nll, start, method="Nelder-Mead", bounds=bounds, options={"xatol": 1e-5, "fatol": 1e-5}
     )
     theta = fit.x
+    if not use_difficulty:
+        return ModeSharePrior(
+            alpha=float(f"{np.exp(theta[0]):.5g}"), log_beta=float(f"{theta[1]:.5g}")
+        )
+    # The slope holds only where forecasts were seen: the middle 95% of them.
+    low, high = np.quantile(z + mid, [0.025, 0.975])
     return ModeSharePrior(
         alpha=float(f"{np.exp(theta[0]):.5g}"),
         log_beta=float(f"{theta[1]:.5g}"),
-        difficulty_slope=float(f"{theta[2]:.5g}") if use_difficulty else 0.0,
-        difficulty_center=float(f"{mid:.5g}") if use_difficulty else 0.0,
+        difficulty_slope=float(f"{theta[2]:.5g}"),
+        difficulty_center=float(f"{mid:.5g}"),
+        difficulty_low=float(f"{low:.5g}"),
+        difficulty_high=float(f"{high:.5g}"),
     )
 
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 import pytest
 from scipy.special import betainc
 
-from policies.stopping import (
+from policies.search.stopping import (
     DEFAULT_PRIOR,
     TOKEN_CONFIDENCE,
     UNIFORM_PRIOR,
     Confidence,
     ModeSharePrior,
     pair_posterior,
+    sample_weight,
     stop_posterior,
-    weighted_votes,
 )
 
 
@@ -63,9 +63,18 @@ def test_weights_are_clipped_to_zero_and_the_cap() -> None:
     assert c.weight(50.0) == 3.0
 
 
-def test_weighted_votes_group_by_key_and_skip_unanswered_samples() -> None:
-    leader, votes = weighted_votes([0, 1, -1, 1, 0], [1.0, 0.5, 9.0, 0.5, 0.5])
-    assert leader == 0  # 1.5 against 1.0; the unanswered sample's weight counts nowhere
-    assert votes == [1.5, 1.0]
-    assert weighted_votes([-1, -1], [1.0, 1.0]) == (None, [])
-    assert weighted_votes([2, 5], [1.0, 1.0])[0] == 2  # a tie goes to the answer seen first
+def test_a_verifier_score_outranks_the_length_and_no_evidence_is_one_vote() -> None:
+    judge = Confidence(intercept=0.0, slope=1.0, curve=0.0, base_logit=2.0)
+    assert sample_weight(250, 1000, 4.0, verifier=judge) == pytest.approx(2.0)
+    assert sample_weight(250, 1000, None, verifier=judge) == TOKEN_CONFIDENCE.token_weight(
+        250, 1000
+    )
+    assert sample_weight(250, None) == sample_weight(None, 1000) == 1.0
+    assert sample_weight(250, 1000, confidence=None) == 1.0
+
+
+def test_forecasts_beyond_the_fitted_range_move_the_prior_no_further() -> None:
+    # The slope was fitted on forecasts between about 0.95 and 0.98: a 0.02 is taken as 0.95.
+    assert DEFAULT_PRIOR.beta(0.02) == DEFAULT_PRIOR.beta(0.5) == DEFAULT_PRIOR.beta(0.95)
+    assert DEFAULT_PRIOR.beta(0.999999) == DEFAULT_PRIOR.beta(0.99)
+    assert stop_posterior([3.0], DEFAULT_PRIOR, 0.02) > 0.995

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.stopping import stop_posterior
-from policies.stopping_fit import fit_confidence, fit_prior, top_two
+from policies.search.fit import fit_confidence, fit_prior, top_two
+from policies.search.stopping import stop_posterior
 
 
 def test_top_two_counts_ignore_unanswered_samples() -> None:

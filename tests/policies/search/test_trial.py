@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from policies.stopping import TOKEN_CONFIDENCE, Confidence
-from policies.stopping_sim import StopRule, Trial, prepare, replay, run_rule
+from policies.search.stopping import TOKEN_CONFIDENCE, Confidence
+from policies.search.trial import StopRule, Trial, prepare, replay, run_rule
 
 
 def _trial(answers: list[str | None], gold: str = "42", **extra: object) -> Trial:
