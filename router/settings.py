@@ -14,6 +14,7 @@ from router.errors import ConfigError, validation_problem
 
 __all__ = [
     "SearchSettings",
+    "VerifierSettings",
     "ProbeSettings",
     "ProfileSettings",
     "DeploymentSettings",
@@ -32,20 +33,54 @@ _STRICT = ConfigDict(extra="forbid")
 
 
 class SearchSettings(BaseModel):
-    """A search profile's sampling plan: up to `max_samples`, drawn `wave` at a time."""
+    """A search profile's sampling plan (`policies.search`): between `min_samples` and
+    `max_samples`, at most `wave` at once, until the posterior that the leading answer is the
+    majority of unlimited samples reaches `threshold`.
+
+    `verifier` names a profile that scores each sample (its `verifier` block); `aggregate`
+    picks the answer: `majority`, `weighted_vote` (votes weighted by score, or by length without
+    a verifier) or `best_of_n` (the best-scored sample). `typical_tokens` is the length a sample
+    is expected to have (None: the difficulty model's forecast for the prompt); `progress` how
+    the client sees the samples agree while they run: SSE comments, reasoning deltas or nothing.
+    """
 
     model_config = _STRICT
     max_samples: int = Field(default=4, ge=1, le=64)
     min_samples: int = Field(default=2, ge=1)
-    wave: int = Field(default=2, ge=1, le=64)
-    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
+    wave: int = Field(default=4, ge=1, le=64)
+    threshold: float = Field(default=0.995, gt=0.0, le=1.0)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    verifier: str | None = None
+    aggregate: Literal["majority", "weighted_vote", "best_of_n"] = "majority"
+    typical_tokens: float | None = Field(default=None, gt=0.0)
+    progress: Literal["comment", "reasoning", "none"] = "comment"
 
     @model_validator(mode="after")
     def _bounds(self) -> SearchSettings:
         if self.min_samples > self.max_samples:
             raise ValueError("min_samples must not exceed max_samples")
         return self
+
+
+class VerifierSettings(BaseModel):
+    """This profile scores (prompt, answer) pairs instead of answering: a reward model behind
+    vLLM's `/pooling` or `/score` API, or an LLM judge prompted to grade (`judge`).
+
+    Scores become vote weights through logit P(correct | score) = intercept + slope * score +
+    curve * score^2, fitted on labelled samples (`policies.search.fit_confidence`); base_logit
+    is the average sample's logit (an average sample counts one vote).
+    """
+
+    model_config = _STRICT
+    kind: Literal["pooling", "score", "judge"] = "pooling"
+    intercept: float = 0.0
+    slope: float = 1.0
+    curve: float = 0.0
+    base_logit: float = Field(default=2.0, gt=0.0)
+    max_weight: float = Field(default=3.0, gt=0.0)
+    # judge: the grading prompt, with {prompt} and {answer}; None: the built-in one.
+    template: str | None = None
+    path: str | None = None  # None: /pooling at the server root, or {api_base}/score
 
 
 class ProbeSettings(BaseModel):
@@ -118,6 +153,7 @@ class ProfileSettings(BaseModel):
     # Several endpoints for this profile, balanced by litellm's Router (none: the profile's own).
     deployments: list[DeploymentSettings] = Field(default_factory=list)
     search: SearchSettings | None = None
+    verifier: VerifierSettings | None = None  # this profile scores answers (see VerifierSettings)
     convergence: dict[str, Any] | None = None
     probe: ProbeSettings | None = None  # probe mode instead of the text watcher
     prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
@@ -283,9 +319,26 @@ class Settings(BaseSettings):
             for i, fb in enumerate(profile.fallbacks):
                 if fb not in names or fb == name:
                     raise _KeyProblem(f"profiles.{name}.fallbacks.{i}", f"bad fallback {fb!r}")
+        for name, profile in self.profiles.items():
+            _check_search(name, profile, self.profiles)
         if not any(p.predictor for p in self.profiles.values()) and self.policy.kind != "fixed":
             raise _KeyProblem("profiles", "no profile names a predictor, so nothing can be routed")
         return self
+
+
+def _check_search(
+    name: str, profile: ProfileSettings, profiles: dict[str, ProfileSettings]
+) -> None:
+    search = profile.search
+    if search is None:
+        return
+    key = f"profiles.{name}.search"
+    if search.verifier is not None:
+        target = profiles.get(search.verifier)
+        if target is None or target.verifier is None:
+            raise _KeyProblem(f"{key}.verifier", f"{search.verifier!r} is not a verifier profile")
+    elif search.aggregate == "best_of_n":
+        raise _KeyProblem(f"{key}.aggregate", "best_of_n needs a verifier to score the samples")
 
 
 class _KeyProblem(ValueError):

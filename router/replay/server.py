@@ -34,6 +34,7 @@ from router.chat_request import ChatRequest, parse_json, validated
 from router.errors import render_error
 from router.replay.answers import DIALECT_HEADER, chat_parts, message
 from router.replay.catalog import ReplayCatalog, split_pieces
+from router.replay.samples import JUDGE_MODEL, SampleBook, judge_reply, score_routes
 from router.replay.stream import (
     Fault,
     Pace,
@@ -96,6 +97,7 @@ class _ReplayState:
     def __init__(
         self,
         catalog: ReplayCatalog,
+        outcomes: Sequence[Outcome],
         tokens_per_second: float | None,
         first_token_delay: float,
         hang_seconds: float,
@@ -104,6 +106,7 @@ class _ReplayState:
         if tokens_per_second is not None and tokens_per_second <= 0:
             raise InvalidInputError("tokens_per_second must be positive", param="tokens_per_second")
         self.catalog = catalog
+        self.samples = SampleBook(outcomes)
         self.pace = Pace(tokens_per_second, first_token_delay)
         self.hang_seconds = hang_seconds
         self.stats = ReplayStats()
@@ -214,12 +217,19 @@ async def chat_completions(request: Request) -> Response:
             "n > 1 with stream is not supported by the replay upstream", param="n"
         )
     catalog = state.catalog
-    profile = catalog.resolve_model(chat.model)
     users = [m for m in chat.messages if m.role == "user"]
     if not users:
         raise InvalidInputError("no user message to match a recording", param="messages")
-    outcome = catalog.find(profile, users[-1].text)
     prompt_tokens = sum(count_tokens(m.text) for m in chat.messages)
+    if chat.model == JUDGE_MODEL:
+        grade = judge_reply(state.samples, users[-1].text)
+        judged = Outcome("judge", users[-1].text, JUDGE_MODEL, None, None, response=grade)
+        plan = build_plan(judged, [("content", split_pieces(grade))], None, prompt_tokens)
+        return await _serve(request, _Reply(plan, "chat", chat.model, chat.stream, True, 1))
+    # A recorded search answers with its next sample each time.
+    outcome = state.samples.next_sample(
+        catalog.find(catalog.resolve_model(chat.model), users[-1].text)
+    )
     dialect = request.headers.get(DIALECT_HEADER) or state.reasoning_format
     parts, hidden = chat_parts(catalog, outcome, dialect, raw)
     parts = [(k, v) for k, v in parts if v]
@@ -292,9 +302,10 @@ async def stats(request: Request) -> dict[str, Any]:
 
 @_routes.delete("/replay/stats")
 async def reset_stats(request: Request) -> dict[str, Any]:
-    """Start the counters again."""
+    """Start the counters again, and every recorded search at its first sample."""
     state = _state(request)
     state.stats = ReplayStats()
+    state.samples.turns.clear()
     return state.stats.snapshot()
 
 
@@ -341,10 +352,11 @@ def create_replay_app(
     catalog = ReplayCatalog(outcomes, aliases=aliases, chunk_tokens=chunk_tokens)
     app = FastAPI(title="thinkgate replay upstream", docs_url=None, redoc_url=None)
     app.state.replay = _ReplayState(
-        catalog, tokens_per_second, first_token_delay, hang_seconds, reasoning_format
+        catalog, outcomes, tokens_per_second, first_token_delay, hang_seconds, reasoning_format
     )
     app.add_exception_handler(ThinkgateError, _on_error)
     app.include_router(_routes)
+    app.include_router(score_routes)
     return app
 
 
@@ -394,6 +406,10 @@ class ReplayUpstream(ServerThread):
     def received(self) -> list[dict[str, Any]]:
         """The request bodies this upstream received (newest last), with their paths."""
         return list(self.app.state.replay.received)
+
+    def reset_samples(self) -> None:
+        """Every recorded search starts again at its first sample."""
+        self.app.state.replay.samples.turns.clear()
 
     def schedule_fault(self, spec: str, count: int = 1) -> None:
         """Make the next ``count`` requests fail with ``spec`` (see :func:`parse_fault`)."""
