@@ -18,7 +18,6 @@ from starlette.requests import Request
 
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
-from policies.decision import SamplingPlan
 from policies.effort import EffortResolution
 from router.chat_request import ChatRequest
 from router.dialects import ChunkRewriter, describe, rewrite_message
@@ -32,8 +31,7 @@ from router.search import COMMENT, open_search
 from router.sources import ChunkSource, SourceReport
 from router.sse import SSE_DONE, sse
 from router.streaming import Accumulator, RelayResponse, buffered, unless_gone
-from router.upstream import Upstream, uses_http_transport
-from router.verifier import Verifier
+from router.upstream import uses_http_transport
 
 __all__ = ["Call", "CLIENT_GONE"]
 
@@ -134,31 +132,15 @@ class Call:
         params, self.effort = upstream_params(self.chat, profile, self.plan)
         plan = self.routing.decision.sampling
         if plan is not None and plan.max_samples > 1:
-            return await self._open_search(upstream, name, plan, messages, params)
+            n = self.chat.n or 1
+            profiles = self.settings.profiles
+            return await open_search(upstream, name, plan, profiles, messages, params, n=n)
         # A tool call or a JSON answer has a shape a cut would break: never watched.
         if profile.watches_convergence and not self.plan.constrained:
             pred = self.routing.predictions.get(name)
             expected = pred.tokens if pred is not None else None
             return await open_watched(upstream, name, profile, messages, params, expected)
         return await upstream.open(name, messages, params)
-
-    async def _open_search(
-        self,
-        upstream: Upstream,
-        name: str,
-        plan: SamplingPlan,
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-    ) -> ChunkSource:
-        search = self.settings.profiles[name].search
-        verifier = None
-        if search is not None and search.verifier is not None:
-            checker = search.verifier
-            verifier = Verifier(upstream, checker, self.settings.profiles[checker])
-        n = self.chat.n or 1
-        return await open_search(
-            upstream, name, plan, search, messages, params, verifier=verifier, n=n
-        )
 
     def _take(self, chunk: dict[str, Any]) -> None:
         if self.received.add(chunk) and self.ttft_ms is None:

@@ -22,7 +22,7 @@ from difficulty.tokens import count_tokens
 from policies.decision import SamplingPlan
 from policies.search import AdaptiveVote, cluster_answers, sample_weight
 from router.search_answer import COMMENT, Sample, answer_chunks, progress_chunk
-from router.settings import SearchSettings
+from router.settings import ProfileSettings, SearchSettings
 from router.sources import SearchReport, SourceReport
 from router.streaming import Accumulator
 from router.upstream import Upstream
@@ -227,18 +227,21 @@ async def open_search(
     upstream: Upstream,
     profile: str,
     plan: SamplingPlan,
-    search: SearchSettings | None,
+    profiles: Mapping[str, ProfileSettings],
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
     *,
-    verifier: Verifier | None = None,
     n: int = 1,
 ) -> SearchSource:
-    """Start the search for a routed request; the source streams progress, then the answer.
-
-    A client's `n` is the fewest samples drawn and the number of choices returned.
+    """Start the search for a routed request on `profile` (its verifier from `profiles`); the
+    source streams progress, then the answer. A client's `n` is the fewest samples drawn and
+    the number of choices returned.
     """
+    search = profiles[profile].search
     settings = search or SearchSettings(max_samples=plan.max_samples, wave=plan.max_samples)
+    verifier = None
+    if settings.verifier is not None:
+        verifier = Verifier(upstream, settings.verifier, profiles[settings.verifier])
     if n > plan.max_samples:
         raise InvalidInputError(
             f"n = {n} is more than this search draws (max_samples {plan.max_samples})", param="n"

@@ -366,6 +366,7 @@ class Upstream:
         """
         profile = self.profiles[name]
         where = f"completions endpoint for profile {name!r}"
+        base = (api_base or profile.api_base or "").rstrip("/")
         body = {
             "model": model or profile.upstream_name,
             "prompt": prompt,
@@ -373,21 +374,6 @@ class Upstream:
             "temperature": 0.0,
             "stream": False,
         }
-        base = (api_base or profile.api_base or "").rstrip("/")
-        reply = await self.post_json(name, f"{base}/completions", body, timeout_s=timeout_s)
-        try:
-            text = str(reply["choices"][0].get("text") or "")
-        except (KeyError, IndexError, TypeError, AttributeError):
-            raise UpstreamError(f"{where} sent a malformed completion") from None
-        usage = reply.get("usage") or {}
-        return text, usage.get("prompt_tokens"), usage.get("completion_tokens")
-
-    async def post_json(
-        self, name: str, url: str, body: Mapping[str, Any], *, timeout_s: float | None = None
-    ) -> dict[str, Any]:
-        """POST a JSON body to `url` with profile `name`'s key; the JSON reply (not retried:
-        probes and verifier scores are extras a request survives without)."""
-        profile = self.profiles[name]
         headers: dict[str, str] = {}
         key = self._api_key(profile)
         if key:
@@ -395,18 +381,19 @@ class Upstream:
         limit = timeout_s or profile.timeout_s
         timeout = self._httpx.Timeout(limit, connect=min(limit, 10.0))
         try:
-            response = await self._http.post(url, json=body, headers=headers, timeout=timeout)
+            response = await self._http.post(
+                f"{base}/completions", json=body, headers=headers, timeout=timeout
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
             raise translate_error(exc, name) from exc
-        where = f"{url} for profile {name!r}"
         if response.status_code >= 400:
             raise status_error(response.status_code, where, response.text[:300])
         try:
             reply = response.json()
-        except ValueError:
-            raise UpstreamError(f"{where} sent a reply that is not JSON") from None
-        if not isinstance(reply, dict):
-            raise UpstreamError(f"{where} sent a reply that is not a JSON object")
-        return reply
+            text = str(reply["choices"][0].get("text") or "")
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise UpstreamError(f"{where} sent a malformed completion") from None
+        usage = reply.get("usage") or {}
+        return text, usage.get("prompt_tokens"), usage.get("completion_tokens")

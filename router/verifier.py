@@ -9,7 +9,11 @@ Three endpoint shapes, all OpenAI-compatible servers' (vLLM's for the first two)
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,9 +21,9 @@ from difficulty.tokens import count_tokens
 from policies.search import Confidence
 from router.errors import UpstreamError
 from router.settings import ProfileSettings, VerifierSettings
-from router.upstream import Upstream
+from router.upstream import Upstream, status_error, translate_error
 
-__all__ = ["JUDGE_TEMPLATE", "Verdict", "Verifier"]
+__all__ = ["JUDGE_TEMPLATE", "Verdict", "Verifier", "post_json"]
 
 JUDGE_TEMPLATE = (
     "Grade a proposed answer to a problem.\n\nProblem:\n{prompt}\n\nProposed answer:\n{answer}"
@@ -72,7 +76,7 @@ class Verifier:
                 {"role": "assistant", "content": answer},
             ]
             body = {"model": model, "messages": messages}
-        reply = await self.upstream.post_json(self.name, url, body)
+        reply = await post_json(self.upstream, self.name, url, body)
         value = _last_number(reply.get("data"))
         if value is None:
             raise UpstreamError(f"verifier {self.name!r} sent no score")
@@ -93,6 +97,43 @@ class Verifier:
         return Verdict(
             float(found.group(0)), count_tokens(question), completion or count_tokens(text)
         )
+
+
+async def post_json(
+    upstream: Upstream, name: str, url: str, body: Mapping[str, Any]
+) -> dict[str, Any]:
+    """POST a JSON body to `url` with profile `name`'s key and timeout; the JSON reply. Not
+    retried: a sample the verifier could not score is weighed by its length instead."""
+    import aiohttp
+
+    profile = upstream.profiles[name]
+    where = f"verifier {name!r} at {url}"
+    headers = {"content-type": "application/json"}
+    key = upstream.api_key(profile)
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    timeout = aiohttp.ClientTimeout(total=profile.timeout_s, sock_connect=10.0)
+    try:
+        async with upstream.session().post(
+            url, data=json.dumps(body).encode(), headers=headers, timeout=timeout
+        ) as response:
+            text = (await response.read()).decode(errors="replace")
+            if response.status >= 400:
+                detail = text[:300]
+                with contextlib.suppress(ValueError, KeyError, TypeError):
+                    detail = json.loads(text)["error"]["message"]
+                raise status_error(response.status, where, str(detail))
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        raise translate_error(exc, name) from exc
+    try:
+        reply = json.loads(text)
+    except ValueError:
+        raise UpstreamError(f"{where} sent a reply that is not JSON") from None
+    if not isinstance(reply, dict):
+        raise UpstreamError(f"{where} sent a reply that is not a JSON object")
+    return reply
 
 
 def _last_number(data: Any) -> float | None:

@@ -14,7 +14,6 @@ client gives up) or ``break-after=N`` (N deltas, then the connection drops mid-b
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import deque
@@ -41,8 +40,10 @@ from router.replay.stream import (
     ReplayPlan,
     ReplayStats,
     build_plan,
+    fault_response,
     parse_fault,
     sse_stream,
+    wait_or_disconnect,
 )
 from router.server_thread import ServerThread
 
@@ -133,26 +134,6 @@ def _state(request: Request) -> _ReplayState:
     return state
 
 
-async def _wait_or_disconnect(request: Request, seconds: float) -> bool:
-    """Sleep up to ``seconds``; True when the client went away first."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if await request.is_disconnected():
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        await asyncio.sleep(min(0.05, left))
-
-
-def _fault_error(status: int, message: str) -> JSONResponse:
-    etype = "server_error" if status >= 500 else "invalid_request_error"
-    if status == 429:
-        etype = "rate_limit_exceeded"
-    body = {"error": {"message": message, "type": etype, "param": None, "code": "injected_fault"}}
-    return JSONResponse(body, status_code=status)
-
-
 def _body(reply: _Reply) -> dict[str, Any]:
     """The whole (non-streamed) completion of a plan, `n` times the same choice."""
     plan, chat = reply.plan, reply.kind == "chat"
@@ -184,15 +165,15 @@ async def _serve(request: Request, reply: _Reply) -> Response:
         state.stats.faults += 1
         if fault.kind == "status":
             state.stats.end(completed=False)
-            return _fault_error(fault.status, f"injected fault {fault.status}")
+            return fault_response(fault.status, f"injected fault {fault.status}")
         if fault.kind == "timeout":
-            gone = await _wait_or_disconnect(request, state.hang_seconds)
+            gone = await wait_or_disconnect(request, state.hang_seconds)
             state.stats.end(completed=False, disconnected=gone)
-            return _fault_error(504, "injected timeout")
+            return fault_response(504, "injected timeout")
     args = (state.stats, state.pace, plan, reply.kind, reply.model)
     if reply.stream:
         return sse_stream(*args, reply.include_usage, fault, headers)
-    if await _wait_or_disconnect(request, state.pace.duration(plan.tokens)):
+    if await wait_or_disconnect(request, state.pace.duration(plan.tokens)):
         state.stats.end(completed=False, disconnected=True)
         return Response(status_code=499)
     payload = _body(reply)
