@@ -106,8 +106,7 @@ class Call:
         headers = self.routing.headers()
         if self.source is not None:
             report = self.source.report()
-            # A streamed search is still sampling when its headers go out.
-            if report.search is not None and not self._streaming:
+            if report.search is not None and not self._streaming:  # (a stream's: still sampling)
                 headers["x-thinkgate-samples"] = str(report.search.samples)
             headers["x-thinkgate-profile"] = report.profile
             if report.early_exit is not None:
@@ -132,8 +131,7 @@ class Call:
         params, self.effort = upstream_params(self.chat, profile, self.plan)
         plan = self.routing.decision.sampling
         if plan is not None and plan.max_samples > 1:
-            n = self.chat.n or 1
-            profiles = self.settings.profiles
+            profiles, n = self.settings.profiles, self.chat.n or 1
             return await open_search(upstream, name, plan, profiles, messages, params, n=n)
         # A tool call or a JSON answer has a shape a cut would break: never watched.
         if profile.watches_convergence and not self.plan.constrained:
@@ -160,8 +158,8 @@ class Call:
 
     async def chunks(self, *, comments: bool = False) -> AsyncIterator[dict[str, Any]]:
         """The answer's chunks as relayed; the end is held until the call is recorded, then
-        carries the facts (and counted usage when the upstream sent none). A search's progress
-        lines come through only with `comments` (the chat stream writes them as SSE comments)."""
+        carries the facts (and counted usage when the upstream sent none); with `comments`, a
+        search's progress lines too."""
         source = self.source
         assert source is not None
         completion_id, model = f"chatcmpl-{self.routing.request_id}", self._model
@@ -279,8 +277,7 @@ class Call:
 
         async def read() -> bool:
             async for chunk in source:
-                if COMMENT not in chunk:
-                    self._take(chunk)
+                self._take(chunk)  # a search's progress line carries no text: not taken
             return True
 
         done, gone = await unless_gone(request, read)

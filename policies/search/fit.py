@@ -13,7 +13,6 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import betaincc, betaln, logit
-from sklearn.linear_model import LogisticRegression
 
 from policies.search.stopping import Confidence, ModeSharePrior
 
@@ -82,6 +81,8 @@ def fit_prior(
 
 def fit_confidence(x: np.ndarray, agrees: np.ndarray, max_weight: float = 3.0) -> Confidence:
     """Logistic curve (quadratic in x) of a sample agreeing with its problem's majority."""
+    from sklearn.linear_model import LogisticRegression  # the train extra: fits are offline
+
     x = np.asarray(x, dtype=float)
     y = np.asarray(agrees, dtype=bool)
     model = LogisticRegression(C=1.0).fit(np.column_stack([x, x * x]), y)
