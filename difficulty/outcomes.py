@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -28,10 +28,25 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Sample:
-    """One sampled answer of a search profile: the extracted answer and its token cost."""
+    """One sampled answer of a search profile: the extracted answer and its token cost.
+
+    `score` is a verifier's score of the sample (a reward model's, a judge's) when recorded;
+    `text` the full sampled response when recorded (the replay upstream serves it).
+    """
 
     answer: str | None
     tokens: int | None
+    score: float | None = None
+    text: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The sample as a JSON-ready dict, optional fields left out when empty."""
+        row: dict[str, Any] = {"answer": self.answer, "tokens": self.tokens}
+        if self.score is not None:
+            row["score"] = self.score
+        if self.text is not None:
+            row["text"] = self.text
+        return row
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,7 @@ class Outcome:
         if self.gold is not None:
             row["gold"] = self.gold
         if self.samples is not None:
-            row["samples"] = [asdict(s) for s in self.samples]
+            row["samples"] = [s.to_json() for s in self.samples]
         if self.reasoning is not None:
             row["reasoning"] = self.reasoning
         if self.response is not None:
@@ -108,14 +123,7 @@ def _row_to_outcome(row: Any, source: str, line: int) -> Outcome:
         for s in samples:
             if not isinstance(s, dict) or "answer" not in s:
                 raise OutcomeFormatError(source, line, "each sample needs 'answer' and 'tokens'")
-            ans = s["answer"]
-            tok = s.get("tokens")
-            items.append(
-                Sample(
-                    answer=None if ans is None else str(ans),
-                    tokens=None if tok is None else int(tok),
-                )
-            )
+            items.append(_sample(s, source, line))
         parsed_samples = tuple(items)
     gold = row.get("gold")
     return Outcome(
@@ -130,6 +138,18 @@ def _row_to_outcome(row: Any, source: str, line: int) -> Outcome:
         reasoning=row.get("reasoning"),
         response=row.get("response"),
         extra=row.get("extra") or {},
+    )
+
+
+def _sample(s: dict[str, Any], source: str, line: int) -> Sample:
+    ans, tok, score, text = s["answer"], s.get("tokens"), s.get("score"), s.get("text")
+    if score is not None and (isinstance(score, bool) or not isinstance(score, int | float)):
+        raise OutcomeFormatError(source, line, "a sample's 'score' must be a number or null")
+    return Sample(
+        answer=None if ans is None else str(ans),
+        tokens=None if tok is None else int(tok),
+        score=None if score is None else float(score),
+        text=None if text is None else str(text),
     )
 
 

@@ -11,15 +11,17 @@ __all__ = ["SamplingPlan", "Decision"]
 class SamplingPlan:
     """How a search profile samples: up to `max_samples`, stopping once the leader is safe.
 
-    Stop when the posterior probability that the current leading answer is the majority
-    passes `threshold` (see `policies.search.vote`); `prior_p_correct` is the difficulty model's
-    P(correct) for the profile, used as the prior on agreement.
+    Stop when the posterior probability that the current leading answer is the majority of
+    unlimited samples passes `threshold` (`policies.search.stopping`); `prior_p_correct` is the
+    difficulty model's P(correct) for the profile, which moves the prior; `typical_tokens` is
+    the length a sample of this prompt is expected to have (samples much longer vote less).
     """
 
     max_samples: int = 1
-    threshold: float = 0.95
+    threshold: float = 0.995
     min_samples: int = 1
     prior_p_correct: float | None = None
+    typical_tokens: float | None = None
 
     def __post_init__(self) -> None:
         if self.max_samples < 1 or not 1 <= self.min_samples <= self.max_samples:

@@ -86,7 +86,7 @@ def simulate(
     elif reference is not None and reference not in profiles:
         raise NotFoundError(f"unknown reference profile '{reference}'")
     if sampled:
-        plan = plan or SamplingPlan(max_samples=16, threshold=0.95)
+        plan = plan or SamplingPlan(max_samples=16, min_samples=2)
         report["search"] = {
             name: {
                 key: row.to_json()
@@ -102,6 +102,7 @@ def simulate(
         }
         report["search_plan"] = {
             "max_samples": plan.max_samples,
+            "min_samples": plan.min_samples,
             "threshold": plan.threshold,
             "orders": orders,
             "prior": sampling_prior,

@@ -29,7 +29,7 @@ from router.keys import ApiKey
 from router.ledger.record import LedgerRecord
 from router.pipeline import Routing, saved_by
 from router.request_plan import RequestPlan, plan_chat, upstream_params
-from router.search import open_search
+from router.search import COMMENT, open_search
 from router.sources import ChunkSource, SourceReport, read_to_end
 from router.sse import SSE_DONE, sse
 from router.streaming import Accumulator, RelayResponse, buffered, unless_gone
@@ -111,7 +111,7 @@ class Call:
         headers = self.routing.headers()
         if self.source is not None:
             report = self.source.report()
-            if report.search is not None:
+            if report.search is not None and not self._streaming:  # (a stream's: still sampling)
                 headers["x-thinkgate-samples"] = str(report.search.samples)
             headers["x-thinkgate-profile"] = report.profile
             if report.early_exit is not None:
@@ -136,7 +136,8 @@ class Call:
         params, self.effort = upstream_params(self.chat, profile, self.plan)
         plan = self.routing.decision.sampling
         if plan is not None and plan.max_samples > 1:
-            return await open_search(upstream, name, plan, profile.search, messages, params)
+            profiles, n = self.settings.profiles, self.chat.n or 1
+            return await open_search(upstream, name, plan, profiles, messages, params, n=n)
         # A tool call or a JSON answer has a shape a cut would break: never watched.
         if profile.watches_convergence and not self.plan.constrained:
             pred = self.routing.predictions.get(name)
@@ -160,15 +161,20 @@ class Call:
         body = self._events() if events is None else events
         return RelayResponse(body, on_end=self.abandon, headers=self.headers)
 
-    async def chunks(self) -> AsyncIterator[dict[str, Any]]:
+    async def chunks(self, *, comments: bool = False) -> AsyncIterator[dict[str, Any]]:
         """The answer's chunks as relayed; the end is held until the call is recorded, then
-        carries the facts (and counted usage when the upstream sent none)."""
+        carries the facts (and counted usage when the upstream sent none); with `comments`, a
+        search's progress lines too."""
         source = self.source
         assert source is not None
         completion_id, model = f"chatcmpl-{self.routing.request_id}", self._model
         writers = self._writers()
         held: list[dict[str, Any]] = []  # the finishing chunk and all after it
         async for chunk in source:
+            if COMMENT in chunk:
+                if comments:
+                    yield chunk
+                continue
             chunk["id"], chunk["model"] = completion_id, model
             self._take(chunk)
             if writers is not None:
@@ -184,7 +190,7 @@ class Call:
     async def _events(self) -> AsyncIterator[bytes]:
         out: list[bytes] = []  # events not yet handed to the server
         try:
-            async for chunk in self.chunks():
+            async for chunk in self.chunks(comments=True):
                 self._relay(chunk, out)
                 # Events that arrived together go out in one write; none waits for the network.
                 if out and not buffered(self.source):
@@ -201,7 +207,9 @@ class Call:
             await self.close()
 
     def _relay(self, chunk: dict[str, Any], out: list[bytes]) -> None:
-        if "usage" not in chunk or self.chat.include_usage:
+        if COMMENT in chunk:  # a search's progress: an SSE comment clients skip
+            out.append(f": {chunk[COMMENT]}\n\n".encode())
+        elif "usage" not in chunk or self.chat.include_usage:
             out.append(sse(chunk))
         elif chunk.get("choices"):
             del chunk["usage"]
@@ -249,6 +257,7 @@ class Call:
             samples=self.record.samples,
             early_exit=self.record.early_exit,
             usage_counted=self.record.tokens_counted,
+            search=self.record.search,
         )
         return facts
 
@@ -384,6 +393,7 @@ class Call:
             early_exit=early_exit,
             probe_tokens=probe_tokens,
             samples=report.search.samples if report and report.search else None,
+            search=report.search.to_json() if report and report.search else None,
             latency_ms=(time.perf_counter() - self.started) * 1000.0,
             ttft_ms=self.ttft_ms,
             stream=self.chat.stream,

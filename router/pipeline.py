@@ -117,7 +117,12 @@ def profile_cost(name: str, profile: ProfileSettings) -> ProfileCost:
     search = profile.search
     plan = None
     if search is not None:
-        plan = SamplingPlan(search.max_samples, search.threshold, min_samples=search.min_samples)
+        plan = SamplingPlan(
+            search.max_samples,
+            search.threshold,
+            min_samples=search.min_samples,
+            typical_tokens=search.typical_tokens,
+        )
     price_in, price_out = profile_prices(profile.model, profile.price_in, profile.price_out)
     return ProfileCost(
         name=name,

@@ -11,9 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from router.errors import ConfigError, validation_problem
+from router.search_settings import SearchSettings, VerifierSettings
 
 __all__ = [
     "SearchSettings",
+    "VerifierSettings",
     "ProbeSettings",
     "ProfileSettings",
     "DeploymentSettings",
@@ -33,23 +35,6 @@ __all__ = [
 ]
 
 _STRICT = ConfigDict(extra="forbid")
-
-
-class SearchSettings(BaseModel):
-    """A search profile's sampling plan: up to `max_samples`, drawn `wave` at a time."""
-
-    model_config = _STRICT
-    max_samples: int = Field(default=4, ge=1, le=64)
-    min_samples: int = Field(default=2, ge=1)
-    wave: int = Field(default=2, ge=1, le=64)
-    threshold: float = Field(default=0.95, gt=0.0, le=1.0)
-    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
-
-    @model_validator(mode="after")
-    def _bounds(self) -> SearchSettings:
-        if self.min_samples > self.max_samples:
-            raise ValueError("min_samples must not exceed max_samples")
-        return self
 
 
 class ProbeSettings(BaseModel):
@@ -122,6 +107,7 @@ class ProfileSettings(BaseModel):
     # Several endpoints for this profile, balanced by litellm's Router (none: the profile's own).
     deployments: list[DeploymentSettings] = Field(default_factory=list)
     search: SearchSettings | None = None
+    verifier: VerifierSettings | None = None  # this profile scores answers (see VerifierSettings)
     convergence: dict[str, Any] | None = None
     probe: ProbeSettings | None = None  # probe mode instead of the text watcher
     prefill: bool = False  # the endpoint accepts a prefilled assistant turn (closed thinking)
@@ -346,9 +332,26 @@ class Settings(BaseSettings):
             for i, fb in enumerate(profile.fallbacks):
                 if fb not in names or fb == name:
                     raise _KeyProblem(f"profiles.{name}.fallbacks.{i}", f"bad fallback {fb!r}")
+        for name, profile in self.profiles.items():
+            _check_search(name, profile, self.profiles)
         if not any(p.predictor for p in self.profiles.values()) and self.policy.kind != "fixed":
             raise _KeyProblem("profiles", "no profile names a predictor, so nothing can be routed")
         return self
+
+
+def _check_search(
+    name: str, profile: ProfileSettings, profiles: dict[str, ProfileSettings]
+) -> None:
+    search = profile.search
+    if search is None:
+        return
+    key = f"profiles.{name}.search"
+    if search.verifier is not None:
+        target = profiles.get(search.verifier)
+        if target is None or target.verifier is None:
+            raise _KeyProblem(f"{key}.verifier", f"{search.verifier!r} is not a verifier profile")
+    elif search.aggregate == "best_of_n":
+        raise _KeyProblem(f"{key}.aggregate", "best_of_n needs a verifier to score the samples")
 
 
 class _KeyProblem(ValueError):

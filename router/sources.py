@@ -1,10 +1,11 @@
 """What answers a request: a source of OpenAI chat-completion chunks, and its typed report.
 
 Four sources answer: a plain upstream stream (`router.upstream`), a stream the convergence
-watcher may cut (`router.early_exit`, text or probe mode) and a search's voted sample
-(`router.search`). Each relays chunks and, when asked, reports what it did besides: which
-profile answered after failover, and what early exit, probes or sampling spent and saved. The
-call (`router.call`) turns the report into the ledger record; sources write nothing shared.
+watcher may cut (`router.early_exit`, text or probe mode) and a search that samples, votes and
+streams the chosen sample (`router.search`). Each relays chunks and, when asked, reports what
+it did besides: which profile answered after failover, and what early exit, probes or sampling
+spent and saved. The call (`router.call`) turns the report into the ledger record; sources
+write nothing shared.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ __all__ = [
     "EarlyExitReport",
     "ProbeReport",
     "SearchReport",
-    "StaticSource",
     "read_to_end",
 ]
 
@@ -77,11 +77,30 @@ class ProbeReport:
 
 @dataclass(frozen=True)
 class SearchReport:
-    """A search: the samples drawn, the most it could draw, and the tokens stopping early saved."""
+    """A search: the samples counted, the most it could draw, the tokens stopping early saved
+    (net of what cancelled samples had generated), the samples cancelled once the vote stopped
+    and the tokens they had streamed (not billed), and the verifier's calls and tokens."""
 
     samples: int
     max_samples: int
     saved: float
+    cancelled: int = 0
+    cancelled_tokens: int = 0
+    verifier_calls: int = 0
+    verifier_tokens: int = 0
+    verifier_failures: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        """The ledger's `search` fields."""
+        return {
+            "samples": self.samples,
+            "max_samples": self.max_samples,
+            "cancelled": self.cancelled,
+            "cancelled_tokens": self.cancelled_tokens,
+            "verifier_calls": self.verifier_calls,
+            "verifier_tokens": self.verifier_tokens,
+            "verifier_failures": self.verifier_failures,
+        }
 
 
 @dataclass(frozen=True)
@@ -112,33 +131,6 @@ class ChunkSource(Protocol):
     def report(self) -> SourceReport:
         """What the source did so far (complete once it is closed)."""
         ...
-
-
-class StaticSource:
-    """A source over chunks already known (a decided search), with its report."""
-
-    def __init__(self, chunks: list[dict[str, Any]], report: SourceReport) -> None:
-        self._chunks = chunks
-        self._report = report
-
-    @property
-    def profile(self) -> str:
-        """The profile that answered."""
-        return self._report.profile
-
-    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
-        return self._iterate()
-
-    async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
-        for chunk in self._chunks:
-            yield chunk
-
-    async def aclose(self) -> None:
-        """Nothing to release."""
-
-    def report(self) -> SourceReport:
-        """The search's report."""
-        return self._report
 
 
 async def read_to_end(

@@ -103,6 +103,12 @@ def _math_train(shared: Path) -> Iterable[Outcome]:
     return math_train_outcomes(shared)
 
 
+def _qwen25_math_eval(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.qwen25_math_eval import qwen25_math_eval_outcomes
+
+    return qwen25_math_eval_outcomes(shared)
+
+
 BUNDLES: tuple[Bundle, ...] = (
     Bundle(
         "mip-gsm8k",
@@ -164,6 +170,12 @@ BUNDLES: tuple[Bundle, ...] = (
         ("math-rllm",),
         _math_train,
     ),
+    Bundle(
+        "qwen25-math-eval",
+        "100 MATH problems x 8 sampled CoT solutions, each with a reward-model score",
+        ("qwen25-math-eval",),
+        _qwen25_math_eval,
+    ),
 )
 
 
@@ -192,14 +204,19 @@ _README_LICENSES = {
 }
 
 
+# Sources whose license file sits below the copied folder's top.
+_LICENSE_DIRS = {"qwen25-math-eval": "evaluation"}
+
+
 def _copy_license(shared: Path, source: str) -> None:
     target = DATA_DIR / "LICENSES" / f"{source}.txt"
     target.parent.mkdir(parents=True, exist_ok=True)
     if source in _README_LICENSES:
         target.write_text(_README_LICENSES[source], "utf-8")
         return
+    folder = shared / source / _LICENSE_DIRS.get(source, "")
     for name in ("LICENSE", "LICENSE.md", "LICENSE.txt"):
-        candidate = shared / source / name
+        candidate = folder / name
         if candidate.is_file():
             shutil.copyfile(candidate, target)
             return

@@ -163,7 +163,7 @@ def decide(
     return Decision(
         profile=name,
         budget=pc.max_tokens,
-        sampling=sampling_plan(pc, float(p[0, i])),
+        sampling=sampling_plan(pc, float(p[0, i]), float(tok[0, i])),
         reason=reason,
         p_correct=float(p[0, i]),
         tokens=float(tok[0, i]),
@@ -171,11 +171,15 @@ def decide(
     )
 
 
-def sampling_plan(cost: ProfileCost, p_correct: float | None) -> SamplingPlan | None:
-    """A search profile's plan with this request's P(correct) as the vote's prior (else None)."""
+def sampling_plan(
+    cost: ProfileCost, p_correct: float | None, tokens: float | None = None
+) -> SamplingPlan | None:
+    """A search profile's plan with this request's P(correct) as the vote's prior and its token
+    forecast as a sample's typical length, unless the profile sets one (else None)."""
     if cost.search is None:
         return None
-    return replace(cost.search, prior_p_correct=p_correct)
+    typical = cost.search.typical_tokens or tokens
+    return replace(cost.search, prior_p_correct=p_correct, typical_tokens=typical)
 
 
 def forced(
@@ -187,7 +191,7 @@ def forced(
     return Decision(
         profile=name,
         budget=cost.max_tokens,
-        sampling=sampling_plan(cost, p),
+        sampling=sampling_plan(cost, p, prediction.tokens if prediction is not None else None),
         reason=reason,
         p_correct=p,
         tokens=prediction.tokens if prediction is not None else None,

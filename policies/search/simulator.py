@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from difficulty.answers import answers_match
 from difficulty.outcomes import Outcome
 from policies.decision import SamplingPlan
-from policies.search.vote import cluster_answers, run_vote
+from policies.search.trial import StopRule, Strategy, Trial, prepare, replay, run_rule
 
 __all__ = [
     "MAJORITY_SIZES",
@@ -18,6 +17,7 @@ __all__ = [
     "SearchRow",
     "sampled_problems",
     "simulate_search",
+    "trials_for",
 ]
 
 MAJORITY_SIZES = (1, 4, 8, 16, 32)
@@ -25,12 +25,13 @@ MAJORITY_SIZES = (1, 4, 8, 16, 32)
 
 @dataclass(frozen=True)
 class SampledProblem:
-    """One item's recorded samples for one profile: answers, their tokens, and the gold answer."""
+    """One item's recorded samples for one profile: answers, tokens, scores, the gold answer."""
 
     id: str
     answers: tuple[str | None, ...]
     tokens: tuple[int, ...]
     gold: str | None
+    scores: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -52,24 +53,47 @@ def sampled_problems(outcomes: Iterable[Outcome]) -> dict[str, list[SampledProbl
     for o in outcomes:
         if not o.samples:
             continue
+        scores = [s.score for s in o.samples]
         out.setdefault(o.profile, []).append(
             SampledProblem(
                 id=o.id,
                 answers=tuple(s.answer for s in o.samples),
                 tokens=tuple(int(s.tokens or 0) for s in o.samples),
                 gold=o.gold,
+                scores=None if None in scores else tuple(float(x or 0.0) for x in scores),
             )
         )
     return out
 
 
-def _prepared(problem: SampledProblem) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Vote keys per sample, tokens per sample, and whether each key is the gold answer."""
-    keys = np.array(cluster_answers(problem.answers), dtype=np.int64)
-    n_keys = int(keys.max()) + 1 if keys.size else 0
-    rep = {int(k): problem.answers[i] for i, k in enumerate(keys) if k >= 0}
-    correct = np.array([answers_match(rep[k], problem.gold) for k in range(n_keys)] + [False])
-    return keys, np.asarray(problem.tokens, dtype=float), correct
+def trials_for(
+    problems: Sequence[SampledProblem], priors: Mapping[str, float] | None = None
+) -> list[Trial]:
+    """Problems ready to replay. A problem's typical sample length is the median over the
+    OTHER problems' samples (label-free, and never its own), its prior the forecast given."""
+    lengths = [np.asarray(p.tokens, dtype=float) for p in problems]
+    everything = np.concatenate(lengths) if lengths else np.zeros(0)
+    trials = []
+    for i, p in enumerate(problems):
+        others = np.concatenate(
+            [everything[: _start(lengths, i)], everything[_start(lengths, i + 1) :]]
+        )
+        trials.append(
+            prepare(
+                p.id,
+                p.answers,
+                p.tokens,
+                p.gold,
+                scores=None if p.scores is None else np.asarray(p.scores),
+                typical_tokens=float(np.median(others)) if others.size else None,
+                p_correct=None if priors is None else priors.get(p.id),
+            )
+        )
+    return trials
+
+
+def _start(lengths: Sequence[np.ndarray], i: int) -> int:
+    return int(sum(len(x) for x in lengths[:i]))
 
 
 def simulate_search(
@@ -80,41 +104,35 @@ def simulate_search(
     orders: int = 8,
     seed: int = 0,
     priors: Mapping[str, float] | None = None,
+    rule: StopRule | None = None,
 ) -> dict[str, SearchRow]:
     """Majority-of-N for each N in `sizes` and adaptive stopping, averaged over sample orders.
 
     Every strategy sees the same `orders` seeded shuffles of each problem's samples, so they
-    differ only in when they stop. `priors` maps a problem id to a predicted P(correct).
+    differ only in when they stop. `priors` maps a problem id to a predicted P(correct); `plan`
+    sets the adaptive rule's threshold and sample bounds; `rule` its fitted parts.
     """
-    plan = plan or SamplingPlan(max_samples=16, threshold=0.95)
+    plan = plan or SamplingPlan(max_samples=16, min_samples=2)
     if not problems:
         return {}
     available = min(len(p.answers) for p in problems)
     sizes = [n for n in sizes if n <= available]
-    rng = np.random.default_rng(seed)
-    names = [f"majority@{n}" for n in sizes] + ["adaptive"]
-    acc = {k: 0.0 for k in names}
-    used = {k: 0.0 for k in names}
-    spent = {k: 0.0 for k in names}
-    for problem in problems:
-        keys, tokens, correct = _prepared(problem)
-        prior = None if priors is None else priors.get(problem.id)
-        adaptive_plan = SamplingPlan(
-            max_samples=min(plan.max_samples, len(keys)),
-            threshold=plan.threshold,
-            min_samples=min(plan.min_samples, len(keys)),
-            prior_p_correct=prior if prior is not None else plan.prior_p_correct,
-        )
-        for _ in range(orders):
-            order = rng.permutation(len(keys))
-            k_ord, t_ord = keys[order], tokens[order]
-            for name, n in zip(names, [*sizes, 0], strict=True):
-                # Majority of n: a vote that cannot stop before its n-th sample.
-                strategy = adaptive_plan if name == "adaptive" else SamplingPlan(n, 1.0, n)
-                vote = run_vote(k_ord, strategy)
-                leader, drawn = vote.leader, vote.samples
-                acc[name] += float(correct[leader if leader is not None else -1])
-                used[name] += drawn
-                spent[name] += float(t_ord[:drawn].sum())
-    total = len(problems) * orders
-    return {k: SearchRow(acc[k] / total, used[k] / total, spent[k] / total) for k in names}
+    adaptive = replace(
+        rule or StopRule(),
+        threshold=plan.threshold,
+        max_samples=plan.max_samples,
+        min_samples=plan.min_samples,
+    )
+    strategies: dict[str, Strategy] = {
+        f"majority@{n}": _fixed(replace(adaptive, threshold=2.0, max_samples=n)) for n in sizes
+    }
+    strategies["adaptive"] = _fixed(adaptive)
+    tallies = replay(trials_for(problems, priors), strategies, orders=orders, seed=seed)
+    return {k: SearchRow(t.accuracy, t.samples, t.tokens) for k, t in tallies.items()}
+
+
+def _fixed(rule: StopRule) -> Strategy:
+    def run(trial: Trial, order: np.ndarray) -> tuple[int, int]:
+        return run_rule(trial, order, rule)
+
+    return run

@@ -1,48 +1,23 @@
-"""Adaptive stopping for search profiles: sample, vote, stop once the leader is safe.
+"""The vote a search runs, live and in the simulator: add samples until the rule says stop.
 
-In the spirit of Adaptive-Consistency (Aggarwal et al., 2023): after each sample, the posterior
-share of the leading answer among the top two is Beta(v1 + 1, v2 + 1); stop when
-P(leader's share > 1/2) passes the plan's threshold, or at the plan's maximum. The difficulty
-model's P(correct) can act as a prior, as pseudo-votes for the leader (agreement) and the
-runner-up (disagreement). Votes group answers with the shared answer normaliser.
+Answers are grouped by the shared normaliser (`cluster_answers`); each sample votes with a
+weight (`policies.search.stopping.sample_weight`: 1, or from its length or a verifier's score);
+after every sample `stop_posterior` decides. `needed()` says how many more agreeing samples
+could end the search, so the gateway draws no more at once than the rule can use.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-from scipy.special import betainc
-
 from difficulty.answers import answers_match
 from policies.decision import SamplingPlan
+from policies.search.stopping import DEFAULT_PRIOR, ModeSharePrior, stop_posterior
 
-__all__ = [
-    "PRIOR_WEIGHT",
-    "leader_probability",
-    "cluster_answers",
-    "AdaptiveVote",
-    "run_vote",
-]
+__all__ = ["AGGREGATES", "AdaptiveVote", "cluster_answers", "run_vote"]
 
-# How many pseudo-votes the difficulty model's prediction is worth: enough to save a sample
-# on confident easy items, too few to outvote two real disagreeing samples.
-PRIOR_WEIGHT = 2.0
-
-
-def leader_probability(
-    leader: int,
-    runner_up: int,
-    *,
-    prior_p_correct: float | None = None,
-    prior_weight: float = PRIOR_WEIGHT,
-) -> float:
-    """Posterior probability that the leading answer (votes `leader`) beats the runner-up."""
-    a, b = leader + 1.0, runner_up + 1.0
-    if prior_p_correct is not None:
-        q = min(max(prior_p_correct, 0.0), 1.0)
-        a += prior_weight * q
-        b += prior_weight * (1.0 - q)
-    return float(1.0 - betainc(a, b, 0.5))
+# How the returned answer is chosen: the most samples, the most weight, or the best score.
+AGGREGATES = ("majority", "weighted_vote", "best_of_n")
 
 
 def cluster_answers(
@@ -69,50 +44,91 @@ def cluster_answers(
 
 
 class AdaptiveVote:
-    """Incremental vote for one request: `add` each sample's vote key until `done`."""
+    """Incremental vote for one request: `add` each sample's vote key (and weight) until `done`."""
 
-    def __init__(self, plan: SamplingPlan) -> None:
+    def __init__(self, plan: SamplingPlan, prior: ModeSharePrior = DEFAULT_PRIOR) -> None:
         self.plan = plan
+        self.prior = prior
         self.samples = 0
         self.counts: dict[int, int] = {}
+        self.weights: dict[int, float] = {}
+        self.scores: dict[int, float] = {}  # the best score each answer got
         self._first: dict[int, int] = {}
+        self.posterior = 0.0
         self.done = False
+
+    def _top(self, value: dict[int, float] | dict[int, int]) -> int | None:
+        if not value:
+            return None
+        return min(value, key=lambda k: (-value[k], self._first[k]))
 
     @property
     def leader(self) -> int | None:
-        """The leading vote key (ties go to the answer seen first), or None before any vote."""
-        if not self.counts:
-            return None
-        return min(self.counts, key=lambda k: (-self.counts[k], self._first[k]))
+        """The key with most samples (ties go to the answer seen first); None before any vote."""
+        return self._top(self.counts)
 
-    def add(self, key: int) -> bool:
+    def answer(self, aggregate: str = "majority") -> int | None:
+        """The key to return: most samples, most weight, or the best-scored sample's."""
+        if aggregate == "weighted_vote":
+            return self._top(self.weights)
+        if aggregate == "best_of_n" and self.scores:
+            return self._top(self.scores)
+        return self.leader
+
+    def add(self, key: int, weight: float = 1.0, score: float | None = None) -> bool:
         """Count one sample (key -1: it gave no answer); returns whether sampling should stop."""
         if self.done:
             raise RuntimeError("the vote has already stopped")
         self.samples += 1
         if key >= 0:
             self.counts[key] = self.counts.get(key, 0) + 1
+            self.weights[key] = self.weights.get(key, 0.0) + weight
+            if score is not None:
+                self.scores[key] = max(score, self.scores.get(key, score))
             self._first.setdefault(key, self.samples)
+        self.posterior = stop_posterior(
+            list(self.weights.values()), self.prior, self.plan.prior_p_correct
+        )
         self.done = self.samples >= self.plan.max_samples or (
-            self.samples >= self.plan.min_samples and self._safe()
+            self.samples >= self.plan.min_samples and self.posterior >= self.plan.threshold
         )
         return self.done
 
-    def _safe(self) -> bool:
-        if not self.counts:
-            return False
-        top = sorted(self.counts.values(), reverse=True)
-        p = leader_probability(
-            top[0], top[1] if len(top) > 1 else 0, prior_p_correct=self.plan.prior_p_correct
-        )
-        return p >= self.plan.threshold
+    def needed(self) -> int:
+        """The fewest further samples that could stop the vote, each agreeing with the leader at
+        one vote (at least 1 while it runs; 0 once done)."""
+        if self.done:
+            return 0
+        room = self.plan.max_samples - self.samples
+        lead = self._top(self.weights)
+        votes = dict(self.weights)
+        for extra in range(1, room):
+            if self.samples + extra < self.plan.min_samples:
+                continue
+            if lead is None:
+                trial = [*votes.values(), float(extra)]
+            else:
+                trial = [v + extra if k == lead else v for k, v in votes.items()]
+            if stop_posterior(trial, self.prior, self.plan.prior_p_correct) >= self.plan.threshold:
+                return extra
+        return max(room, 1)
 
 
-def run_vote(keys: Iterable[int], plan: SamplingPlan) -> AdaptiveVote:
+def run_vote(
+    keys: Iterable[int],
+    plan: SamplingPlan,
+    weights: Iterable[float] | None = None,
+    prior: ModeSharePrior = DEFAULT_PRIOR,
+) -> AdaptiveVote:
     """Count vote keys in order until the vote stops or they run out; the vote, to read its
     `leader` and `samples` (the simulator's replay of recorded samples)."""
-    vote = AdaptiveVote(plan)
-    for key in keys:
-        if vote.add(int(key)):
+    vote = AdaptiveVote(plan, prior)
+    for key, weight in zip(keys, weights if weights is not None else _ones(), strict=False):
+        if vote.add(int(key), float(weight)):
             break
     return vote
+
+
+def _ones() -> Iterable[float]:
+    while True:
+        yield 1.0

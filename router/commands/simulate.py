@@ -91,7 +91,10 @@ def register(subparsers: Any) -> None:
 def _add_search_arguments(parser: argparse.ArgumentParser) -> None:
     """Adaptive stopping, for outcome rows that carry samples."""
     parser.add_argument("--max-samples", type=int, default=16, help="adaptive stopping's maximum")
-    parser.add_argument("--threshold", type=float, default=0.95, help="adaptive stopping threshold")
+    parser.add_argument(
+        "--threshold", type=float, default=0.995, help="adaptive stopping threshold"
+    )
+    parser.add_argument("--min-samples", type=int, default=2, help="adaptive stopping's minimum")
     parser.add_argument("--orders", type=int, default=8, help="sample orders averaged over")
     parser.add_argument(
         "--sampling-prior",
@@ -144,8 +147,10 @@ def run(args: argparse.Namespace) -> int:
         require(("matplotlib",), "thinkgate simulate --plot")
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")
-    if args.max_samples < 1 or not 0 < args.threshold <= 1 or args.orders < 1:
-        raise InvalidInputError("--max-samples and --orders must be >= 1, --threshold in (0, 1]")
+    if not 1 <= args.min_samples <= args.max_samples or args.orders < 1:
+        raise InvalidInputError("need 1 <= --min-samples <= --max-samples and --orders >= 1")
+    if not 0 < args.threshold <= 1:
+        raise InvalidInputError("--threshold must be in (0, 1]")
     outcomes = load_outcomes(args.outcomes, args.dataset or ())
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()] if args.profiles else None
     outcomes = select_profiles(outcomes, profiles)
@@ -167,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
             folds=args.folds,
             seed=args.seed,
             costs=costs,
-            plan=SamplingPlan(max_samples=args.max_samples, threshold=args.threshold),
+            plan=SamplingPlan(args.max_samples, args.threshold, min_samples=args.min_samples),
             orders=args.orders,
             sampling_prior=args.sampling_prior,
             recalibrate=not args.no_recalibrate,

@@ -55,6 +55,9 @@ class LedgerRecord:
     cost: float | None = None
     reference_cost: float | None = None
     saved_cost: float | None = None
+    # search: samples counted and cancelled, tokens the cancelled had streamed (not billed in
+    # completion_tokens), the verifier's calls and tokens (router.sources.SearchReport)
+    search: dict[str, int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
@@ -108,6 +111,7 @@ _OPTIONAL = frozenset(
         "cost",
         "reference_cost",
         "saved_cost",
+        "search",
     }
 )
 

@@ -38,6 +38,17 @@ Table = Literal["counters", "latency", "series", "last"]
 Delta = tuple[Table, str, int | float]
 
 _PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99))
+# A search's counters (router.sources.SearchReport): samples counted and cancelled, the tokens
+# the cancelled ones had streamed (not billed), the verifier's calls, tokens and failures.
+_SEARCH_COUNTERS = (
+    "requests",
+    "samples",
+    "cancelled",
+    "cancelled_tokens",
+    "verifier_calls",
+    "verifier_tokens",
+    "verifier_failures",
+)
 _PRUNE_EVERY = 50_000  # series entries kept in memory before stale buckets are dropped
 
 
@@ -81,6 +92,11 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
         ]
     if record.probe_tokens:  # spent beside the stream; already netted out of saved_by
         deltas.append(("counters", "probe_tokens", int(record.probe_tokens)))
+    for name, amount in sorted((record.search or {}).items()):
+        if name != "max_samples" and amount:
+            deltas.append(("counters", f"search:{name}", int(amount)))
+    if record.search is not None:
+        deltas.append(("counters", "search:requests", 1))
     if record.difficulty is not None:
         deltas.append(("counters", f"difficulty:{record.difficulty}", 1))
     deltas.extend(feedback_deltas(None, record.feedback))
@@ -197,6 +213,7 @@ class SavingsState:
             },
             "money": self._money(),
             "saved_by": self._saved_by(),
+            "search": {name: _int(c.get(f"search:{name}", 0)) for name in _SEARCH_COUNTERS},
             "early_exits": early_exits,
             "early_exit_rate": round(early_exits / requests, 4) if requests else 0.0,
             "difficulty": {

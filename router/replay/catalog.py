@@ -90,14 +90,15 @@ class ReplayCatalog:
         self.chunk_tokens = chunk_tokens
         self._items: dict[str, dict[str, Outcome]] = {}
         for outcome in outcomes:
-            if outcome.reasoning is None and outcome.response is None:
+            texts = bool(outcome.samples) and all(x.text for x in outcome.samples or ())
+            if outcome.reasoning is None and outcome.response is None and not texts:
                 continue
             by_prompt = self._items.setdefault(outcome.profile, {})
             # The first recording of a prompt wins, so replay is deterministic.
             by_prompt.setdefault(normalise_prompt(outcome.prompt), outcome)
         if not self._items:
             raise NoReplayableOutcomesError(
-                "no outcome row has recorded 'reasoning' or 'response' text to replay"
+                "no outcome row has recorded 'reasoning', 'response' or sample text to replay"
             )
         self.aliases: dict[str, str] = {}
         for alias, profile in (aliases or {}).items():

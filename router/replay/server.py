@@ -14,7 +14,6 @@ client gives up) or ``break-after=N`` (N deltas, then the connection drops mid-b
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections import deque
@@ -34,14 +33,17 @@ from router.chat_request import ChatRequest, parse_json, validated
 from router.errors import render_error
 from router.replay.answers import DIALECT_HEADER, chat_parts, message
 from router.replay.catalog import ReplayCatalog, split_pieces
+from router.replay.samples import JUDGE_MODEL, SampleBook, judge_reply, score_routes
 from router.replay.stream import (
     Fault,
     Pace,
     ReplayPlan,
     ReplayStats,
     build_plan,
+    fault_response,
     parse_fault,
     sse_stream,
+    wait_or_disconnect,
 )
 from router.server_thread import ServerThread
 
@@ -96,6 +98,7 @@ class _ReplayState:
     def __init__(
         self,
         catalog: ReplayCatalog,
+        outcomes: Sequence[Outcome],
         tokens_per_second: float | None,
         first_token_delay: float,
         hang_seconds: float,
@@ -104,6 +107,7 @@ class _ReplayState:
         if tokens_per_second is not None and tokens_per_second <= 0:
             raise InvalidInputError("tokens_per_second must be positive", param="tokens_per_second")
         self.catalog = catalog
+        self.samples = SampleBook(outcomes)
         self.pace = Pace(tokens_per_second, first_token_delay)
         self.hang_seconds = hang_seconds
         self.stats = ReplayStats()
@@ -128,26 +132,6 @@ class _ReplayState:
 def _state(request: Request) -> _ReplayState:
     state: _ReplayState = request.app.state.replay
     return state
-
-
-async def _wait_or_disconnect(request: Request, seconds: float) -> bool:
-    """Sleep up to ``seconds``; True when the client went away first."""
-    deadline = time.monotonic() + seconds
-    while True:
-        if await request.is_disconnected():
-            return True
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return False
-        await asyncio.sleep(min(0.05, left))
-
-
-def _fault_error(status: int, message: str) -> JSONResponse:
-    etype = "server_error" if status >= 500 else "invalid_request_error"
-    if status == 429:
-        etype = "rate_limit_exceeded"
-    body = {"error": {"message": message, "type": etype, "param": None, "code": "injected_fault"}}
-    return JSONResponse(body, status_code=status)
 
 
 def _body(reply: _Reply) -> dict[str, Any]:
@@ -181,15 +165,15 @@ async def _serve(request: Request, reply: _Reply) -> Response:
         state.stats.faults += 1
         if fault.kind == "status":
             state.stats.end(completed=False)
-            return _fault_error(fault.status, f"injected fault {fault.status}")
+            return fault_response(fault.status, f"injected fault {fault.status}")
         if fault.kind == "timeout":
-            gone = await _wait_or_disconnect(request, state.hang_seconds)
+            gone = await wait_or_disconnect(request, state.hang_seconds)
             state.stats.end(completed=False, disconnected=gone)
-            return _fault_error(504, "injected timeout")
+            return fault_response(504, "injected timeout")
     args = (state.stats, state.pace, plan, reply.kind, reply.model)
     if reply.stream:
         return sse_stream(*args, reply.include_usage, fault, headers)
-    if await _wait_or_disconnect(request, state.pace.duration(plan.tokens)):
+    if await wait_or_disconnect(request, state.pace.duration(plan.tokens)):
         state.stats.end(completed=False, disconnected=True)
         return Response(status_code=499)
     payload = _body(reply)
@@ -214,12 +198,19 @@ async def chat_completions(request: Request) -> Response:
             "n > 1 with stream is not supported by the replay upstream", param="n"
         )
     catalog = state.catalog
-    profile = catalog.resolve_model(chat.model)
     users = [m for m in chat.messages if m.role == "user"]
     if not users:
         raise InvalidInputError("no user message to match a recording", param="messages")
-    outcome = catalog.find(profile, users[-1].text)
     prompt_tokens = sum(count_tokens(m.text) for m in chat.messages)
+    if chat.model == JUDGE_MODEL:
+        grade = judge_reply(state.samples, users[-1].text)
+        judged = Outcome("judge", users[-1].text, JUDGE_MODEL, None, None, response=grade)
+        plan = build_plan(judged, [("content", split_pieces(grade))], None, prompt_tokens)
+        return await _serve(request, _Reply(plan, "chat", chat.model, chat.stream, True, 1))
+    # A recorded search answers with its next sample each time.
+    outcome = state.samples.next_sample(
+        catalog.find(catalog.resolve_model(chat.model), users[-1].text)
+    )
     dialect = request.headers.get(DIALECT_HEADER) or state.reasoning_format
     parts, hidden = chat_parts(catalog, outcome, dialect, raw)
     parts = [(k, v) for k, v in parts if v]
@@ -292,9 +283,10 @@ async def stats(request: Request) -> dict[str, Any]:
 
 @_routes.delete("/replay/stats")
 async def reset_stats(request: Request) -> dict[str, Any]:
-    """Start the counters again."""
+    """Start the counters again, and every recorded search at its first sample."""
     state = _state(request)
     state.stats = ReplayStats()
+    state.samples.turns.clear()
     return state.stats.snapshot()
 
 
@@ -341,10 +333,11 @@ def create_replay_app(
     catalog = ReplayCatalog(outcomes, aliases=aliases, chunk_tokens=chunk_tokens)
     app = FastAPI(title="thinkgate replay upstream", docs_url=None, redoc_url=None)
     app.state.replay = _ReplayState(
-        catalog, tokens_per_second, first_token_delay, hang_seconds, reasoning_format
+        catalog, outcomes, tokens_per_second, first_token_delay, hang_seconds, reasoning_format
     )
     app.add_exception_handler(ThinkgateError, _on_error)
     app.include_router(_routes)
+    app.include_router(score_routes)
     return app
 
 
@@ -394,6 +387,10 @@ class ReplayUpstream(ServerThread):
     def received(self) -> list[dict[str, Any]]:
         """The request bodies this upstream received (newest last), with their paths."""
         return list(self.app.state.replay.received)
+
+    def reset_samples(self) -> None:
+        """Every recorded search starts again at its first sample."""
+        self.app.state.replay.samples.turns.clear()
 
     def schedule_fault(self, spec: str, count: int = 1) -> None:
         """Make the next ``count`` requests fail with ``spec`` (see :func:`parse_fault`)."""

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import anyio
-from starlette.responses import StreamingResponse
+from starlette.requests import Request
+from starlette.responses import JSONResponse, StreamingResponse
 from starlette.types import Send
 
 from difficulty.errors import InvalidInputError
@@ -26,8 +27,10 @@ __all__ = [
     "ReplayPlan",
     "ReplayStats",
     "build_plan",
+    "fault_response",
     "parse_fault",
     "sse_stream",
+    "wait_or_disconnect",
 ]
 
 
@@ -55,6 +58,27 @@ def parse_fault(spec: str) -> Fault:
         f"unknown fault '{spec}': use a 4xx/5xx status, 'timeout' or 'break-after=N'",
         param="x-replay-fault",
     )
+
+
+def fault_response(status: int, message: str) -> JSONResponse:
+    """An injected fault's OpenAI error body with its status."""
+    etype = "server_error" if status >= 500 else "invalid_request_error"
+    if status == 429:
+        etype = "rate_limit_exceeded"
+    body = {"error": {"message": message, "type": etype, "param": None, "code": "injected_fault"}}
+    return JSONResponse(body, status_code=status)
+
+
+async def wait_or_disconnect(request: Request, seconds: float) -> bool:
+    """Sleep up to ``seconds``; True when the client went away first."""
+    deadline = time.monotonic() + seconds
+    while True:
+        if await request.is_disconnected():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        await asyncio.sleep(min(0.05, left))
 
 
 @dataclass(frozen=True)

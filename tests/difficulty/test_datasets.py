@@ -132,6 +132,21 @@ def test_boinf_math500_prompts_are_math500_problems() -> None:
     assert all(1 <= r.extra["level"] <= 5 for r in rows)
 
 
+def test_qwen25_math_eval_rows_carry_eight_scored_samples() -> None:
+    rows = _rows("qwen25-math-eval")
+    assert len(rows) == 100 and {r.profile for r in rows} == {"math-cot-sampled"}
+    for row in rows:
+        assert row.samples is not None and len(row.samples) == 8
+        assert all(s.score is not None and s.text and (s.tokens or 0) > 0 for s in row.samples)
+        assert row.correct == answers_match(row.samples[0].answer, row.gold)
+        verdicts = [answers_match(s.answer, row.gold) for s in row.samples]
+        if row.id != "math-cot-100-072":  # the harness rejects 10000 for 10{,}000
+            assert verdicts == row.extra["source_correct"], row.id
+    # rm@8 (the best of 8 by reward score): the harness reports 94; the normaliser adds 072.
+    best = [max(r.samples, key=lambda s: s.score or 0.0) for r in rows]
+    assert sum(answers_match(s.answer, r.gold) for s, r in zip(best, rows, strict=True)) == 95
+
+
 def test_faithful_cot_is_a_two_profile_table_per_model() -> None:
     rows = _rows("faithful-cot")
     profiles = {r.profile for r in rows}

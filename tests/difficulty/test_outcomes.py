@@ -21,7 +21,7 @@ def _rows() -> list[Outcome]:
             False,
             40,
             dataset="toy",
-            samples=(Sample("5", 20), Sample("6", 20)),
+            samples=(Sample("5", 20, score=0.75, text="so \\boxed{5}"), Sample("6", 20)),
             reasoning="2+3 is 5",
             response="5",
             extra={"note": 1},
@@ -40,6 +40,12 @@ def test_write_then_read_round_trips(tmp_path: Path, name: str) -> None:
 def test_optional_fields_are_left_out_when_empty() -> None:
     row = _rows()[2].to_json()
     assert set(row) == {"id", "prompt", "profile", "correct", "tokens", "dataset"}
+
+
+def test_a_sample_keeps_its_score_and_text_only_when_recorded() -> None:
+    scored, plain = _rows()[1].to_json()["samples"]
+    assert scored == {"answer": "5", "tokens": 20, "score": 0.75, "text": "so \\boxed{5}"}
+    assert plain == {"answer": "6", "tokens": 20}
 
 
 def test_integer_ids_and_zero_one_labels_are_accepted() -> None:
@@ -61,6 +67,11 @@ def test_integer_ids_and_zero_one_labels_are_accepted() -> None:
             '{"id": "a", "prompt": "p", "profile": "x", "correct": true, "tokens": 1, '
             '"samples": {"a": 1}}',
             "'samples'",
+        ),
+        (
+            '{"id": "a", "prompt": "p", "profile": "x", "correct": true, "tokens": 1, '
+            '"samples": [{"answer": "1", "score": "high"}]}',
+            "'score'",
         ),
     ],
 )

@@ -27,7 +27,9 @@ def test_sampled_only_table_gets_a_search_section() -> None:
     report = simulate(ROWS, policy=PolicyConfig(), target=Target(accuracy_loss=0.01), orders=2)
     search = report["search"]["m1"]
     assert search["adaptive"]["accuracy"] == pytest.approx(0.5)
-    assert search["adaptive"]["samples"] == 4
+    # Unanimous samples stop at the plan's minimum: two samples of typical length agree.
+    assert search["adaptive"]["samples"] == 2
+    assert report["search_plan"]["min_samples"] == 2
     assert "operating_point" not in report
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from difficulty.tokens import count_tokens
 from policies.decision import SamplingPlan
-from policies.search import run_vote
+from policies.search import run_vote, sample_weight
 from router.replay.catalog import split_pieces
 from router.replay.server import ReplayUpstream
 from tests.router.conftest import (
@@ -338,9 +338,13 @@ def test_search_profile_votes_and_says_how_many_samples_ran(
     samples = int(raw.headers["x-thinkgate-samples"])
     record = _record(gw, raw.headers["x-thinkgate-request-id"])
     # Every recorded sample agrees: the vote stops where the plan's rule says, with the
-    # difficulty model's P(correct) as its prior, long before the plan's maximum.
-    prior = record.predictions["vote"]["p_correct"]
-    stop = run_vote([0] * 8, SamplingPlan(8, 0.9, min_samples=2, prior_p_correct=prior))
+    # difficulty model's forecast as its prior and each sample weighed by its length against
+    # the forecast length, long before the plan's maximum.
+    forecast = record.predictions["vote"]
+    plan = SamplingPlan(8, 0.9, 2, forecast["p_correct"], forecast["tokens"])
+    length = count_tokens(replay_rows()[0].response or "")
+    weight = sample_weight(length, plan.typical_tokens, None)
+    stop = run_vote([0] * 8, plan, [weight] * 8)
     assert samples == stop.samples < 8
     assert json.loads(raw.http_response.text)["thinkgate"]["samples"] == samples
     assert "\\boxed{72}" in (reply.choices[0].message.content or "")

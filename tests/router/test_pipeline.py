@@ -66,8 +66,10 @@ def test_n_above_one_needs_a_named_profile(pipeline: Any) -> None:
 
 def test_a_search_profile_samples_by_its_own_plan(pipeline: Any) -> None:
     routing = asyncio.run(pipeline.route("thinkgate/vote", EASY))
-    p = routing.predictions["vote"].p_correct
-    assert routing.decision.sampling == SamplingPlan(6, 0.8, min_samples=3, prior_p_correct=p)
+    forecast = routing.predictions["vote"]
+    # The forecast is the vote's prior and, with no typical length configured, a sample's.
+    expected = SamplingPlan(6, 0.8, 3, forecast.p_correct, forecast.tokens)
+    assert routing.decision.sampling == expected and forecast.tokens
     assert routing.decision.reason == "forced by the caller: thinkgate/vote"
     auto = asyncio.run(pipeline.route("thinkgate/auto?target=accurate", EASY))
     assert auto.profile == "think" and auto.decision.sampling is None

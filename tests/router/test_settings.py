@@ -76,6 +76,22 @@ def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -
             "profiles.a.fallbacks.0",
         ),
         ({"profiles": {}}, "profiles"),
+        (
+            {"profiles": {"a": {"model": "x", "predictor": "p", "search": {"verifier": "a"}}}},
+            "profiles.a.search.verifier",
+        ),
+        (
+            {
+                "profiles": {
+                    "a": {"model": "x", "predictor": "p", "search": {"aggregate": "best_of_n"}}
+                }
+            },
+            "profiles.a.search.aggregate",
+        ),
+        (
+            {"profiles": {"a": {"model": "x", "predictor": "p", "verifier": {"kind": "oracle"}}}},
+            "profiles.a.verifier.kind",
+        ),
     ],
 )
 def test_invalid_config_names_the_key(overrides: dict[str, Any], key: str) -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -84,7 +84,12 @@ def test_search_profile_gets_its_own_sampling_plan_with_the_prior() -> None:
     costs = dict(COSTS, cot=ProfileCost("cot", search=SEARCH))
     d = decide(PolicyConfig("target", epsilon=0.05), PREDS, costs)
     assert d.profile == "cot"
-    assert d.sampling == SamplingPlan(16, 0.9, min_samples=2, prior_p_correct=0.85)
+    # The forecast's P(correct) moves the prior; its tokens are a sample's typical length...
+    assert d.sampling == SamplingPlan(16, 0.9, 2, prior_p_correct=0.85, typical_tokens=400.0)
+    # ...unless the profile says how long its samples are.
+    fixed = dict(COSTS, cot=ProfileCost("cot", search=replace(SEARCH, typical_tokens=90.0)))
+    planned = decide(PolicyConfig("target", epsilon=0.05), PREDS, fixed).sampling
+    assert planned is not None and planned.typical_tokens == 90.0
     assert decide(PolicyConfig("utility"), PREDS, COSTS).sampling is None
 
 
@@ -100,7 +105,7 @@ def test_the_prior_is_the_recalibrated_p_correct() -> None:
 def test_a_forced_profile_keeps_its_limits_and_plan() -> None:
     d = forced("cot", ProfileCost("cot", max_tokens=512, search=SEARCH), PREDS["cot"], "forced")
     assert (d.profile, d.budget, d.reason) == ("cot", 512, "forced")
-    assert d.sampling == SamplingPlan(16, 0.9, min_samples=2, prior_p_correct=0.85)
+    assert d.sampling == SamplingPlan(16, 0.9, 2, prior_p_correct=0.85, typical_tokens=400.0)
     assert (d.p_correct, d.tokens) == (0.85, 400.0)
     bare = forced("new", None, None, "passed through")
     assert bare.sampling is None and bare.budget is None and bare.p_correct is None

@@ -4,7 +4,7 @@ import pytest
 
 from difficulty.outcomes import Outcome, Sample
 from policies.decision import SamplingPlan
-from policies.search.simulator import SampledProblem, sampled_problems, simulate_search
+from policies.search.simulator import SampledProblem, sampled_problems, simulate_search, trials_for
 
 
 def _problem(i: int, answers: list[str], gold: str = "7") -> SampledProblem:
@@ -17,7 +17,7 @@ def test_unanimous_problems_stop_early_at_equal_accuracy() -> None:
     problems = [_problem(i, ["7"] * 32) for i in range(10)]
     rows = simulate_search(problems, orders=3)
     assert rows["majority@16"].accuracy == rows["adaptive"].accuracy == 1.0
-    assert rows["adaptive"].samples == 4
+    assert 2 <= rows["adaptive"].samples < 4
     assert rows["majority@32"].samples == 32
 
 
@@ -42,17 +42,30 @@ def test_same_seed_same_result_and_tokens_follow_samples() -> None:
     assert all(row.tokens == pytest.approx(10 * row.samples) for row in rows.values())
 
 
-def test_prior_reduces_samples() -> None:
+def test_a_confident_forecast_saves_samples_and_a_doubtful_one_costs_them() -> None:
     problems = [_problem(i, ["7"] * 32) for i in range(5)]
-    priors = {p.id: 0.97 for p in problems}
-    assert simulate_search(problems, priors=priors)["adaptive"].samples < 4
+    plan = SamplingPlan(max_samples=16, min_samples=1)
+    easy = simulate_search(problems, plan=plan, priors={p.id: 0.98 for p in problems})
+    hard = simulate_search(problems, plan=plan, priors={p.id: 0.2 for p in problems})
+    assert easy["adaptive"].samples < hard["adaptive"].samples
 
 
-def test_sampled_problems_groups_by_profile() -> None:
+def test_a_problems_typical_length_comes_from_the_other_problems() -> None:
+    problems = [
+        SampledProblem("a", ("7",) * 2, (10, 10), "7"),
+        SampledProblem("b", ("7",), (99,), "7"),
+    ]
+    a, b = trials_for(problems)
+    assert a.typical_tokens == 99.0 and b.typical_tokens == 10.0
+
+
+def test_sampled_problems_groups_by_profile_and_keeps_scores() -> None:
     rows = [
         Outcome("a", "p", "m1", None, None, gold="1", samples=(Sample("1", 5), Sample("2", None))),
+        Outcome("b", "p", "m1", None, None, samples=(Sample("1", 5, score=0.5),)),
         Outcome("a", "p", "m2", True, 10),
     ]
     grouped = sampled_problems(rows)
     assert list(grouped) == ["m1"]
-    assert grouped["m1"][0].tokens == (5, 0)
+    assert grouped["m1"][0].tokens == (5, 0) and grouped["m1"][0].scores is None
+    assert grouped["m1"][1].scores == (0.5,)

@@ -3,27 +3,15 @@ from __future__ import annotations
 import pytest
 
 from policies.decision import SamplingPlan
-from policies.search.vote import AdaptiveVote, cluster_answers, leader_probability, run_vote
+from policies.search.stopping import UNIFORM_PRIOR, stop_posterior
+from policies.search.vote import AdaptiveVote, cluster_answers, run_vote
 
 
-def vote_on(answers: list[str | None], plan: SamplingPlan) -> tuple[str | None, int]:
+def vote_on(answers: list[str | None], plan: SamplingPlan, **kw: object) -> tuple[str | None, int]:
     """The voted answer and the samples drawn, replaying `answers` in order."""
     keys = cluster_answers(answers)
-    vote = run_vote(keys, plan)
+    vote = run_vote(keys, plan, **kw)  # type: ignore[arg-type]
     return (None if vote.leader is None else answers[keys.index(vote.leader)]), vote.samples
-
-
-def test_leader_probability_grows_with_agreement() -> None:
-    # Beta(k + 1, 1): P(share > 1/2) = 1 - 2^-(k + 1).
-    assert leader_probability(3, 0) == pytest.approx(1 - 0.5**4)
-    assert leader_probability(2, 2) == pytest.approx(0.5)
-    assert leader_probability(5, 1) > leader_probability(4, 1)
-
-
-def test_prior_from_the_difficulty_model_moves_the_posterior() -> None:
-    plain = leader_probability(2, 0)
-    assert leader_probability(2, 0, prior_p_correct=0.95) > plain
-    assert leader_probability(2, 0, prior_p_correct=0.05) < plain
 
 
 def test_cluster_answers_uses_the_normaliser() -> None:
@@ -33,20 +21,34 @@ def test_cluster_answers_uses_the_normaliser() -> None:
     assert keys[3] == keys[4] == -1
 
 
-def test_unanimous_samples_stop_early() -> None:
-    # 1 - 2^-(k+1) >= 0.95 first at k = 4.
-    assert vote_on(["42"] * 40, SamplingPlan(max_samples=40, threshold=0.95)) == ("42", 4)
+def test_the_uniform_prior_stops_where_adaptive_consistency_does() -> None:
+    # Beta(k + 1, 1): 1 - 2^-(k + 1) >= 0.95 first at k = 4.
+    plan = SamplingPlan(max_samples=40, threshold=0.95)
+    assert vote_on(["42"] * 40, plan, prior=UNIFORM_PRIOR) == ("42", 4)
 
 
-def test_prior_saves_samples_on_confident_items() -> None:
-    plan = SamplingPlan(max_samples=40, threshold=0.95, prior_p_correct=0.95)
-    # Two pseudo-votes at 0.95: Beta(k + 1 + 1.9, 1 + 0.1) passes 0.95 at k = 2.
-    assert vote_on(["42"] * 40, plan) == ("42", 2)
+def test_the_fitted_prior_stops_at_two_agreeing_samples() -> None:
+    assert vote_on(["42"] * 40, SamplingPlan(max_samples=40)) == ("42", 2)
+    # One disagreement: P(leader is the majority) is 0.80 at 2:1 and passes 0.995 at 7:1.
+    answers = ["42", "7"] + ["42"] * 10
+    assert vote_on(answers, SamplingPlan(max_samples=12)) == ("42", 8)
+
+
+def test_the_difficulty_forecast_moves_the_stop() -> None:
+    easy = vote_on(["42"] * 40, SamplingPlan(max_samples=40, prior_p_correct=0.98))
+    hard = vote_on(["42"] * 40, SamplingPlan(max_samples=40, prior_p_correct=0.3))
+    assert easy == ("42", 2) and hard[1] > 2
+
+
+def test_long_samples_vote_less() -> None:
+    plan = SamplingPlan(max_samples=40)
+    assert vote_on(["42"] * 40, plan, weights=[0.5] * 40)[1] == 4  # 4 half votes = 2 votes
+    assert vote_on(["42"] * 40, plan, weights=[3.0] * 40)[1] == 1
 
 
 def test_never_exceeds_max_samples() -> None:
     answers = [str(i % 2) for i in range(100)]  # a perfect split never becomes safe
-    assert vote_on(answers, SamplingPlan(max_samples=16, threshold=0.95)) == ("0", 16)
+    assert vote_on(answers, SamplingPlan(max_samples=16)) == ("0", 16)
 
 
 def test_vote_without_answers_runs_to_the_maximum() -> None:
@@ -60,13 +62,21 @@ def test_adding_after_stop_raises() -> None:
         vote.add(0)
 
 
-def test_majority_vote_counts_exactly_n_and_breaks_ties_by_first_seen() -> None:
-    answers: list[str | None] = ["7", "8", "8", "7", "9", "9", "9"]
+def test_needed_is_the_fewest_agreeing_samples_that_could_stop() -> None:
+    vote = AdaptiveVote(SamplingPlan(max_samples=16, min_samples=2))
+    assert vote.needed() == 2
+    vote.add(0)
+    assert vote.needed() == 1
+    vote.add(1)  # a tie: the leader needs several more
+    more = vote.needed()
+    assert stop_posterior([1.0 + more, 1.0]) >= 0.995 > stop_posterior([more, 1.0])
+    assert AdaptiveVote(SamplingPlan(max_samples=3, threshold=1.0)).needed() == 3
 
-    def majority(n: int) -> tuple[str | None, int]:
-        return vote_on(answers, SamplingPlan(n, threshold=1.0, min_samples=n))
 
-    assert majority(4) == ("7", 4)  # 7 and 8 tie at two: 7 came first
-    assert majority(3) == ("8", 3)
-    assert majority(7) == ("9", 7)
-    assert vote_on(answers[:2], SamplingPlan(5, threshold=1.0, min_samples=5)) == ("7", 2)
+def test_the_answer_follows_the_aggregate() -> None:
+    vote = AdaptiveVote(SamplingPlan(max_samples=4, min_samples=4))
+    for key, weight, score in ((0, 0.5, 0.1), (0, 0.5, 0.2), (1, 2.0, 0.3), (2, 0.1, 0.9)):
+        vote.add(key, weight, score)
+    assert vote.answer("majority") == 0
+    assert vote.answer("weighted_vote") == 1
+    assert vote.answer("best_of_n") == 2

@@ -123,6 +123,26 @@ def test_figures_of_three_requests() -> None:
         },
     ]
     assert s["estimate"] is True
+    assert set(s["search"].values()) == {0}
+
+
+def test_searches_sum_their_samples_cancellations_and_verifier_calls() -> None:
+    search = {"samples": 3, "max_samples": 8, "cancelled": 1, "cancelled_tokens": 40}
+    scored = {**search, "verifier_calls": 3, "verifier_tokens": 900, "verifier_failures": 0}
+    records = [
+        make_record(0, samples=3, search=search),
+        make_record(1, samples=3, search=scored),
+        make_record(2),
+    ]
+    assert aggregate(records, 60)["search"] == {
+        "requests": 2,
+        "samples": 6,
+        "cancelled": 2,
+        "cancelled_tokens": 80,
+        "verifier_calls": 3,
+        "verifier_tokens": 900,
+        "verifier_failures": 0,
+    }
 
 
 def test_no_records_give_zeros_and_nulls() -> None:
