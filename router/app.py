@@ -123,6 +123,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             Upstream, settings.profiles, settings.load_balancing
         )
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
+        await gateway.pipeline.warm()
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)
         gauges_task = follow_backlog(gateway.metrics, gateway.ledger)

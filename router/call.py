@@ -18,7 +18,6 @@ import anyio
 from starlette.requests import Request
 
 from difficulty.errors import ThinkgateError
-from difficulty.tokens import count_tokens
 from policies.effort import EffortResolution
 from router.chat_request import ChatRequest
 from router.dialects import ChunkRewriter, describe, rewrite_message
@@ -34,6 +33,7 @@ from router.sources import ChunkSource, SourceReport, read_to_end
 from router.sse import SSE_DONE, sse
 from router.streaming import Accumulator, RelayResponse, buffered, unless_gone
 from router.upstream import uses_http_transport
+from router.usage_count import ledger_tokens
 
 __all__ = ["Call", "CLIENT_GONE"]
 
@@ -42,7 +42,8 @@ _log = logging.getLogger("thinkgate.chat")
 
 # The status a request is recorded with when its caller disconnected (nginx's convention).
 CLIENT_GONE = 499
-# Longer texts are token-counted for the record on a worker thread (a 1 MB prompt: 0.2-0.5 s).
+# Longer texts are token-counted for the record on a worker thread (at most ~11 ms a text:
+# router.usage_count).
 _COUNT_OFF_LOOP_CHARS = 20_000
 
 
@@ -359,9 +360,9 @@ class Call:
             completion_tokens,
         )
         if prompt_tokens is None:
-            prompt_tokens = count_tokens(self.chat.transcript)
+            prompt_tokens = ledger_tokens(self.chat.transcript)
         if completion_tokens is None:
-            completion_tokens = count_tokens(completion_text)
+            completion_tokens = ledger_tokens(completion_text)
         reference = self.settings.reference_profile
         ref_pred = routing.predictions.get(reference) if reference else None
         savings, early_exit, probe_tokens = saved_by(routing, report, reference)

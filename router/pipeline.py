@@ -156,6 +156,10 @@ class Pipeline:
                 self._aliases.setdefault(alias, name)
         self._scorer = Scorer(predictor)
 
+    async def warm(self) -> None:
+        """Start the scoring threads before the first request (router.scoring.Scorer.warm)."""
+        await self._scorer.warm()
+
     def close(self) -> None:
         """Release the scoring threads."""
         self._scorer.close()

@@ -117,3 +117,16 @@ def test_long_prompts_leave_the_loop_and_score_as_their_bounded_text(model: Any)
     assert short["QwQ-32B"].p_correct == model.predict_one(EASY)["QwQ-32B"].p_correct
     expected = model.predict_one(scored_text(huge))
     assert long["QwQ-32B"].p_correct == pytest.approx(expected["QwQ-32B"].p_correct)
+
+
+def test_warm_starts_every_worker_thread_before_the_first_prompt(model: Any) -> None:
+    import threading
+
+    scorer = Scorer(model, workers=2, inline=False)
+    before = {t.name for t in threading.enumerate()}
+    try:
+        asyncio.run(scorer.warm())
+        started = {t.name for t in threading.enumerate()} - before
+        assert len([n for n in started if n.startswith("thinkgate-score")]) == 2
+    finally:
+        scorer.close()
