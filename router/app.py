@@ -34,6 +34,7 @@ from router.pipeline import Pipeline
 from router.policy_sync import follow_policy
 from router.redact import install_log_redaction
 from router.settings import Settings, load_settings
+from router.tracing import CallTracer
 from router.upstream import Upstream
 
 __all__ = ["SERVING_ENCODER", "create_app", "app_from_config", "load_predictor"]
@@ -122,6 +123,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.upstream = await asyncio.to_thread(
             Upstream, settings.profiles, settings.load_balancing
         )
+        gateway.tracer = CallTracer.from_settings(settings.tracing)
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         await gateway.pipeline.warm()
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
@@ -149,6 +151,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         await gateway.keys.counters.close()
         if gateway.metrics is not None:
             gateway.metrics.close()
+        if gateway.tracer is not None:
+            gateway.tracer.shutdown()
         unredact()
 
 

@@ -71,6 +71,8 @@ class Call:
         self.effort: EffortResolution | None = None
         self.caller: ApiKey | None = None  # the API key whose limits its usage counts to
         self.started = time.perf_counter()  # after the decision: latency and TTFT exclude it
+        self.started_ns = time.time_ns() - int(routing.decision_ms * 1e6)  # before it
+        self.trace_parent: Any = None  # the context its spans go under (router.tracing)
         self.ttft_ms: float | None = None
         self.received = Accumulator()
         self.source: ChunkSource | None = None
@@ -122,6 +124,8 @@ class Call:
     async def open(self, request: Request) -> bool:
         """Open the source that answers; False when the caller left first (a search or a slow
         first token can take long)."""
+        if self.gateway.tracer is not None:
+            self.trace_parent = self.gateway.tracer.parent(request.headers)
         source, gone = await unless_gone(request, self._open_source)
         self.source = source
         if source is None or gone:
@@ -339,6 +343,7 @@ class Call:
                 self.record = self._ledger_record(report)
             if self.gateway.metrics is not None:
                 self.gateway.metrics.observe(self.record)
+            self._trace(self.record)
             await self.gateway.keys.charge(self.caller, self.record)  # at the record's cost
             try:
                 await self.gateway.ready_ledger().append(self.record)
@@ -346,6 +351,15 @@ class Call:
                 # The caller still gets the answer; /readyz reports the ledger down so the load
                 # balancer moves traffic away, and the log keeps the id that was not stored.
                 _log.exception("ledger append failed for request %s", self.routing.request_id)
+
+    def _trace(self, record: LedgerRecord) -> None:
+        tracer = self.gateway.tracer
+        if tracer is None:
+            return
+        try:
+            tracer.record(record, self.routing, self.started_ns, time.time_ns(), self.trace_parent)
+        except Exception:  # tracing must never fail a request
+            _log.exception("tracing failed for request %s", self.routing.request_id)
 
     def _ledger_record(self, report: SourceReport | None) -> LedgerRecord:
         routing, received = self.routing, self.received

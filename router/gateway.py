@@ -17,6 +17,7 @@ from router.metrics import GatewayMetrics
 from router.pipeline import Pipeline
 from router.redact import Redactor
 from router.settings import Settings, configured_secrets
+from router.tracing import CallTracer
 from router.upstream import Upstream
 
 __all__ = [
@@ -41,6 +42,7 @@ class Gateway:
     upstream: Upstream | None = None
     pipeline: Pipeline | None = None
     metrics: GatewayMetrics | None = None
+    tracer: CallTracer | None = None  # OpenTelemetry spans, when `tracing.enabled`
     _capabilities: dict[str, Capability] | None = None
     keys: KeyGuard = field(init=False)
     redactor: Redactor = field(init=False)  # scrubs keys out of what the ledger stores

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from router.errors import ConfigError, validation_problem
 from router.search_settings import SearchSettings, VerifierSettings
+from router.tracing import TracingSettings
 
 __all__ = [
     "SearchSettings",
@@ -304,6 +305,7 @@ class Settings(BaseSettings):
         "upstream", "reasoning_content", "reasoning", "think_tags", "none"
     ] = "upstream"
     load_balancing: LoadBalancingSettings = Field(default_factory=lambda: LoadBalancingSettings())
+    tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())  # router.tracing
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
