@@ -409,6 +409,7 @@ class Call:
             probe_tokens=probe_tokens,
             samples=report.search.samples if report and report.search else None,
             search=report.search.to_json() if report and report.search else None,
+            key=self.caller.name if self.caller is not None else None,
             latency_ms=(time.perf_counter() - self.started) * 1000.0,
             ttft_ms=self.ttft_ms,
             stream=self.chat.stream,

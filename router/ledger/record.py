@@ -58,6 +58,9 @@ class LedgerRecord:
     # search: samples counted and cancelled, tokens the cancelled had streamed (not billed in
     # completion_tokens), the verifier's calls and tokens (router.sources.SearchReport)
     search: dict[str, int] | None = None
+    # The caller's API key by its configured name (router.keys: "default" for keys listed in
+    # api_key_envs and for an open gateway), never the key; None in records from before.
+    key: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
@@ -112,6 +115,7 @@ _OPTIONAL = frozenset(
         "reference_cost",
         "saved_cost",
         "search",
+        "key",
     }
 )
 

@@ -78,6 +78,7 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
         ("counters", f"profile:prompt_tokens:{record.profile}", int(record.prompt_tokens)),
         ("counters", f"profile:completion_tokens:{record.profile}", int(record.completion_tokens)),
     ]
+    deltas += _key_deltas(record)
     for mechanism, amount in sorted(record.saved_by.items()):
         deltas.append(("counters", f"saved_by:{mechanism}", float(amount)))
     if record.early_exit is not None:
@@ -118,6 +119,25 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
             ("series", series_field(width, start, metric), amount)
             for metric, amount in per_bucket.items()
             if amount
+        ]
+    return deltas
+
+
+def _key_deltas(record: LedgerRecord) -> list[Delta]:
+    # Per API key (its configured name; key names hold no ":"), for the dashboard's breakdown.
+    if record.key is None:
+        return []
+    key = record.key
+    deltas: list[Delta] = [
+        ("counters", f"key:requests:{key}", 1),
+        ("counters", f"key:prompt_tokens:{key}", int(record.prompt_tokens)),
+        ("counters", f"key:completion_tokens:{key}", int(record.completion_tokens)),
+        ("counters", f"key:saved_estimate:{key}", float(record.saved_tokens_estimate)),
+    ]
+    if record.cost is not None:
+        deltas += [
+            ("counters", f"key:cost:{key}", float(record.cost)),
+            ("counters", f"key:saved_cost:{key}", float(record.saved_cost or 0.0)),
         ]
     return deltas
 
@@ -199,6 +219,7 @@ class SavingsState:
         return {
             "requests": requests,
             "by_profile": self._by_profile(),
+            "by_key": self._by_key(),
             "tokens": {
                 "prompt": _int(c.get("prompt_tokens", 0)),
                 "completion": _int(c.get("completion_tokens", 0)),
@@ -259,6 +280,33 @@ class SavingsState:
             for p, v in sorted(profiles.items())
             if v.get("requests", 0)
         }
+
+    def _by_key(self) -> dict[str, dict[str, Any]]:
+        """Per API key name: requests, tokens, cost and the saved estimate (tokens and money),
+        the saved share by the one definition (policies.savings)."""
+        keys: dict[str, dict[str, float]] = {}
+        for name, value in self.counters.items():
+            if name.startswith("key:"):
+                _, metric, key = name.split(":", 2)
+                keys.setdefault(key, {})[metric] = value
+        out: dict[str, dict[str, Any]] = {}
+        for key, v in sorted(keys.items()):
+            if not _int(v.get("requests", 0)):
+                continue
+            spent, saved = (
+                _round(v.get("completion_tokens", 0.0)),
+                _round(v.get("saved_estimate", 0.0)),
+            )
+            out[key] = {
+                "requests": _int(v["requests"]),
+                "prompt_tokens": _int(v.get("prompt_tokens", 0)),
+                "completion_tokens": _int(spent),
+                "saved_estimate": saved,
+                "saved_percent": share_percent(saved_share(spent, saved)),
+                "cost": _money(v.get("cost", 0.0)),
+                "saved_cost": _money(v.get("saved_cost", 0.0)),
+            }
+        return out
 
     def _saved_by(self) -> dict[str, float]:
         saved_by = {k: 0.0 for k in SAVED_BY_KEYS}

@@ -183,8 +183,24 @@
     }).join("");
   }
 
+  var KEY_COLUMNS = [["requests", "int"], ["prompt_tokens", "int"], ["completion_tokens", "int"],
+    ["saved_estimate", "int"], ["saved_percent", "pct"], ["cost", "money"], ["saved_cost", "money"]];
+
+  function keyTable(data) {
+    var keys = Object.keys(data.by_key || {}).sort();
+    document.querySelector("#keys-table tbody").innerHTML = keys.map(function (k) {
+      var path = "by_key/" + encodeURIComponent(k) + "/";
+      return '<tr data-key="' + esc(k) + '"><td>' + esc(k) + "</td>" +
+        KEY_COLUMNS.map(function (c) {
+          return '<td data-metric="' + path + c[0] + '" data-format="' + c[1] + '">–</td>';
+        }).join("") + "</tr>";
+    }).join("");
+    document.getElementById("keys-empty").hidden = keys.length > 0;
+  }
+
   function render(data) {
     tables(data);
+    keyTable(data);
     document.querySelectorAll("[data-metric]").forEach(function (el) {
       var value = lookup(data, el.dataset.metric);
       el.dataset.value = value === null || value === undefined ? "" : String(value);

@@ -166,6 +166,7 @@ _READ_PAGE = """JSON.stringify({
   bars: Array.from(document.querySelectorAll('#chart-profiles rect')).map(
     e => [e.dataset.label, Number(e.dataset.value)]),
   points: document.querySelectorAll('#chart-series circle').length,
+  keys: Array.from(document.querySelectorAll('#keys-table tbody tr')).map(e => e.dataset.key),
   status: document.getElementById('status').dataset.state
 })"""
 
@@ -190,6 +191,11 @@ def _assert_page_matches(page: dict[str, Any], savings: dict[str, Any]) -> None:
     for profile, stats in savings["by_profile"].items():
         assert shown[f"by_profile/{profile}/requests"][0] == str(stats["requests"])
     assert dict(page["bars"]) == {p: s["requests"] for p, s in savings["by_profile"].items()}
+    # One row per key name, every cell one of /v1/savings' by_key numbers (checked above).
+    assert page["keys"] == sorted(savings["by_key"])
+    for key, stats in savings["by_key"].items():
+        for metric in ("requests", "completion_tokens", "saved_percent", "cost", "saved_cost"):
+            assert float(shown[f"by_key/{key}/{metric}"][0]) == stats[metric]
     assert page["points"] == 3 * len(savings["series"])
 
 
@@ -220,6 +226,9 @@ def ledger_site() -> Iterator[tuple[str, str]]:
                         early_exit={"tokens_at_exit": 500} if i % 4 == 0 else None,
                         latency_ms=20.0 + 13.0 * i,
                         feedback=(True, False, None)[i % 3],
+                        key=("team-a", "team-b", "default", "team-a")[i % 4],
+                        cost=0.001 * (i + 1),
+                        saved_cost=0.0005 * i,
                     )
                 )
 
@@ -260,6 +269,11 @@ def test_live_dashboard_shows_the_savings_numbers(
     savings = httpx.get(f"{base}/v1/savings", headers={"authorization": f"Bearer {API_KEY}"}).json()
     _assert_page_matches(shown, savings)
     assert savings["requests"] == 12 and savings["feedback"]["labelled"] == 8
+    assert {k: v["requests"] for k, v in savings["by_key"].items()} == {
+        "default": 3,
+        "team-a": 6,
+        "team-b": 3,
+    }
     assert _artifact(tmp_path, "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

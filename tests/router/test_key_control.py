@@ -142,3 +142,28 @@ def test_a_spend_budget_counts_each_answers_cost(
         spent += record.cost
     assert resp.status_code == 429 and resp.json()["error"]["code"] == "budget_exceeded"
     assert answered >= 1 and spent >= 0.002 and spent - record.cost < 0.002
+
+
+def test_records_carry_the_key_name_and_savings_break_down_by_key(
+    gateways: tuple[RunningGateway, RunningGateway],
+) -> None:
+    a, b = gateways
+    sent = {"team": [chat(a, "TG_KEY_TEAM"), chat(b, "TG_KEY_TEAM")],
+            "default": [chat(b, "TG_KEY_LEGACY", "thinkgate/direct")]}  # fmt: skip
+    ids = {name: {r.headers["x-thinkgate-request-id"] for r in rs} for name, rs in sent.items()}
+    assert all(r.status_code == 200 for rs in sent.values() for r in rs)
+    records = {r.request_id: r for r in a.records()}
+    for name, request_ids in ids.items():
+        assert {records[i].key for i in request_ids} == {name}
+    # The name, never the key itself.
+    assert not any(secret in records[i].dumps() for i in records for secret in KEYS.values())
+    legacy = {"authorization": f"Bearer {KEYS['TG_KEY_LEGACY']}"}
+    by_key = httpx.get(f"{b.base_url}/savings", headers=legacy, timeout=30).json()["by_key"]
+    assert set(by_key) == {"team", "default"}  # one Redis ledger: both replicas' requests
+    for name, request_ids in ids.items():
+        mine = [records[i] for i in request_ids]
+        assert by_key[name]["requests"] == len(mine)
+        assert by_key[name]["completion_tokens"] == sum(r.completion_tokens for r in mine)
+        assert by_key[name]["prompt_tokens"] == sum(r.prompt_tokens for r in mine)
+        saved = sum(r.saved_tokens_estimate for r in mine)
+        assert by_key[name]["saved_estimate"] == pytest.approx(saved, abs=0.01)

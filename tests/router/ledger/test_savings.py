@@ -219,3 +219,28 @@ def test_memory_for_the_series_stays_bounded() -> None:
 def test_bucket_seconds_must_be_a_positive_whole_number(bucket: object) -> None:
     with pytest.raises(LedgerFormatError):
         aggregate([], bucket)  # type: ignore[arg-type]
+
+
+def test_requests_break_down_by_key_name_worked_by_hand() -> None:
+    a, b, c = _three()
+    records = [
+        LedgerRecord.from_json({**a.to_json(), "key": "team"}),
+        LedgerRecord.from_json({**b.to_json(), "key": "team"}),
+        LedgerRecord.from_json({**c.to_json(), "key": "default"}),
+        LedgerRecord.from_json({k: v for k, v in a.to_json().items() if k != "key"}),  # older
+    ]
+    by_key = aggregate(records, 60)["by_key"]
+    assert by_key == {
+        "default": {"requests": 1, "prompt_tokens": 30, "completion_tokens": 50,
+                    "saved_estimate": 0.0, "saved_percent": 0.0, "cost": 0.0, "saved_cost": 0.0},
+        # 1300 saved of 700 spent + 1300 saved: 65.0%; money 0.0063 spent, 0.0139 saved
+        "team": {"requests": 2, "prompt_tokens": 30, "completion_tokens": 700,
+                 "saved_estimate": 1300.0, "saved_percent": 65.0, "cost": 0.0063,
+                 "saved_cost": 0.0139},
+    }  # fmt: skip
+    # Read back as text (Redis' hashes), the same breakdown.
+    state = SavingsState()
+    for record in records:
+        state.apply(record_deltas(record))
+    tables = {"counters": {k: str(v) for k, v in state.counters.items()}}
+    assert SavingsState.from_tables(tables).summary(60)["by_key"] == by_key
