@@ -29,8 +29,9 @@ __all__ = [
 # every feature at unit variance under a strong penalty (C chosen by inner-fold AUC, training
 # items only) instead of the default's mildly penalised one. On mip it lifts Qwen2.5-32B's
 # held-out AUC from 0.61 to about 0.68.
-ROUTING_HEAD: dict[str, Any] = {"linear_grid": (0.0005, 0.001, 0.002)}
+ROUTING_HEAD: dict[str, Any] = {"linear_grid": (0.0005, 0.001, 0.002), "grid_keeps_default": True}
 # The same head as DifficultyModel hyper-parameters (the shipped model, `train --routing-head`).
+# (The shipped model keeps the grid alone: `grid_keeps_default` is the simulator's.)
 ROUTING_MODEL_PARAMS: dict[str, Any] = {"correct_linear_grid": ROUTING_HEAD["linear_grid"]}
 
 

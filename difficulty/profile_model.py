@@ -39,6 +39,9 @@ class BoostSettings:
     # (`linear_only`: the linear model alone).
     linear_grid: tuple[float, ...] = ()
     linear_only: bool = False
+    # With a `linear_grid`: the default head's logistic model (unstandardised, C =
+    # `linear_strength`) competes with the grid on the same inner-fold AUC.
+    grid_keeps_default: bool = False
 
     def lgb_params(self, objective: str) -> dict[str, Any]:
         """LightGBM parameters for `objective` (deterministic, quiet)."""
@@ -111,20 +114,26 @@ def _best_of(
     if splits is None:
         return _fit_boosted(x, y, strata, "correct", s)
 
-    def linear(rows: np.ndarray, c: float) -> LinearHead:
+    def linear(rows: np.ndarray, c: float, standardise: bool = True) -> LinearHead:
         return fit_linear(
-            x[rows], y[rows], "logistic", c, s.embedding_dim, standardise_embedding=True
+            x[rows], y[rows], "logistic", c, s.embedding_dim, standardise_embedding=standardise
         )
 
-    def out_of_fold(c: float) -> np.ndarray:
+    def out_of_fold(c: float, standardise: bool) -> np.ndarray:
         oof = np.zeros(len(y))
         for train, valid in splits:
-            oof[valid] = linear(train, c).score(x[valid])
+            oof[valid] = linear(train, c, standardise).score(x[valid])
         return oof
 
+    candidates = [(c, True) for c in s.linear_grid]
+    if s.grid_keeps_default:
+        candidates.append((s.linear_strength, False))
     # Ties go to the earlier (by convention, more regularised) C.
-    c, oof = max(((c, out_of_fold(c)) for c in s.linear_grid), key=lambda co: _auc(co[1], y))
-    final = linear(np.arange(len(y)), c)
+    (c, standardise), oof = max(
+        (((c, std), out_of_fold(c, std)) for c, std in candidates),
+        key=lambda co: _auc(co[1], y),
+    )
+    final = linear(np.arange(len(y)), c, standardise)
     if s.linear_only:
         return Head(final, None), oof
     return _boost(x, y, "cross_entropy", s, splits, final, oof)

@@ -109,6 +109,13 @@ def routing_report(
         "frontier_best_within_1pt": None if best is None else _brief(best),
     }
     report["recalibrated"] = recalibrate
+    report["tokens_recorded"] = table.tokens_recorded
+    if not table.tokens_recorded:
+        report["cost_axis"] = (
+            "no token counts in the outcomes: 'tokens' fields are the cost per call "
+            "(0 weakest .. 1 strongest profile by accuracy; the share of calls to the stronger "
+            "of two), and token savings are not available"
+        )
     report["policy_config"] = _deployable(table, costs, policy, target, ref, z, recalibrate)
     metrics = _two_profile_metrics(swept)
     if metrics is not None:

@@ -50,6 +50,9 @@ class RoutingTable:
     correct: _Array
     tokens: _Array
     fold: npt.NDArray[np.int64]
+    # False when the outcomes carry no token counts: `tokens` then holds a per-call cost
+    # (see `complete`), and reports give token figures as not available.
+    tokens_recorded: bool = True
 
     @classmethod
     def from_crossfit(cls, cf: Any) -> RoutingTable:
@@ -89,6 +92,7 @@ class RoutingTable:
             correct=self.correct[r],
             tokens=self.tokens[r],
             fold=self.fold[r],
+            tokens_recorded=self.tokens_recorded,
         )
 
     def with_forecasts(self, p_correct: _Array) -> RoutingTable:
@@ -106,7 +110,13 @@ class RoutingTable:
         return self.with_forecasts(p)
 
     def complete(self) -> RoutingTable:
-        """Only items with an outcome for every profile; missing token forecasts filled in."""
+        """Only items with an outcome for every profile; missing token forecasts filled in.
+
+        A table where some profile has no token count at all (RouteLLM's MMLU: correctness
+        only) is measured per call instead, RouteLLM's own cost axis: see `per_call`.
+        """
+        if np.isnan(self.tokens).all(axis=0).any():
+            return self.per_call()
         keep = ~(np.isnan(self.correct).any(axis=1) | np.isnan(self.tokens).any(axis=1))
         if not keep.any():
             raise InvalidInputError("no item has an outcome for every profile")
@@ -119,6 +129,24 @@ class RoutingTable:
             rows = table.fold == k
             pred[rows] = np.where(np.isnan(pred[rows]), means, pred[rows])
         return replace(table, tokens_pred=pred)
+
+    def per_call(self) -> RoutingTable:
+        """The table with token counts replaced by a cost per call, for tables without tokens.
+
+        A call to a profile costs its rank by accuracy over the ranks' maximum: with two
+        profiles, 0 for the weaker and 1 for the stronger, so mean cost = the share of calls
+        to the stronger profile, the cost axis of RouteLLM's APGR and CPT. Prices (`--price`,
+        money as the cost unit) multiply it. Items need a correctness for every profile only.
+        """
+        keep = ~np.isnan(self.correct).any(axis=1)
+        if not keep.any():
+            raise InvalidInputError("no item has a correctness for every profile")
+        table = self.subset(keep)
+        acc = table.correct.mean(axis=0)
+        rank = np.argsort(np.argsort(acc, kind="stable"), kind="stable").astype(float)
+        per_call = rank / max(1.0, float(len(acc) - 1))
+        calls = np.broadcast_to(per_call, table.correct.shape).copy()
+        return replace(table, tokens=calls, tokens_pred=calls.copy(), tokens_recorded=False)
 
 
 @dataclass(frozen=True)

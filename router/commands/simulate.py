@@ -107,18 +107,24 @@ def _summary(report: dict[str, Any]) -> list[str]:
     lines = []
     op = report.get("operating_point")
     if op:
+        if report.get("tokens_recorded", True):
+            spent = f"{op['tokens']:.0f} tokens/request, saved {100 * op['tokens_saved']:.1f}%"
+        else:
+            spent = f"tokens n/a, {100 * op['tokens']:.1f}% of calls to the stronger profile"
         lines.append(
             f"{report['policy']} policy, {report['target']}, reference {report['reference']} "
             f"({report['items']} items, {report['folds']} folds): accuracy "
-            f"{100 * op['accuracy']:.2f}%, {op['tokens']:.0f} tokens/request, "
-            f"saved {100 * op['tokens_saved']:.1f}% at a loss of "
+            f"{100 * op['accuracy']:.2f}%, {spent} at a loss of "
             f"{100 * op['accuracy_loss']:.2f} points"
             + (f" (money saved {100 * op['cost_saved']:.1f}%)" if "cost_saved" in op else "")
         )
         for name, b in report["baselines"].items():
-            lines.append(
-                f"  {name:<28} accuracy {100 * b['accuracy']:6.2f}%  tokens {b['tokens']:8.0f}"
+            cost = (
+                f"tokens {b['tokens']:8.0f}"
+                if report.get("tokens_recorded", True)
+                else f"strong calls {100 * b['tokens']:5.1f}%"
             )
+            lines.append(f"  {name:<28} accuracy {100 * b['accuracy']:6.2f}%  {cost}")
         if "apgr" in report:
             lines.append(
                 f"  APGR {report['apgr']:.3f}  CPT(50%) {report['cpt50']:.3f}  "

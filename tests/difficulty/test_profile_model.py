@@ -88,3 +88,18 @@ def test_out_of_fold_forecasts_of_the_linear_head_rank_held_out_items() -> None:
     yy = y[600:] > 0.5
     auc = (p[yy][:, None] > p[~yy][None, :]).mean()
     assert auc > 0.6
+
+
+def test_the_grid_can_keep_the_default_linear_head_when_it_ranks_better() -> None:
+    # A strong signal on two text-scale columns: the grid's heavy penalties on standardised
+    # columns shrink it to nothing useful, the default unstandardised head reads it.
+    rng = np.random.default_rng(5)
+    x = np.hstack([rng.normal(size=(600, DIM)) * 0.05, rng.normal(size=(600, 2))])
+    y = (rng.uniform(size=600) < 1 / (1 + np.exp(-3 * x[:, DIM]))).astype(float)
+    s = _settings(linear_grid=(1e-6,), linear_only=True, grid_keeps_default=True)
+    head, _ = fit_head(x, y, y.astype(int), "correct", s)
+    assert head.linear.scale[0] == 1.0  # the default head: embedding columns only centred
+    alone, _ = fit_head(
+        x, y, y.astype(int), "correct", _settings(linear_grid=(1e-6,), linear_only=True)
+    )
+    assert alone.linear.scale[0] != 1.0

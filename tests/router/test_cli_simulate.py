@@ -107,6 +107,21 @@ def test_simulate_routing_writes_the_report_keys_and_plot(tmp_path: Path) -> Non
     assert json.loads(json.dumps(asdict(_policy_config(settings.policy)))) == fitted
 
 
+def test_simulate_a_table_without_token_counts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = [{**r, "tokens": None} for r in _routing_rows()]
+    src, report = _write(tmp_path / "outcomes.jsonl", rows), tmp_path / "r.json"
+    argv = ["simulate", "--outcomes", str(src), "--folds", "3", "--report", str(report)]
+    assert main([*argv, "--quiet"]) == 0
+    data = json.loads(report.read_text())
+    assert data["tokens_recorded"] is False and "apgr" in data and "cpt50" in data
+    # cost = share of calls to the stronger profile (think), so fixed:think is 1 and direct 0
+    assert data["baselines"]["fixed:think"]["tokens"] == 1.0
+    assert data["baselines"]["fixed:direct"]["tokens"] == 0.0
+    assert "tokens n/a" in capsys.readouterr().out
+
+
 def test_simulate_search_on_sampled_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -146,3 +146,47 @@ def test_recalibration_keeps_a_weak_but_real_forecast() -> None:
     correct = (rng.uniform(size=n) < p).astype(float)
     ((_, slope, _),) = fit_recalibration(p[:, None], correct[:, None], ["weak"])
     assert slope > 0.3
+
+
+def test_random_margin_is_zero_for_the_reference_and_sign_of_skill() -> None:
+    from policies.routing.calibration import random_margin
+
+    rng = np.random.default_rng(3)
+    n = 400
+    hard = rng.uniform(size=n) < 0.3
+    y = np.stack([~hard, np.ones(n, dtype=bool)], axis=1).astype(float)
+    t = np.stack([np.full(n, 100.0), np.full(n, 1000.0)], axis=1)
+    # the reference everywhere is on the random line: margin exactly 0
+    assert random_margin(y, t, np.ones(n, dtype=np.intp), 1, 2.0) == 0.0
+    # sending exactly the easy items to the cheap profile beats random by a lot
+    assert random_margin(y, t, hard.astype(np.intp), 1, 2.0) > 0.15
+    # sending the hard ones down is far below the line
+    assert random_margin(y, t, (~hard).astype(np.intp), 1, 0.0) < -0.15
+
+
+def test_a_forecast_no_better_than_random_calibrates_to_the_reference() -> None:
+    from policies.routing.calibration import base_rates
+
+    rng = np.random.default_rng(4)
+    n = 600
+    y = np.stack([rng.uniform(size=n) < 0.95, rng.uniform(size=n) < 0.97], axis=1).astype(float)
+    t = np.stack([np.full(n, 300.0), np.full(n, 2000.0)], axis=1)
+    p = np.stack([rng.uniform(0.85, 0.99, n), np.full(n, 0.97)], axis=1)  # pure noise
+    tuned = calibrate(
+        PolicyConfig("target"), Target(accuracy_loss=0.05), p, t, y, t, ["cheap", "ref"], 1
+    )
+    assert tuned.recalibration == base_rates(y, ["cheap", "ref"])
+    assert (choose(tuned, p, t, ["cheap", "ref"]) == 1).all()
+    # without the random check the same noise is trusted to send items down
+    loose = calibrate(
+        PolicyConfig("target"),
+        Target(accuracy_loss=0.05),
+        p,
+        t,
+        y,
+        t,
+        ["cheap", "ref"],
+        1,
+        beat_random=False,
+    )
+    assert (choose(loose, p, t, ["cheap", "ref"]) == 0).any()

@@ -47,3 +47,13 @@ def test_hold_rate_counts_splits() -> None:
     )
     assert hold.splits == 4 and 0 <= hold.held <= 4
     assert hold.to_json()["rate"] == hold.rate and len(hold.losses) == 4
+
+
+def test_report_without_token_counts_says_so_and_keeps_apgr() -> None:
+    from tests.policies.routing.test_simulator import _without_tokens
+
+    table = _without_tokens(synthetic(500)).complete()
+    report = routing_report(table, {}, PolicyConfig("target"), Target(accuracy_loss=0.02), "dear")
+    assert report["tokens_recorded"] is False and "not available" in report["cost_axis"]
+    assert report["apgr"] > 0.5 and report["cpt50"] < 0.5
+    assert 0.0 <= report["operating_point"]["tokens"] <= 1.0

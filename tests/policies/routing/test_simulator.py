@@ -108,3 +108,43 @@ def test_best_within_loss() -> None:
 def test_unknown_profile_raises() -> None:
     with pytest.raises(InvalidInputError):
         synthetic(20).column("nope")
+
+
+def _without_tokens(table: RoutingTable) -> RoutingTable:
+    nan = np.full_like(table.tokens, np.nan)
+    return RoutingTable(
+        table.item_ids,
+        table.prompts,
+        table.profiles,
+        table.p_correct,
+        nan.copy(),
+        table.correct,
+        nan,
+        table.fold,
+    )
+
+
+def test_a_table_without_token_counts_is_measured_per_call() -> None:
+    table = _without_tokens(synthetic(200)).complete()
+    assert not table.tokens_recorded and len(table) == 200
+    # cheap is the weaker profile: a call to it costs 0, one to dear costs 1
+    assert (table.tokens[:, 0] == 0.0).all() and (table.tokens[:, 1] == 1.0).all()
+    half = np.arange(200) % 2
+    point = evaluate(table, half, {}, reference=1)
+    assert point.tokens == pytest.approx(0.5) and point.tokens_saved == pytest.approx(0.5)
+
+
+def test_per_call_ranks_three_profiles_by_accuracy() -> None:
+    table = _without_tokens(synthetic(90))
+    correct = np.stack([table.correct[:, 0], table.correct[:, 1], np.zeros(90)], axis=1)
+    three = RoutingTable(
+        table.item_ids,
+        table.prompts,
+        ["cheap", "dear", "never"],
+        np.hstack([table.p_correct, np.zeros((90, 1))]),
+        np.full((90, 3), np.nan),
+        correct,
+        np.full((90, 3), np.nan),
+        table.fold,
+    ).complete()
+    assert three.tokens[0].tolist() == [0.5, 1.0, 0.0]
