@@ -1,0 +1,241 @@
+"""GeneralModel: P(good enough) and tokens for any profile described by effort and strength.
+
+One LightGBM model over (prompt features, strength, effort) rows from every bundled source, so
+the gain of thinking is learned per prompt and per strength, in logit space: where a direct
+answer is already near certain (a greeting, "15% of 200"), thinking has no headroom to add.
+Success rises with strength by constraint (monotone), so tiers stay ordered on any prompt.
+A novelty index of training-prompt embeddings says how far a prompt is from anything seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from difficulty.descriptions import EFFORTS, Description
+from difficulty.encoder import Encoder
+from difficulty.errors import InvalidInputError, ModelFormatError
+from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
+from difficulty.general_data import DescribedRows
+from difficulty.novelty import NoveltyIndex
+from difficulty.predictions import ProfilePrediction
+
+__all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
+
+GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
+_FORMAT = 1
+
+
+def description_columns(strength: np.ndarray, effort: Sequence[str]) -> np.ndarray:
+    """(n, 3): strength level, effort is cot, effort is think."""
+    e = np.asarray(effort)
+    return np.column_stack([strength, e == "cot", e == "think"]).astype(np.float64)
+
+
+class GeneralModel:
+    """A scikit-learn style estimator: `fit(rows, embeddings)`, then `predict_one(prompt, ds)`."""
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        colsample_bytree: float = 0.5,
+        reg_lambda: float = 5.0,
+        source_balance: bool = True,
+        index_size: int = 4000,
+        encoder: Encoder | None = None,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.source_balance = source_balance
+        self.index_size = index_size
+        self.encoder = encoder
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def _params(self, objective: str, n_desc: int, n_features: int) -> dict[str, Any]:
+        # Success rises with strength (column n_features), whatever the prompt.
+        monotone = [0] * (n_features + n_desc)
+        if objective == "binary":
+            monotone[n_features] = 1
+        return {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l2": self.reg_lambda,
+            "monotone_constraints": monotone,
+            "max_bin": 63,
+            "num_threads": self.n_jobs,
+            "seed": self.random_state,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbosity": -1,
+        }
+
+    def _weights(self, rows: DescribedRows, mask: np.ndarray) -> np.ndarray:
+        """Each source weighs the same in total (else faithful-cot's 120k rows would rule)."""
+        sources = np.asarray(rows.source)[mask]
+        if not self.source_balance:
+            return np.ones(len(sources))
+        names, counts = np.unique(sources, return_counts=True)
+        share = dict(zip(names.tolist(), (len(sources) / (len(names) * counts)).tolist()))
+        return np.asarray([share[s] for s in sources])
+
+    def fit(self, rows: DescribedRows, embeddings: np.ndarray | None = None) -> GeneralModel:
+        """Learn from described rows; `embeddings` has one row per `rows.prompts` entry."""
+        import lightgbm as lgb
+
+        self.encoder_ = self.encoder if self.encoder is not None else Encoder()
+        if embeddings is None:
+            embeddings = self.encoder_.encode(rows.prompts)
+        if embeddings.shape[0] != len(rows.prompts):
+            raise InvalidInputError("embeddings must have one row per prompt")
+        px = feature_matrix(rows.prompts, embeddings).astype(np.float64)
+        self.n_features_in_ = int(px.shape[1])
+        x = np.hstack([px[rows.prompt_index], description_columns(rows.strength, rows.effort)])
+        self.boosters_: dict[str, Any] = {}
+        for target, values, objective in (
+            ("correct", rows.correct, "binary"),
+            ("tokens", np.log1p(rows.tokens), "regression"),
+        ):
+            mask = ~np.isnan(values)
+            data = lgb.Dataset(x[mask], values[mask], weight=self._weights(rows, mask))
+            params = self._params(objective, 3, self.n_features_in_)
+            self.boosters_[target] = lgb.train(params, data, num_boost_round=self.n_estimators)
+        used = np.unique(rows.prompt_index)
+        self.novelty_ = NoveltyIndex.fit(
+            embeddings[used], size=self.index_size, random_state=self.random_state
+        )
+        self.sources_ = sorted(set(rows.source))
+        self.metrics_: dict[str, Any] = {}
+        return self
+
+    # -- predicting ------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "boosters_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this GeneralModel is not fitted yet; call fit() or load()")
+
+    def predict_matrix(
+        self, features: np.ndarray, descriptions: Sequence[Description]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(good) and tokens, each (n_prompts, n_descriptions), from a feature matrix."""
+        self._check_fitted()
+        n, k = features.shape[0], len(descriptions)
+        strength = np.asarray([d.strength_level for d in descriptions])
+        desc = description_columns(strength, [d.effort for d in descriptions])
+        x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
+        p = self.boosters_["correct"].predict(x).reshape(n, k)
+        t = np.expm1(self.boosters_["tokens"].predict(x)).reshape(n, k)
+        return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
+
+    def predict(
+        self,
+        prompts: Sequence[str],
+        descriptions: Sequence[Description],
+        embeddings: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(good) and tokens of every prompt for every description."""
+        self._check_fitted()
+        if embeddings is None:
+            embeddings = self.encoder_.encode(list(prompts))
+        return self.predict_matrix(feature_matrix(prompts, embeddings), descriptions)
+
+    def predict_one(
+        self, prompt: str, descriptions: Mapping[str, Description]
+    ) -> tuple[dict[str, ProfilePrediction], float]:
+        """The serving path: predictions per named description, and the prompt's novelty."""
+        self._check_fitted()
+        vec = self.encoder_.encode_one(prompt)
+        names = list(descriptions)
+        p, t = self.predict_matrix(feature_matrix([prompt], vec[None, :]), list(descriptions.values()))
+        out = {n: ProfilePrediction(float(p[0, j]), float(t[0, j])) for j, n in enumerate(names)}
+        return out, self.novelty_.score(vec)
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the two LightGBM text models, the novelty index and metadata.json."""
+        self._check_fitted()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for target, booster in self.boosters_.items():
+            booster.save_model(str(out / f"general.{target}.txt"))
+        self.novelty_.save(out / "novelty.npz")
+        meta = {
+            "format_version": _FORMAT,
+            "feature_version": FEATURE_VERSION,
+            "feature_names": list(FEATURE_NAMES),
+            "n_features": self.n_features_in_,
+            "efforts": list(EFFORTS),
+            "encoder": self.encoder_.name,
+            "sources": self.sources_,
+            "params": {k: v for k, v in self.get_params().items() if k != "encoder"},
+            "metrics": self.metrics_,
+        }
+        (out / "metadata.json").write_text(json.dumps(meta, indent=1))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: Encoder | None = None) -> GeneralModel:
+        """Read a saved general model; problems raise ModelFormatError."""
+        import lightgbm as lgb
+
+        root = Path(directory)
+        try:
+            meta = json.loads((root / "metadata.json").read_text())
+            if meta.get("format_version") != _FORMAT or "efforts" not in meta:
+                raise ModelFormatError(f"{root} is not a general model (format {_FORMAT})")
+            if meta["feature_version"] != FEATURE_VERSION:
+                raise ModelFormatError(f"model at {root} has another feature version")
+            model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
+            model.boosters_ = {
+                t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
+                for t in ("correct", "tokens")
+            }
+            model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
+            model.n_features_in_ = int(meta["n_features"])
+            model.sources_ = list(meta["sources"])
+            model.metrics_ = dict(meta.get("metrics") or {})
+            model.encoder_ = encoder if encoder is not None else Encoder(str(meta["encoder"]))
+        except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+            raise ModelFormatError(f"cannot read the general model at {root}: {exc}") from None
+        return model
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """Hyper-parameters, as scikit-learn's `get_params`."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+
+_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "colsample_bytree",
+    "reg_lambda",
+    "source_balance",
+    "index_size",
+    "encoder",
+    "n_jobs",
+    "random_state",
+)
