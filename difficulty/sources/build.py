@@ -70,6 +70,15 @@ def _routellm_mmlu(shared: Path) -> Iterable[Outcome]:
     return rows
 
 
+def _routellm_mt_bench(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.routellm import mt_bench_outcomes
+
+    removed: list[int] = []
+    rows = list(mt_bench_outcomes(shared, removed))
+    print(f"routellm-mt-bench: {removed[0]} contaminated questions removed", file=sys.stderr)
+    return rows
+
+
 def _boinf(benchmark: str) -> Callable[[Path], Iterable[Outcome]]:
     def read(shared: Path) -> Iterable[Outcome]:
         from difficulty.sources.boinf import boinf_outcomes, join_report
@@ -109,6 +118,18 @@ def _qwen25_math_eval(shared: Path) -> Iterable[Outcome]:
     return qwen25_math_eval_outcomes(shared)
 
 
+def _alpacaeval(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.alpacaeval import alpacaeval_outcomes
+
+    return alpacaeval_outcomes(shared)
+
+
+def _zeroeval_crux(shared: Path) -> Iterable[Outcome]:
+    from difficulty.sources.zeroeval_crux import crux_outcomes
+
+    return crux_outcomes(shared)
+
+
 BUNDLES: tuple[Bundle, ...] = (
     Bundle(
         "mip-gsm8k",
@@ -139,6 +160,12 @@ BUNDLES: tuple[Bundle, ...] = (
         "MMLU prompts x {mixtral, gpt-4}: RouteLLM's labels only (tokens null), contaminated out",
         ("routellm",),
         _routellm_mmlu,
+    ),
+    Bundle(
+        "routellm-mt-bench",
+        "MT-Bench (question, turn) x {mixtral, gpt-4}: GPT-4 judge 1-10; good enough = score >= 8",
+        ("routellm",),
+        _routellm_mt_bench,
     ),
     Bundle(
         "boinf-math500",
@@ -175,6 +202,18 @@ BUNDLES: tuple[Bundle, ...] = (
         "100 MATH problems x 8 sampled CoT solutions, each with a reward-model score",
         ("qwen25-math-eval",),
         _qwen25_math_eval,
+    ),
+    Bundle(
+        "alpacaeval",
+        "563 everyday instructions x 12 models judged vs GPT-4-Turbo; good enough = P(win) >= 0.25",
+        ("alpacaeval",),
+        _alpacaeval,
+    ),
+    Bundle(
+        "zeroeval-crux",
+        "560 CRUXEval questions x {gpt-4o-mini, gpt-4o direct; o1-mini, o1-preview thinking}",
+        ("zeroeval-crux",),
+        _zeroeval_crux,
     ),
 )
 

@@ -186,3 +186,44 @@ def test_load_outcomes_reads_a_file_or_combines_bundled_datasets(tmp_path: Path)
     path = tmp_path / "mine.jsonl"
     write_outcomes(math[:3], path)
     assert load_outcomes(path, ["boinf-aime2024"]) == math[:3]
+
+
+def test_alpacaeval_rows_carry_quality_and_the_reference_is_always_good_enough() -> None:
+    rows = _rows("alpacaeval")
+    assert len(rows) == 563 * 12 and len({r.profile for r in rows}) == 12
+    assert all(r.correct == (r.extra["quality"] >= 0.25) for r in rows)
+    reference = [r for r in rows if r.profile == "gpt-4-1106"]
+    assert all(r.extra["quality"] == 0.5 and r.correct for r in reference)
+    # gpt-3.5-turbo-1106's mean win probability on these 563: 9.29% (leaderboard, 805: 9.18%)
+    cheap = [r.extra["quality"] for r in rows if r.profile == "gpt-3.5-turbo-1106"]
+    assert abs(sum(cheap) / len(cheap) - 0.0929) < 0.0005
+    assert all((r.tokens or 0) > 0 for r in rows if r.profile == "gpt-4-1106")
+
+
+def test_zeroeval_crux_accuracy_and_modelled_thinking_tokens() -> None:
+    rows = _rows("zeroeval-crux")
+    assert len(rows) == 560 * 4
+    accuracy = {
+        p: sum(bool(r.correct) for r in rows if r.profile == p) / 560
+        for p in ("gpt-4o-mini", "gpt-4o", "o1-mini", "o1-preview")
+    }
+    assert (
+        accuracy["o1-preview"] > accuracy["o1-mini"] > accuracy["gpt-4o"] > accuracy["gpt-4o-mini"]
+    )
+    agree = sum(r.correct == r.extra["source_correct"] for r in rows) / len(rows)
+    assert agree >= 0.98
+    for r in rows:
+        assert r.tokens == r.extra["visible_tokens"] + r.extra["hidden_tokens_modelled"]
+        ratio = {"o1-mini": 1.26, "o1-preview": 3.17}.get(r.profile, 0.0)
+        assert r.extra["hidden_tokens_modelled"] == round(r.extra["visible_tokens"] * ratio)
+        assert (ratio > 0) == (r.extra["effort"] == "think")
+
+
+def test_routellm_mt_bench_turns_and_scores() -> None:
+    rows = _rows("routellm-mt-bench")
+    assert len({r.id for r in rows}) == 144 and {r.profile for r in rows} == {"gpt-4", "mixtral"}
+    assert all(r.correct == (r.extra["score"] >= 8) and r.tokens for r in rows)
+    turn2 = [r for r in rows if r.extra["turn"] == 2]
+    assert len(turn2) == 144 and all(len(r.extra["history"]) == 1 for r in turn2)
+    good = Counter(r.profile for r in rows if r.correct)
+    assert good == {"gpt-4": 133, "mixtral": 113}

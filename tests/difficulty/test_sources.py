@@ -65,3 +65,56 @@ def test_bundles_are_reproducible_gzip_jsonl(tmp_path: Path) -> None:
     assert read_outcomes(first) == rows
     with gzip.open(first, "rt", encoding="utf-8") as fh:
         assert len(fh.read().splitlines()) == 2
+
+
+def test_crux_answer_reads_the_first_json_answer() -> None:
+    from difficulty.sources.zeroeval_crux import crux_answer
+
+    out = '```json\n{\n "reasoning": "f returns it",\n "answer": "\'UppEr\'"\n}\n```'
+    assert crux_answer(out) == "'UppEr'"
+    assert crux_answer('{"reasoning": "unclosed "quote", "answer": "[1, 2]"') == "[1, 2]"
+    assert crux_answer("no json here") is None
+
+
+def test_crux_correct_compares_python_literals() -> None:
+    from difficulty.sources.zeroeval_crux import crux_correct
+
+    assert crux_correct("[ (2, 10), (3, 1) ]", "[(2, 10), (3, 1)]")
+    assert crux_correct("8.50", "8.5")
+    assert crux_correct('"abc"', "'abc'")
+    assert crux_correct("POO", "'POO'")  # a string value without its quotes
+    assert not crux_correct("'xxx ar mmarxx'", "'xxxarmm ar xx'")  # spaces count
+    assert not crux_correct("'1'", "1")  # a string is not the number
+    assert not crux_correct(None, "1")
+
+
+def test_crux_hidden_tokens_are_modelled_for_thinking_models_only() -> None:
+    from difficulty.sources.zeroeval_crux import modelled_tokens
+
+    assert modelled_tokens("gpt-4o-mini", 100) == (100, 0)
+    assert modelled_tokens("o1-mini", 100) == (226, 126)
+    assert modelled_tokens("o1-preview", 100) == (417, 317)
+
+
+def test_alpacaeval_quality_and_good_enough() -> None:
+    from difficulty.sources.alpacaeval import good_enough, quality
+
+    assert quality("1.0000164425") == 1.0000164425 - 1.0
+    assert quality("2.0") == 1.0 and quality(None) is None
+    assert good_enough(0.25) and good_enough(0.5) and not good_enough(0.2499)
+    assert good_enough(None) is None
+
+
+def test_mt_bench_answer_is_cut_out_of_the_judge_prompt() -> None:
+    from difficulty.sources.routellm import mt_bench_answer
+
+    one = "[Question]\nQ?\n\n[The Start of Assistant's Answer]\nA one.\n"
+    one += "[The End of Assistant's Answer]"
+    assert mt_bench_answer(one, 1) == "A one."
+    two = (
+        "<|The Start of Assistant A's Conversation with User|>\n\n### User:\nQ1\n\n"
+        "### Assistant A:\nA1\n\n### User:\nQ2\n\n### Assistant A:\nA2 final\n\n"
+        "<|The End of Assistant A's Conversation with User|>"
+    )
+    assert mt_bench_answer(two, 2) == "A2 final"
+    assert mt_bench_answer("nothing", 2) is None
