@@ -28,6 +28,7 @@ __all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
 
 GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
 _FORMAT = 1
+_FOLDS = 3  # cross-fitting of the base logit the gain boosts from
 
 
 def description_columns(strength: np.ndarray, effort: Sequence[str]) -> np.ndarray:
@@ -49,6 +50,8 @@ class GeneralModel:
         colsample_bytree: float = 0.5,
         reg_lambda: float = 5.0,
         source_balance: bool = True,
+        gain_shrink: float = 1.0,
+        gain_embedding: bool = False,
         index_size: int = 4000,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
@@ -61,6 +64,9 @@ class GeneralModel:
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.source_balance = source_balance
+        # The gain's learning rate relative to the base's (smaller: a more cautious gain).
+        self.gain_shrink = gain_shrink
+        self.gain_embedding = gain_embedding
         self.index_size = index_size
         self.encoder = encoder
         self.n_jobs = n_jobs
@@ -72,7 +78,7 @@ class GeneralModel:
         # Success rises with strength (column n_features), whatever the prompt.
         monotone = [0] * (n_features + n_desc)
         if objective == "binary":
-            monotone[n_features] = 1
+            monotone[n_features] = 1  # strength
         return {
             "objective": objective,
             "learning_rate": self.learning_rate,
@@ -99,7 +105,14 @@ class GeneralModel:
         return np.asarray([share[s] for s in sources])
 
     def fit(self, rows: DescribedRows, embeddings: np.ndarray | None = None) -> GeneralModel:
-        """Learn from described rows; `embeddings` has one row per `rows.prompts` entry."""
+        """Learn from described rows; `embeddings` has one row per `rows.prompts` entry.
+
+        Three boosters: `base` = logit P(good | prompt, strength) of a direct answer, from
+        every direct row; `gain` = what cot or thinking adds to that logit, learned only from
+        items answered both ways at the same strength (boosted from the base's cross-fitted
+        logit, so a source where only thinking models appear cannot pass its own base rate off
+        as a gain of thinking); `tokens` = log completion tokens from every row.
+        """
         import lightgbm as lgb
 
         self.encoder_ = self.encoder if self.encoder is not None else Encoder()
@@ -109,16 +122,42 @@ class GeneralModel:
             raise InvalidInputError("embeddings must have one row per prompt")
         px = feature_matrix(rows.prompts, embeddings).astype(np.float64)
         self.n_features_in_ = int(px.shape[1])
-        x = np.hstack([px[rows.prompt_index], description_columns(rows.strength, rows.effort)])
-        self.boosters_: dict[str, Any] = {}
-        for target, values, objective in (
-            ("correct", rows.correct, "binary"),
-            ("tokens", np.log1p(rows.tokens), "regression"),
-        ):
-            mask = ~np.isnan(values)
-            data = lgb.Dataset(x[mask], values[mask], weight=self._weights(rows, mask))
-            params = self._params(objective, 3, self.n_features_in_)
-            self.boosters_[target] = lgb.train(params, data, num_boost_round=self.n_estimators)
+        desc = description_columns(rows.strength, rows.effort)
+        x = np.hstack([px[rows.prompt_index], desc])
+        known = ~np.isnan(rows.correct)
+        direct = known & (np.asarray(rows.effort) == "direct")
+        paired = known & _paired(rows)
+        base_params = self._params("binary", 1, self.n_features_in_)
+        base_x = x[:, : self.n_features_in_ + 1]
+
+        def base_fit(mask: np.ndarray) -> Any:
+            data = lgb.Dataset(base_x[mask], rows.correct[mask], weight=self._weights(rows, mask))
+            return lgb.train(base_params, data, num_boost_round=self.n_estimators)
+
+        self.boosters_: dict[str, Any] = {"base": base_fit(direct)}
+        # The gain boosts from the base logit of a model that never saw the item.
+        offset = np.zeros(len(rows))
+        fold = rows.prompt_index % _FOLDS
+        for k in range(_FOLDS):
+            held = paired & (fold == k)
+            if held.any():
+                model = base_fit(direct & (fold != k))
+                offset[held] = model.predict(base_x[held], raw_score=True)
+        data = lgb.Dataset(
+            self._gain_columns(x[paired], offset[paired]),
+            rows.correct[paired],
+            weight=self._weights(rows, paired),
+            init_score=offset[paired],
+        )
+        gain_params = self._params("binary", 3, self.n_features_in_)
+        gain_params["learning_rate"] = self.learning_rate * self.gain_shrink
+        gain_params["monotone_constraints"] = [0] * self._gain_columns(x[:1], offset[:1]).shape[1]
+        self.boosters_["gain"] = lgb.train(gain_params, data, num_boost_round=self.n_estimators)
+        tokens = np.log1p(rows.tokens)
+        mask = ~np.isnan(tokens)
+        data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
+        params = self._params("regression", 3, self.n_features_in_)
+        self.boosters_["tokens"] = lgb.train(params, data, num_boost_round=self.n_estimators)
         used = np.unique(rows.prompt_index)
         self.novelty_ = NoveltyIndex.fit(
             embeddings[used], size=self.index_size, random_state=self.random_state
@@ -126,6 +165,14 @@ class GeneralModel:
         self.sources_ = sorted(set(rows.source))
         self.metrics_: dict[str, Any] = {}
         return self
+
+    def _gain_columns(self, x: np.ndarray, base: np.ndarray) -> np.ndarray:
+        """The gain's inputs: the direct answer's base logit (headroom: an item a direct answer
+        gets right leaves thinking nothing to add), the description and, with `gain_embedding`
+        False, only the text features (a task's shape: numbers, steps, notation)."""
+        if not self.gain_embedding:
+            x = x[:, self.n_features_in_ - len(FEATURE_NAMES) :]
+        return np.column_stack([x, base])
 
     # -- predicting ------------------------------------------------------------------------
 
@@ -144,7 +191,15 @@ class GeneralModel:
         strength = np.asarray([d.strength_level for d in descriptions])
         desc = description_columns(strength, [d.effort for d in descriptions])
         x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
-        p = self.boosters_["correct"].predict(x).reshape(n, k)
+        base = self.boosters_["base"].predict(x[:, : self.n_features_in_ + 1], raw_score=True)
+        effortful = desc[:, 1:].any(axis=1)
+        gain = np.zeros_like(base)
+        if effortful.any():
+            rows = np.tile(effortful, n)
+            gain[rows] = self.boosters_["gain"].predict(
+                self._gain_columns(x[rows], base[rows]), raw_score=True
+            )
+        p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
         t = np.expm1(self.boosters_["tokens"].predict(x)).reshape(n, k)
         return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
 
@@ -210,7 +265,7 @@ class GeneralModel:
             model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
             model.boosters_ = {
                 t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
-                for t in ("correct", "tokens")
+                for t in ("base", "gain", "tokens")
             }
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
@@ -234,8 +289,28 @@ _PARAMS = (
     "colsample_bytree",
     "reg_lambda",
     "source_balance",
+    "gain_shrink",
+    "gain_embedding",
     "index_size",
     "encoder",
     "n_jobs",
     "random_state",
 )
+
+
+def _paired(rows: DescribedRows) -> np.ndarray:
+    """Effortful rows whose item also has a direct outcome at the same strength."""
+    effort = np.asarray(rows.effort)
+    known = ~np.isnan(rows.correct)
+    direct = {
+        (int(i), float(s))
+        for i, s, ok in zip(rows.prompt_index, rows.strength, known & (effort == "direct"))
+        if ok
+    }
+    return np.asarray(
+        [
+            e != "direct" and (int(i), float(s)) in direct
+            for i, s, e in zip(rows.prompt_index, rows.strength, effort)
+        ],
+        dtype=bool,
+    )

@@ -25,6 +25,7 @@ GENERAL_SOURCES: tuple[str, ...] = (
     "boinf-math500",
     "alpacaeval",
     "zeroeval-crux",
+    "routellm-mt-bench",
 )
 
 
