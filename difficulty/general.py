@@ -21,6 +21,7 @@ from difficulty.encoder import Encoder
 from difficulty.errors import InvalidInputError, ModelFormatError
 from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
 from difficulty.general_data import DescribedRows
+from difficulty.general_gain import LinearGain, gain_inputs
 from difficulty.novelty import NoveltyIndex
 from difficulty.predictions import ProfilePrediction
 
@@ -50,8 +51,7 @@ class GeneralModel:
         colsample_bytree: float = 0.5,
         reg_lambda: float = 5.0,
         source_balance: bool = True,
-        gain_shrink: float = 1.0,
-        gain_embedding: bool = False,
+        gain_penalty: float = 1.0,
         index_size: int = 4000,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
@@ -64,9 +64,7 @@ class GeneralModel:
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
         self.source_balance = source_balance
-        # The gain's learning rate relative to the base's (smaller: a more cautious gain).
-        self.gain_shrink = gain_shrink
-        self.gain_embedding = gain_embedding
+        self.gain_penalty = gain_penalty  # L2 on the standardised gain weights (x 1e-3)
         self.index_size = index_size
         self.encoder = encoder
         self.n_jobs = n_jobs
@@ -143,16 +141,15 @@ class GeneralModel:
             if held.any():
                 model = base_fit(direct & (fold != k))
                 offset[held] = model.predict(base_x[held], raw_score=True)
-        data = lgb.Dataset(
-            self._gain_columns(x[paired], offset[paired]),
-            rows.correct[paired],
-            weight=self._weights(rows, paired),
-            init_score=offset[paired],
-        )
-        gain_params = self._params("binary", 3, self.n_features_in_)
-        gain_params["learning_rate"] = self.learning_rate * self.gain_shrink
-        gain_params["monotone_constraints"] = [0] * self._gain_columns(x[:1], offset[:1]).shape[1]
-        self.boosters_["gain"] = lgb.train(gain_params, data, num_boost_round=self.n_estimators)
+        efforts = np.asarray(rows.effort)
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        self.gains_: dict[str, LinearGain] = {}
+        for effort in EFFORTS[1:]:  # one gain per effort: CoT and thinking differ
+            mask = paired & (efforts == effort)
+            z = gain_inputs(text[mask], rows.strength[mask], offset[mask])
+            self.gains_[effort] = LinearGain.fit(
+                z, rows.correct[mask], offset[mask], self._weights(rows, mask), self.gain_penalty
+            )
         tokens = np.log1p(rows.tokens)
         mask = ~np.isnan(tokens)
         data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
@@ -165,14 +162,6 @@ class GeneralModel:
         self.sources_ = sorted(set(rows.source))
         self.metrics_: dict[str, Any] = {}
         return self
-
-    def _gain_columns(self, x: np.ndarray, base: np.ndarray) -> np.ndarray:
-        """The gain's inputs: the direct answer's base logit (headroom: an item a direct answer
-        gets right leaves thinking nothing to add), the description and, with `gain_embedding`
-        False, only the text features (a task's shape: numbers, steps, notation)."""
-        if not self.gain_embedding:
-            x = x[:, self.n_features_in_ - len(FEATURE_NAMES) :]
-        return np.column_stack([x, base])
 
     # -- predicting ------------------------------------------------------------------------
 
@@ -192,13 +181,13 @@ class GeneralModel:
         desc = description_columns(strength, [d.effort for d in descriptions])
         x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
         base = self.boosters_["base"].predict(x[:, : self.n_features_in_ + 1], raw_score=True)
-        effortful = desc[:, 1:].any(axis=1)
         gain = np.zeros_like(base)
-        if effortful.any():
-            rows = np.tile(effortful, n)
-            gain[rows] = self.boosters_["gain"].predict(
-                self._gain_columns(x[rows], base[rows]), raw_score=True
-            )
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        for j, effort in enumerate(EFFORTS[1:]):
+            rows = np.tile(desc[:, 1 + j] > 0, n)
+            if rows.any():
+                z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows])
+                gain[rows] = self.gains_[effort].predict(z)
         p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
         t = np.expm1(self.boosters_["tokens"].predict(x)).reshape(n, k)
         return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
@@ -244,6 +233,7 @@ class GeneralModel:
             "efforts": list(EFFORTS),
             "encoder": self.encoder_.name,
             "sources": self.sources_,
+            "gains": {e: g.to_json() for e, g in self.gains_.items()},
             "params": {k: v for k, v in self.get_params().items() if k != "encoder"},
             "metrics": self.metrics_,
         }
@@ -265,8 +255,9 @@ class GeneralModel:
             model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
             model.boosters_ = {
                 t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
-                for t in ("base", "gain", "tokens")
+                for t in ("base", "tokens")
             }
+            model.gains_ = {e: LinearGain.from_json(g) for e, g in meta["gains"].items()}
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
             model.sources_ = list(meta["sources"])
@@ -289,8 +280,7 @@ _PARAMS = (
     "colsample_bytree",
     "reg_lambda",
     "source_balance",
-    "gain_shrink",
-    "gain_embedding",
+    "gain_penalty",
     "index_size",
     "encoder",
     "n_jobs",

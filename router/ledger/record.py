@@ -58,6 +58,9 @@ class LedgerRecord:
     # search: samples counted and cancelled, tokens the cancelled had streamed (not billed in
     # completion_tokens), the verifier's calls and tokens (router.sources.SearchReport)
     search: dict[str, int] | None = None
+    # difficulty.novelty: distance to the training prompts, and whether over the threshold
+    novelty: float | None = None
+    novel: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""
