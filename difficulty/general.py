@@ -213,7 +213,15 @@ class GeneralModel:
         names = list(descriptions)
         p, t = self.predict_matrix(feature_matrix([prompt], vec[None, :]), list(descriptions.values()))
         out = {n: ProfilePrediction(float(p[0, j]), float(t[0, j])) for j, n in enumerate(names)}
-        return out, self.novelty_.score(vec)
+        return out, self.novelty(prompt, vec)
+
+    def novelty(self, prompt: str, vec: np.ndarray) -> float:
+        """Distance to the training prompts, raised by the share of the prompt's tokens the
+        static table does not know (their embedding falls back towards the table's mean)."""
+        near = self.novelty_.score(vec)
+        static = self.encoder_._static_model() if self.encoder_.is_static else None
+        coverage = static.coverage(prompt) if static is not None else 1.0
+        return 1.0 - (1.0 - near) * coverage
 
     # -- persistence -----------------------------------------------------------------------
 

@@ -13,7 +13,11 @@ from difficulty.errors import InvalidInputError
 from difficulty.items import ItemTable
 from difficulty.outcomes import Outcome
 
-__all__ = ["SOURCE_PAIRS", "pair_report"]
+__all__ = ["MIN_GAP", "SOURCE_PAIRS", "pair_report"]
+
+# Below this accuracy gap APGR is noise divided by a near-zero gap (gpt-4 direct vs CoT on
+# faithful-cot: 74.5% both), so the pair reports no APGR.
+MIN_GAP = 0.02
 
 # The (cheaper, stronger) pair each bundled source is judged on in the transfer figure.
 SOURCE_PAIRS: dict[str, list[tuple[str, str]]] = {
@@ -70,8 +74,9 @@ def pair_report(
         "items": int(len(prompts)),
         "accuracy": {pair[0]: float(weak.mean()), pair[1]: float(strong.mean())},
     }
-    if strong.mean() <= weak.mean():
-        out["apgr"] = None  # no gap to recover
+    if strong.mean() - weak.mean() < MIN_GAP:
+        out["apgr"] = None  # no gap to recover: PGR divides by it
+
         return out
     score = p[:, 1] - p[:, 0]
     out.update(
