@@ -48,6 +48,9 @@ class LinearGain:
         """Minimise weighted log loss of sigmoid(offset + gain(z)) + penalty/2 |w|^2 (per row)."""
         from scipy.optimize import minimize
 
+        if len(y) == 0:  # no item answered both ways: no evidence of a gain, so none
+            zero = np.zeros(z.shape[1])
+            return cls(zero, 0.0, zero, np.ones(z.shape[1]))
         mean, scale = z.mean(axis=0), z.std(axis=0) + 1e-9
         zs = (z - mean) / scale
         w = weight / weight.sum()
