@@ -53,7 +53,8 @@ def serving() -> dict[str, object]:
     comp = asyncio.run(route_all(competition))
     times = [r.decision_ms for _ in range(3) for r in asyncio.run(route_all(everyday))]
     categories: dict[str, list[bool]] = {}
-    for line, r in zip((DATA / "everyday_prompts.jsonl").read_text().splitlines(), day):
+    lines = (DATA / "everyday_prompts.jsonl").read_text().splitlines()
+    for line, r in zip(lines, day, strict=True):
         categories.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")
     pipeline.close()
     return {
@@ -103,7 +104,9 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
         test = [o for o in test if o.prompt in prompts]
         names = sorted(prompts)
         emb = dict(zip(names, _embed(names), strict=True))
-        reports = [pair_report(model, test, pair, SOURCE_MODELS, emb) for pair in SOURCE_PAIRS[left]]
+        reports = [
+            pair_report(model, test, pair, SOURCE_MODELS, emb) for pair in SOURCE_PAIRS[left]
+        ]
         scored = [r["apgr"] for r in reports if r["apgr"] is not None]
         out[left] = {
             "apgr": float(np.mean(scored)) if scored else None,
@@ -130,15 +133,27 @@ def main() -> int:
     )
     serve = json.loads(proc.stdout.strip().splitlines()[-1])
     moved = None if args.skip_transfer else transfer(args.cap)
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
     print("shipped general model, router/configs/replay.yaml, no training on these prompts:")
-    print(f"  everyday -> direct      {100 * serve['everyday_direct']:5.1f}% of {serve['everyday_n']}")
+    print(
+        f"  everyday -> direct      {100 * serve['everyday_direct']:5.1f}% of {serve['everyday_n']}"
+    )
     for cat, share in serve["everyday_by_category"].items():
         print(f"    {cat:<16} {100 * share:5.1f}%")
-    print(f"  competition -> think    {100 * serve['competition_think']:5.1f}% of {serve['competition_n']}")
-    print(f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
-          f"{100 * serve['competition_novel']:.1f}%")
-    print(f"  decision latency median {serve['decision_ms_median']:.2f} ms, RSS {serve['rss_mb']:.0f} MB")
+    print(
+        f"  competition -> think    {100 * serve['competition_think']:5.1f}% "
+        f"of {serve['competition_n']}"
+    )
+    print(
+        f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
+        f"{100 * serve['competition_novel']:.1f}%"
+    )
+    print(
+        f"  decision latency median {serve['decision_ms_median']:.2f} ms, "
+        f"RSS {serve['rss_mb']:.0f} MB"
+    )
     if moved is not None:
         print("transfer (train on all other sources, test on this one; random = 0.500):")
         for source, r in moved.items():

@@ -126,7 +126,6 @@ SOURCE_MODELS: dict[str, Description] = {
     "mixtral-8x7b-concise": _D("direct", "weak"),
     # ZeroEval CRUXEval (code reasoning; o1's hidden reasoning tokens modelled by the loader)
     "gpt-4o-mini": _D("direct", "mid"),
-    "o1-mini": _D("think", "strong"),
     "o1-preview": _D("think", "strong"),
 }
 

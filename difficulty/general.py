@@ -99,7 +99,8 @@ class GeneralModel:
         if not self.source_balance:
             return np.ones(len(sources))
         names, counts = np.unique(sources, return_counts=True)
-        share = dict(zip(names.tolist(), (len(sources) / (len(names) * counts)).tolist()))
+        totals = len(sources) / (len(names) * counts)
+        share = dict(zip(names.tolist(), totals.tolist(), strict=True))
         return np.asarray([share[s] for s in sources])
 
     def fit(self, rows: DescribedRows, embeddings: np.ndarray | None = None) -> GeneralModel:
@@ -211,7 +212,9 @@ class GeneralModel:
         self._check_fitted()
         vec = self.encoder_.encode_one(prompt)
         names = list(descriptions)
-        p, t = self.predict_matrix(feature_matrix([prompt], vec[None, :]), list(descriptions.values()))
+        p, t = self.predict_matrix(
+            feature_matrix([prompt], vec[None, :]), list(descriptions.values())
+        )
         out = {n: ProfilePrediction(float(p[0, j]), float(t[0, j])) for j, n in enumerate(names)}
         return out, self.novelty(prompt, vec)
 
@@ -302,13 +305,15 @@ def _paired(rows: DescribedRows) -> np.ndarray:
     known = ~np.isnan(rows.correct)
     direct = {
         (int(i), float(s))
-        for i, s, ok in zip(rows.prompt_index, rows.strength, known & (effort == "direct"))
+        for i, s, ok in zip(
+            rows.prompt_index, rows.strength, known & (effort == "direct"), strict=True
+        )
         if ok
     }
     return np.asarray(
         [
             e != "direct" and (int(i), float(s)) in direct
-            for i, s, e in zip(rows.prompt_index, rows.strength, effort)
+            for i, s, e in zip(rows.prompt_index, rows.strength, effort, strict=False)
         ],
         dtype=bool,
     )

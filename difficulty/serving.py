@@ -29,9 +29,9 @@ class ProfilePredictor:
 
     def __init__(
         self,
-        general: Any | None,
+        general: Any,
         descriptions: Mapping[str, Description],
-        named: Any | None = None,
+        named: Any = None,
         heads: Mapping[str, str] | None = None,
     ) -> None:
         self.general = general

@@ -15,8 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from difficulty.encoder import Encoder
 from difficulty.descriptions import Description
+from difficulty.encoder import Encoder
 from difficulty.errors import ThinkgateError
 from difficulty.general import GENERAL_MODEL_DIR, GeneralModel
 from difficulty.level import difficulty_level

@@ -42,7 +42,9 @@ def judge(args: argparse.Namespace, outcomes: Sequence[Outcome], profiles: list[
     Path(args.report).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     weak, strong = report["pair"]
     line = f"{args.model} model, {weak} -> {strong} ({report['items']} items, nothing fitted): "
-    line += f"accuracy {100 * report['accuracy'][weak]:.2f}% / {100 * report['accuracy'][strong]:.2f}%"
+    line += (
+        f"accuracy {100 * report['accuracy'][weak]:.2f}% / {100 * report['accuracy'][strong]:.2f}%"
+    )
     if report.get("apgr") is not None:
         line += (
             f"; APGR {report['apgr']:.3f}  CPT(50%) {report['cpt50']:.3f}  "

@@ -12,12 +12,18 @@ from difficulty.transfer import SOURCE_PAIRS
 
 def test_parse_description_reads_effort_and_strength() -> None:
     d = parse_description(" think : strong ")
-    assert (d.effort, d.strength, d.strength_level, str(d)) == ("think", "strong", 2.0, "think:strong")
+    assert (d.effort, d.strength, d.strength_level, str(d)) == (
+        "think",
+        "strong",
+        2.0,
+        "think:strong",
+    )
     assert parse_description("direct:weak").strength_level == 0.0
 
 
 @pytest.mark.parametrize(
-    ("text", "param"), [("deep:strong", "effort"), ("think:huge", "strength"), ("think", "describe")]
+    ("text", "param"),
+    [("deep:strong", "effort"), ("think:huge", "strength"), ("think", "describe")],
 )
 def test_bad_descriptions_name_what_is_wrong(text: str, param: str) -> None:
     with pytest.raises(InvalidInputError) as err:

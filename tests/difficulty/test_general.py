@@ -16,7 +16,9 @@ from difficulty.train_general import training_rows
 
 DIRECT, THINK = Description("direct", "strong"), Description("think", "strong")
 AIME = json.loads(
-    (Path(__file__).parents[2] / "bench" / "data" / "competition_math.jsonl").read_text().split("\n")[0]
+    (Path(__file__).parents[2] / "bench" / "data" / "competition_math.jsonl")
+    .read_text()
+    .split("\n")[0]
 )["prompt"]
 
 

@@ -95,7 +95,9 @@ def test_route_headers_ledger_metrics_and_savings_report_novelty(
         timeout=60,
     )
     assert resp.status_code == 200, resp.text
-    assert float(resp.headers["x-thinkgate-novelty"]) == pytest.approx(familiar["novelty"], abs=1e-3)
+    assert float(resp.headers["x-thinkgate-novelty"]) == pytest.approx(
+        familiar["novelty"], abs=1e-3
+    )
     for _ in range(100):  # the record lands after the response
         savings = httpx.get(f"{gateway.url}/v1/savings").json()
         if savings["requests"]:

@@ -93,8 +93,14 @@ def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -
             "profiles.a.verifier.kind",
         ),
         # Profile descriptions: a known effort and strength, both or neither.
-        ({"profiles": {"a": {"model": "x", "effort": "deep", "strength": "strong"}}}, "profiles.a.effort"),
-        ({"profiles": {"a": {"model": "x", "effort": "think", "strength": "huge"}}}, "profiles.a.strength"),
+        (
+            {"profiles": {"a": {"model": "x", "effort": "deep", "strength": "strong"}}},
+            "profiles.a.effort",
+        ),
+        (
+            {"profiles": {"a": {"model": "x", "effort": "think", "strength": "huge"}}},
+            "profiles.a.strength",
+        ),
         ({"profiles": {"a": {"model": "x", "effort": "think"}}}, "profiles.a"),
         ({"profiles": {"a": {"model": "x"}}}, "profiles"),
         ({"novelty": {"action": "profile", "profile": "ghost"}}, "novelty.profile"),
