@@ -1,10 +1,11 @@
 """GeneralModel: P(good enough) and tokens for any profile described by effort and strength.
 
-One LightGBM model over (prompt features, strength, effort) rows from every bundled source, so
-the gain of thinking is learned per prompt and per strength, in logit space: where a direct
-answer is already near certain (a greeting, "15% of 200"), thinking has no headroom to add.
-Success rises with strength by constraint (monotone), so tiers stay ordered on any prompt.
-A novelty index of training-prompt embeddings says how far a prompt is from anything seen.
+P(good) = sigmoid(base(prompt, strength) + gain_effort(base, strength)): `base` is LightGBM on
+the prompt's features and strength (monotone in strength) from every direct row; the gain of
+cot or thinking is a penalised logistic model on the base logit and strength, fitted only on
+items answered both ways (difficulty.general_gain), so where a direct answer is near certain
+effort has no headroom to add. A novelty index of training-prompt embeddings says how far a
+prompt is from anything seen.
 """
 
 from __future__ import annotations
@@ -107,8 +108,8 @@ class GeneralModel:
         """Learn from described rows; `embeddings` has one row per `rows.prompts` entry.
 
         Three boosters: `base` = logit P(good | prompt, strength) of a direct answer, from
-        every direct row; `gain` = what cot or thinking adds to that logit, learned only from
-        items answered both ways at the same strength (boosted from the base's cross-fitted
+        every direct row; `gains_` = what cot or thinking adds to that logit, learned only from
+        items answered both ways at the same strength (offset by the base's cross-fitted
         logit, so a source where only thinking models appear cannot pass its own base rate off
         as a gain of thinking); `tokens` = log completion tokens from every row.
         """
