@@ -88,6 +88,14 @@ class StaticMiniLM:
         """The unit-norm embedding of `text` -> float32 (dim,)."""
         return self._from_ids(self._tokenizer.encode(text).ids)
 
+    def coverage(self, text: str) -> float:
+        """The share of `text`'s tokens (specials aside) that the table has a vector for: the
+        embedding of a prompt in a script or vocabulary the table never saw says little."""
+        ids = self._tokenizer.encode(text, add_special_tokens=False).ids
+        if not ids:
+            return 1.0
+        return float(np.mean(self._row[np.asarray(ids, dtype=np.int64)] >= 0))
+
     def encode_many(self, texts: Sequence[str]) -> np.ndarray:
         """Embeddings of many texts -> float32 (n, dim)."""
         encodings = self._tokenizer.encode_batch(list(texts))

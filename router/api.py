@@ -95,6 +95,8 @@ async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
             for n, p in routing.predictions.items()
         },
         "decision_ms": routing.decision_ms,
+        "novelty": routing.novelty,
+        "novel": routing.novel,
     }
 
 

@@ -15,10 +15,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from difficulty.descriptions import Description
 from difficulty.encoder import Encoder
 from difficulty.errors import ThinkgateError
+from difficulty.general import GENERAL_MODEL_DIR, GeneralModel
 from difficulty.level import difficulty_level
 from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
+from difficulty.serving import ProfilePredictor
 from policies.convergence import ConvergenceWatcher, WatcherParams
 from router import api, chat, endpoints
 from router.dashboard import mount as mount_dashboard
@@ -53,21 +56,41 @@ SERVING_ENCODER = "auto-int8"
 _IDLE_THREADS = min(4, os.cpu_count() or 1)
 
 
-def load_predictor(settings: Settings) -> DifficultyModel:
-    """Load the difficulty model for serving and warm it up (blocking)."""
-    model = DifficultyModel.load(settings.model_dir or DEFAULT_MODEL_DIR)
+def _serving_encoder(name: str) -> Encoder:
     # Serving embeds every prompt afresh (no on-disk cache writes, no progress bars) with one
     # thread per call: see router.scoring for the measurements behind this.
-    model.encoder_ = Encoder(
-        model.encoder_.name,
+    return Encoder(
+        name,
         use_cache=False,
         progress=False,
         threads=1,
         single=SERVING_ENCODER,
         idle_threads=_IDLE_THREADS,
     )
-    model.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
-    return model
+
+
+def load_predictor(settings: Settings) -> ProfilePredictor:
+    """Load the difficulty models the profiles need and warm them up (blocking): the general
+    model for described profiles, the model at `model_dir` for `predictor` heads."""
+    descriptions = {
+        name: Description(str(p.effort), str(p.strength))
+        for name, p in settings.profiles.items()
+        if p.described
+    }
+    heads = {name: p.predictor for name, p in settings.profiles.items() if p.predictor}
+    general = named = None
+    if set(descriptions) - set(heads):
+        general = GeneralModel.load(settings.general_model_dir or GENERAL_MODEL_DIR)
+        general.encoder_ = _serving_encoder(general.encoder_.name)
+    if heads:
+        named = DifficultyModel.load(settings.model_dir or DEFAULT_MODEL_DIR)
+        named.encoder_ = _serving_encoder(named.encoder_.name)
+        _check_predictors(settings, named)
+    if general is None and named is None:  # a fixed policy: nothing to route with
+        general = GeneralModel.load(GENERAL_MODEL_DIR)
+    predictor = ProfilePredictor(general, descriptions, named, heads)
+    predictor.predict_one("warm-up: what is 2 + 3?")  # loads the encoder before the first request
+    return predictor
 
 
 def _check_predictors(settings: Settings, model: DifficultyModel) -> None:
@@ -116,7 +139,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             gateway.keys.counters = RedisCounters(store.url, prefix=store.prefix)
         try:
             model = await asyncio.to_thread(load_predictor, settings)
-            _check_predictors(settings, model)
         except ThinkgateError as exc:
             _log.error("thinkgate: error: %s", exc.message)
             raise

@@ -398,6 +398,8 @@ class Call:
                 for n, p in routing.predictions.items()
             },
             difficulty=routing.difficulty,
+            novelty=routing.novelty,
+            novel=routing.novel,
             reference_profile=reference,
             prompt_tokens=int(prompt_tokens),
             completion_tokens=int(completion_tokens),

@@ -73,6 +73,14 @@ class GatewayMetrics:
             "decisions", "Routing decisions, by chosen profile and difficulty level.",
             ["profile", "difficulty", "mode"], namespace=ns, registry=reg,
         )  # fmt: skip
+        self.novel = Counter(
+            "novel_requests", "Requests whose prompt was novel to the difficulty model.",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.novelty = Histogram(
+            "novelty", "Novelty score of scored prompts (distance to the training prompts).",
+            buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0), namespace=ns, registry=reg,
+        )  # fmt: skip
         self.early_exits = Counter(
             "early_exits", "Reasoning streams cut by the convergence watcher, by profile.",
             ["profile"], namespace=ns, registry=reg,
@@ -149,6 +157,10 @@ class GatewayMetrics:
             elif amount < 0:
                 self.extra_tokens.labels(mechanism).inc(-amount)
         self.decisions.labels(profile, record.difficulty or "unknown", mode).inc()
+        if record.novelty is not None:
+            self.novelty.observe(record.novelty)
+        if record.novel:
+            self.novel.inc()
         if record.early_exit is not None:
             self.early_exits.labels(profile).inc()
         if record.status >= 500:

@@ -13,11 +13,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from difficulty.errors import InvalidInputError
+from difficulty.serving import ProfilePredictor
 from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
 from policies.routing import PolicyConfig, PredictionLike, decide, forced
 from policies.savings import Money, record_money
 from router.errors import ModelNotFoundError
+from router.novelty import is_novel
 from router.scoring import Predictor, Scorer
 from router.settings import PolicySettings, ProfileSettings, Settings
 from router.sources import SourceReport
@@ -58,6 +60,8 @@ class Routing:
     predictions: dict[str, PredictionLike]  # keyed by gateway profile
     difficulty: str | None
     forced: bool
+    novelty: float | None = None  # distance to the training prompts (difficulty.novelty)
+    novel: bool = False
     decision_ms: float = 0.0
 
     def facts(self) -> dict[str, Any]:
@@ -76,6 +80,7 @@ class Routing:
             "x-thinkgate-profile": self.profile,
             "x-thinkgate-difficulty": self.difficulty or "unknown",
             "x-thinkgate-request-id": self.request_id,
+            **({} if self.novelty is None else {"x-thinkgate-novelty": f"{self.novelty:.4f}"}),
         }
 
 
@@ -154,6 +159,9 @@ class Pipeline:
         for name, profile in settings.profiles.items():
             for alias in [profile.upstream_name, *profile.aliases]:
                 self._aliases.setdefault(alias, name)
+        if not isinstance(predictor, ProfilePredictor):  # a per-profile model: its heads
+            heads = {n: str(p.predictor) for n, p in settings.profiles.items() if p.predictor}
+            predictor = ProfilePredictor(None, {}, predictor, heads)
         self._scorer = Scorer(predictor)
 
     async def warm(self) -> None:
@@ -172,13 +180,16 @@ class Pipeline:
     # -- scoring ----------------------------------------------------------------------------
 
     async def score(self, prompt: str) -> dict[str, PredictionLike]:
-        """Per gateway profile predictions (profiles without a predictor are left out)."""
+        """Per gateway profile predictions (profiles with neither a description nor a
+        predictor are left out)."""
         raw = await self._scorer.score(prompt)
-        out: dict[str, PredictionLike] = {}
-        for name, profile in self.settings.profiles.items():
-            if profile.predictor and profile.predictor in raw:
-                out[name] = raw[profile.predictor]
-        return out
+        return {name: raw[name] for name in self.settings.profiles if name in raw}
+
+    def novelty_of(self, predictions: Mapping[str, Any]) -> tuple[float | None, bool]:
+        """The novelty score the predictor attached, and whether it counts as novel."""
+        score = getattr(predictions, "novelty", None)
+        threshold = getattr(predictions, "novelty_threshold", None)
+        return score, is_novel(score, threshold, self.settings.novelty)
 
     def difficulty(self, predictions: Mapping[str, PredictionLike]) -> str | None:
         """The human difficulty level for these predictions, when a level function is set."""
@@ -232,7 +243,9 @@ class Pipeline:
             raise InvalidInputError("n > 1 is not supported with thinkgate/auto", param="n")
         if route.profile is not None and check is not None:
             check(route.profile)
-        predictions = await self.score(prompt)
+        raw = await self._scorer.score(prompt)
+        predictions = {name: raw[name] for name in self.settings.profiles if name in raw}
+        novelty, novel = self.novelty_of(raw)
         if route.profile is not None:
             name = route.profile
             how = "forced by the caller"
@@ -252,6 +265,10 @@ class Pipeline:
             if reference not in candidates:
                 reference = None
             decision = decide(route.policy, candidates, self.costs, reference=reference)
+            target = self._novel_target(novel)
+            if target is not None and target in candidates and target != decision.profile:
+                why = f"novel prompt (novelty {novelty:.3f}): {self.settings.novelty.action}"
+                decision = forced(target, self.costs.get(target), candidates[target], why)
         return Routing(
             request_id=new_request_id(),
             model=model,
@@ -261,7 +278,18 @@ class Pipeline:
             difficulty=self.difficulty(predictions),
             forced=route.profile is not None,
             decision_ms=(time.perf_counter() - t0) * 1000.0,
+            novelty=novelty,
+            novel=novel,
         )
+
+    def _novel_target(self, novel: bool) -> str | None:
+        """Where the novelty policy sends a novel prompt (None: the policy decides)."""
+        if not novel:
+            return None
+        action = self.settings.novelty
+        if action.action == "reference":
+            return self.settings.reference_profile
+        return action.profile if action.action == "profile" else None
 
     def money(
         self,

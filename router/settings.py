@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from router.errors import ConfigError, validation_problem
+from router.novelty import NoveltySettings
 from router.search_settings import SearchSettings, VerifierSettings
 from router.tracing import TracingSettings
 
@@ -94,6 +95,10 @@ class ProfileSettings(BaseModel):
     api_base: str | None = None
     api_key_env: str | None = None
     api_key: SecretStr | None = Field(default=None, exclude=True)  # filled from api_key_env at load
+    # What the profile is, for the general difficulty model (difficulty.descriptions); a
+    # `predictor` (a head of the model at `model_dir`, fitted on own outcomes) overrides it.
+    effort: Literal["direct", "cot", "think"] | None = None
+    strength: Literal["weak", "mid", "strong"] | None = None
     predictor: str | None = None
     prompt_style: Literal["direct", "step_by_step"] = "direct"
     max_tokens: int | None = Field(default=None, ge=1)
@@ -145,8 +150,15 @@ class ProfileSettings(BaseModel):
         """Whether the watcher runs in probe mode on this profile."""
         return self.probe is not None and self.probe.enabled
 
+    @property
+    def described(self) -> bool:
+        """Whether the profile says what it is (effort and strength)."""
+        return self.effort is not None and self.strength is not None
+
     @model_validator(mode="after")
     def _probe_needs_endpoint(self) -> ProfileSettings:
+        if (self.effort is None) != (self.strength is None):
+            raise ValueError("a description needs both effort and strength")
         if self.probes and self._watches_text:
             raise ValueError("set either convergence (text mode) or probe (probe mode), not both")
         if self.probes and not (self.api_base or (self.probe and self.probe.api_base)):
@@ -295,7 +307,9 @@ class Settings(BaseSettings):
     policy: PolicySettings = Field(default_factory=lambda: PolicySettings())
     targets: dict[str, PolicySettings] = Field(default_factory=dict)
     reference_profile: str | None = None
-    model_dir: str | None = None  # None: the difficulty model shipped with the package
+    model_dir: str | None = None  # the model `predictor` heads name (None: the shipped one)
+    general_model_dir: str | None = None  # None: the general model shipped with the package
+    novelty: NoveltySettings = Field(default_factory=lambda: NoveltySettings())
     ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
@@ -336,8 +350,13 @@ class Settings(BaseSettings):
                     raise _KeyProblem(f"profiles.{name}.fallbacks.{i}", f"bad fallback {fb!r}")
         for name, profile in self.profiles.items():
             _check_search(name, profile, self.profiles)
-        if not any(p.predictor for p in self.profiles.values()) and self.policy.kind != "fixed":
-            raise _KeyProblem("profiles", "no profile names a predictor, so nothing can be routed")
+        routed = [p for p in self.profiles.values() if p.predictor or p.described]
+        if not routed and self.policy.kind != "fixed":
+            raise _KeyProblem(
+                "profiles", "no profile has effort and strength (or a predictor) to route with"
+            )
+        if self.novelty.action == "profile" and self.novelty.profile not in names:
+            raise _KeyProblem("novelty.profile", f"unknown profile {self.novelty.profile!r}")
         return self
 
 

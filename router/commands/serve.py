@@ -76,26 +76,19 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check(settings: Any) -> str:
-    """What serving would need first, checked now: the difficulty model loads from its directory
-    and scores a prompt, every profile's predictor is one of its profiles, and the SQLite
-    ledger's directory exists; raises ConfigError naming the key otherwise."""
-    from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
+    """What serving would need first, checked now: the difficulty models load and score a
+    prompt, every profile's predictor is one of its profiles, and the SQLite ledger's
+    directory exists; raises ConfigError naming the key otherwise."""
+    from router.app import load_predictor
     from router.errors import ConfigError
 
-    model_dir = Path(settings.model_dir) if settings.model_dir else DEFAULT_MODEL_DIR
-    if not model_dir.is_dir():
-        raise ConfigError(f"config key 'model_dir': no such directory {model_dir}", "model_dir")
-    model = DifficultyModel.load(model_dir)
-    model.predict_one("What is 2 + 3?")  # the encoder and every booster, as the first request
-    known = list(model.profiles_)
-    for name, profile in settings.profiles.items():
-        if profile.predictor and profile.predictor not in known:
-            key = f"profiles.{name}.predictor"
-            raise ConfigError(
-                f"config key '{key}': the difficulty model in {model_dir} has no profile "
-                f"{profile.predictor!r} (it has: {', '.join(known)})",
-                key,
-            )
+    for key in ("model_dir", "general_model_dir"):
+        folder = getattr(settings, key)
+        if folder and not Path(folder).is_dir():
+            raise ConfigError(f"config key '{key}': no such directory {folder}", key)
+    predictor = load_predictor(settings)  # scores a prompt, as the first request would
+    described = sorted(predictor.descriptions)
+    heads = sorted(predictor.heads)
     url = settings.ledger.url
     if url.startswith("sqlite:///"):
         folder = Path(url.removeprefix("sqlite:///")).resolve().parent
@@ -103,8 +96,8 @@ def _check(settings: Any) -> str:
             raise ConfigError(f"config key 'ledger.url': no such directory {folder}", "ledger.url")
     return (
         f"config ok: {len(settings.profiles)} profiles ({', '.join(settings.profiles)}); "
-        f"difficulty model {model_dir} ({len(known)} profiles, encoder {model.encoder_.name}) "
-        "scores prompts; every predictor is one of its profiles"
+        f"general model for {', '.join(described) or 'none'}; "
+        f"predictor heads for {', '.join(heads) or 'none'}; both score prompts"
     )
 
 

@@ -82,6 +82,20 @@ def register(subparsers: Any) -> None:
         help="use the difficulty model's P(correct) as is (no recalibration on training folds)",
     )
     _add_search_arguments(parser)
+    parser.add_argument(
+        "--model",
+        metavar="DIR|shipped",
+        help="judge this general model (a directory, or `shipped`) on the table without fitting "
+        "anything on it: APGR and CPT of routing the two --profiles, described by --describe",
+    )
+    parser.add_argument(
+        "--describe",
+        action="append",
+        default=[],
+        metavar="NAME=EFFORT:STRENGTH",
+        help="what a table profile is for --model (e.g. mixtral=direct:mid); default: the "
+        "bundled sources' mapping",
+    )
     parser.add_argument("--report", required=True, metavar="FILE.json", help="write the report")
     parser.add_argument("--plot", metavar="FILE.png", help="also draw the frontier")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -159,6 +173,10 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidInputError("--threshold must be in (0, 1]")
     outcomes = load_outcomes(args.outcomes, args.dataset or ())
     profiles = [p.strip() for p in args.profiles.split(",") if p.strip()] if args.profiles else None
+    if args.model is not None:
+        from router.commands._judge import judge
+
+        return judge(args, outcomes, profiles)
     outcomes = select_profiles(outcomes, profiles)
     if args.target_tokens is not None:
         target = Target(tokens=args.target_tokens)

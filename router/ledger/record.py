@@ -61,6 +61,9 @@ class LedgerRecord:
     # The caller's API key by its configured name (router.keys: "default" for keys listed in
     # api_key_envs and for an open gateway), never the key; None in records from before.
     key: str | None = None
+    # difficulty.novelty: distance to the training prompts, and whether over the threshold
+    novelty: float | None = None
+    novel: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The record as a JSON-ready dict (every field, nulls included)."""

@@ -100,6 +100,10 @@ def record_deltas(record: LedgerRecord) -> list[Delta]:
         deltas.append(("counters", "search:requests", 1))
     if record.difficulty is not None:
         deltas.append(("counters", f"difficulty:{record.difficulty}", 1))
+    if record.novelty is not None:
+        deltas.append(("counters", "novelty:scored", 1))
+        if record.novel:
+            deltas.append(("counters", "novelty:novel", 1))
     deltas.extend(feedback_deltas(None, record.feedback))
     deltas.append(("latency", latency_key(record.latency_ms), 1))
     deltas.append(("last", "last_second", math.floor(record.time)))
@@ -242,6 +246,7 @@ class SavingsState:
                 for name, v in sorted(c.items())
                 if name.startswith("difficulty:") and _int(v)
             },
+            "novelty": self._novelty(),
             "latency_ms": self._latency_percentiles(),
             "feedback": {
                 "labelled": labelled,
@@ -252,6 +257,13 @@ class SavingsState:
             "bucket_seconds": bucket_seconds,
             "estimate": True,
         }
+
+    def _novelty(self) -> dict[str, Any]:
+        """Requests scored for novelty, how many were novel, and their share."""
+        scored = _int(self.counters.get("novelty:scored", 0))
+        novel = _int(self.counters.get("novelty:novel", 0))
+        share = round(novel / scored, 4) if scored else None
+        return {"scored": scored, "novel": novel, "share": share}
 
     def _money(self) -> dict[str, Any]:
         """Cost and the saved estimate in money, by the same definition as tokens."""

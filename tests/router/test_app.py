@@ -226,7 +226,7 @@ def test_the_shipped_model_is_served_on_its_static_table(
 
     db = tmp_path_factory.mktemp("static") / "ledger.db"
     settings = Settings(**base_config("http://127.0.0.1:9/v1", f"sqlite:///{db}"))
-    model = load_predictor(settings)
+    model = load_predictor(settings).named  # the config's `predictor` heads
     assert model.encoder_.single_backend() == "static"
     served = model.predict_one(HARD)
     exact = model.predict([HARD]).row(0)  # the batch path that training and figures use
@@ -255,7 +255,7 @@ def test_a_minilm_model_is_served_on_the_int8_graph(
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     ledger = f"sqlite:///{root / 'ledger.db'}"
     settings = Settings(**base_config("http://127.0.0.1:9/v1", ledger, model_dir=str(model_dir)))
-    model = load_predictor(settings)
+    model = load_predictor(settings).named
     have_onnx = all(importlib.util.find_spec(m) for m in ("onnxruntime", "onnx"))
     assert model.encoder_.single_backend() == ("onnx-int8" if have_onnx else "numpy")
     served = model.predict_one(HARD)

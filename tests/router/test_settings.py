@@ -92,6 +92,19 @@ def test_reasoning_controls_reach_the_profile(monkeypatch: pytest.MonkeyPatch) -
             {"profiles": {"a": {"model": "x", "predictor": "p", "verifier": {"kind": "oracle"}}}},
             "profiles.a.verifier.kind",
         ),
+        # Profile descriptions: a known effort and strength, both or neither.
+        (
+            {"profiles": {"a": {"model": "x", "effort": "deep", "strength": "strong"}}},
+            "profiles.a.effort",
+        ),
+        (
+            {"profiles": {"a": {"model": "x", "effort": "think", "strength": "huge"}}},
+            "profiles.a.strength",
+        ),
+        ({"profiles": {"a": {"model": "x", "effort": "think"}}}, "profiles.a"),
+        ({"profiles": {"a": {"model": "x"}}}, "profiles"),
+        ({"novelty": {"action": "profile", "profile": "ghost"}}, "novelty.profile"),
+        ({"novelty": {"action": "panic"}}, "novelty.action"),
     ],
 )
 def test_invalid_config_names_the_key(overrides: dict[str, Any], key: str) -> None:
@@ -169,7 +182,7 @@ def test_serve_check_loads_the_model_and_checks_predictors_and_paths(
     path.write_text(yaml.safe_dump(config))
     assert main(["serve", "--config", str(path), "--check"]) == 0
     out = capsys.readouterr().out
-    assert "scores prompts; every predictor is one of its profiles" in out
+    assert "predictor heads for direct, think; both score prompts" in out
     assert not (tmp_path / "ledger.db").exists()  # checked, not opened
     for key, change, message in (
         (
@@ -178,6 +191,11 @@ def test_serve_check_loads_the_model_and_checks_predictors_and_paths(
             "'GPT-9'",
         ),
         ("model_dir", {"model_dir": str(tmp_path / "nowhere")}, "no such directory"),
+        (
+            "general_model_dir",
+            {"general_model_dir": str(tmp_path / "nowhere")},
+            "no such directory",
+        ),
         ("ledger.url", {"ledger": {"url": "sqlite:////nowhere/at/all/l.db"}}, "/nowhere/at/all"),
     ):
         path.write_text(yaml.safe_dump({**config, **change}))

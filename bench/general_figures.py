@@ -1,0 +1,173 @@
+"""The general model's figures in one table: `python bench/general_figures.py`.
+
+1. With the example replay config (router/configs/replay.yaml) and the shipped general model,
+   no training: the share of bench/data/everyday_prompts.jsonl routed to `direct` and of
+   bench/data/competition_math.jsonl (AIME 2024, never trained on) routed to `think`; the
+   decision latency median and the serving process's peak RSS (a fresh process that loads the
+   gateway's predictor and routes those prompts).
+2. Transfer: for each bundled source, a general model trained on all the other sources
+   (held-out split excluded as for the shipped one), judged on the left-out source's pair(s)
+   by APGR (random routing: 0.5). Embeddings are cached under out/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+CACHE = ROOT / "out" / "general_figures"
+
+
+def _prompts(name: str) -> list[str]:
+    return [json.loads(line)["prompt"] for line in (DATA / name).read_text().splitlines()]
+
+
+def serving() -> dict[str, object]:
+    """Route the everyday and competition prompts through the gateway's pipeline."""
+    from router.app import load_predictor
+    from router.pipeline import Pipeline
+    from router.settings import load_settings
+
+    settings = load_settings(ROOT / "router" / "configs" / "replay.yaml")
+    pipeline = Pipeline(settings, load_predictor(settings))
+    everyday, competition = _prompts("everyday_prompts.jsonl"), _prompts("competition_math.jsonl")
+
+    async def route_all(prompts: list[str]) -> list[object]:
+        return [await pipeline.route("thinkgate/auto", p) for p in prompts]
+
+    day = asyncio.run(route_all(everyday))
+    comp = asyncio.run(route_all(competition))
+    times = [r.decision_ms for _ in range(3) for r in asyncio.run(route_all(everyday))]
+    categories: dict[str, list[bool]] = {}
+    lines = (DATA / "everyday_prompts.jsonl").read_text().splitlines()
+    for line, r in zip(lines, day, strict=True):
+        categories.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")
+    pipeline.close()
+    return {
+        "everyday_direct": float(np.mean([r.profile == "direct" for r in day])),
+        "everyday_n": len(day),
+        "everyday_by_category": {k: float(np.mean(v)) for k, v in categories.items()},
+        "everyday_novel": float(np.mean([r.novel for r in day])),
+        "competition_think": float(np.mean([r.profile == "think" for r in comp])),
+        "competition_n": len(comp),
+        "competition_novel": float(np.mean([r.novel for r in comp])),
+        "decision_ms_median": statistics.median(times),
+        "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _embed(prompts: list[str]) -> np.ndarray:
+    from difficulty.encoder import STATIC_ENCODER, Encoder
+
+    key = hashlib.sha256("\0".join(prompts).encode()).hexdigest()[:16]
+    path = CACHE / f"emb-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    vectors = Encoder(STATIC_ENCODER).encode(prompts)
+    np.save(path, vectors)
+    return vectors
+
+
+def transfer(cap: int) -> dict[str, dict[str, object]]:
+    """Leave-one-source-out APGR per source."""
+    from difficulty.datasets import load_dataset
+    from difficulty.descriptions import SOURCE_MODELS
+    from difficulty.encoder import STATIC_ENCODER, Encoder
+    from difficulty.general import GeneralModel
+    from difficulty.general_data import GENERAL_SOURCES, described_rows
+    from difficulty.train_general import training_rows
+    from difficulty.transfer import SOURCE_PAIRS, pair_report
+
+    out: dict[str, dict[str, object]] = {}
+    for left in SOURCE_PAIRS:
+        t0 = time.perf_counter()
+        rows = training_rows([s for s in GENERAL_SOURCES if s != left], cap)
+        model = GeneralModel(encoder=Encoder(STATIC_ENCODER)).fit(rows, _embed(rows.prompts))
+        test = load_dataset(left)
+        kept = described_rows(test, max_items_per_source=cap)  # the same items a fit would see
+        prompts = set(kept.prompts)
+        test = [o for o in test if o.prompt in prompts]
+        names = sorted(prompts)
+        emb = dict(zip(names, _embed(names), strict=True))
+        reports = [
+            pair_report(model, test, pair, SOURCE_MODELS, emb) for pair in SOURCE_PAIRS[left]
+        ]
+        scored = [r["apgr"] for r in reports if r["apgr"] is not None]
+        out[left] = {
+            "apgr": float(np.mean(scored)) if scored else None,
+            "pairs": reports,
+            "fit_s": round(time.perf_counter() - t0, 1),
+        }
+        print(f"  left out {left}: APGR {out[left]['apgr']}", file=sys.stderr, flush=True)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench/general_figures.py")
+    parser.add_argument("--serving", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--skip-transfer", action="store_true")
+    parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
+    parser.add_argument("--json", help="also write the figures here")
+    args = parser.parse_args()
+    if args.serving:
+        print(json.dumps(serving()))
+        return 0
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [sys.executable, __file__, "--serving"], capture_output=True, text=True, env=env, check=True
+    )
+    serve = json.loads(proc.stdout.strip().splitlines()[-1])
+    moved = None if args.skip_transfer else transfer(args.cap)
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
+    )
+    print("shipped general model, router/configs/replay.yaml, no training on these prompts:")
+    print(
+        f"  everyday -> direct      {100 * serve['everyday_direct']:5.1f}% of {serve['everyday_n']}"
+    )
+    for cat, share in serve["everyday_by_category"].items():
+        print(f"    {cat:<16} {100 * share:5.1f}%")
+    print(
+        f"  competition -> think    {100 * serve['competition_think']:5.1f}% "
+        f"of {serve['competition_n']}"
+    )
+    print(
+        f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
+        f"{100 * serve['competition_novel']:.1f}%"
+    )
+    print(
+        f"  decision latency median {serve['decision_ms_median']:.2f} ms, "
+        f"RSS {serve['rss_mb']:.0f} MB"
+    )
+    if moved is not None:
+        print("transfer (train on all other sources, test on this one; random = 0.500):")
+        for source, r in moved.items():
+            apgr = "n/a" if r["apgr"] is None else f"{r['apgr']:.3f}"
+            pairs = ", ".join(
+                f"{p['pair'][0]}->{p['pair'][1]} "
+                + ("no gap" if p["apgr"] is None else f"{p['apgr']:.3f}")
+                for p in r["pairs"]
+            )
+            print(f"  {source:<18} APGR {apgr}   ({pairs})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"serving": serve, "transfer": moved}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

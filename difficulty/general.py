@@ -1,0 +1,320 @@
+"""GeneralModel: P(good enough) and tokens for any profile described by effort and strength.
+
+P(good) = sigmoid(base(prompt, strength) + gain_effort(base, strength)): `base` is LightGBM on
+the prompt's features and strength (monotone in strength) from every direct row; the gain of
+cot or thinking is a penalised logistic model on the base logit and strength, fitted only on
+items answered both ways (difficulty.general_gain), so where a direct answer is near certain
+effort has no headroom to add. A novelty index of training-prompt embeddings says how far a
+prompt is from anything seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from difficulty.descriptions import EFFORTS, Description
+from difficulty.encoder import Encoder
+from difficulty.errors import InvalidInputError, ModelFormatError
+from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
+from difficulty.general_data import DescribedRows
+from difficulty.general_gain import LinearGain, gain_inputs
+from difficulty.novelty import NoveltyIndex
+from difficulty.predictions import ProfilePrediction
+
+__all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
+
+GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
+_FORMAT = 1
+_FOLDS = 3  # cross-fitting of the base logit the gain boosts from
+
+
+def description_columns(strength: np.ndarray, effort: Sequence[str]) -> np.ndarray:
+    """(n, 3): strength level, effort is cot, effort is think."""
+    e = np.asarray(effort)
+    return np.column_stack([strength, e == "cot", e == "think"]).astype(np.float64)
+
+
+class GeneralModel:
+    """A scikit-learn style estimator: `fit(rows, embeddings)`, then `predict_one(prompt, ds)`."""
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 400,
+        learning_rate: float = 0.05,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
+        colsample_bytree: float = 0.5,
+        reg_lambda: float = 5.0,
+        source_balance: bool = True,
+        gain_penalty: float = 1.0,
+        index_size: int = 4000,
+        encoder: Encoder | None = None,
+        n_jobs: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.source_balance = source_balance
+        self.gain_penalty = gain_penalty  # L2 on the standardised gain weights (x 1e-3)
+        self.index_size = index_size
+        self.encoder = encoder
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def _params(self, objective: str, n_desc: int, n_features: int) -> dict[str, Any]:
+        # Success rises with strength (column n_features), whatever the prompt.
+        monotone = [0] * (n_features + n_desc)
+        if objective == "binary":
+            monotone[n_features] = 1  # strength
+        return {
+            "objective": objective,
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_data_in_leaf": self.min_child_samples,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l2": self.reg_lambda,
+            "monotone_constraints": monotone,
+            "max_bin": 63,
+            "num_threads": self.n_jobs,
+            "seed": self.random_state,
+            "deterministic": True,
+            "force_col_wise": True,
+            "verbosity": -1,
+        }
+
+    def _weights(self, rows: DescribedRows, mask: np.ndarray) -> np.ndarray:
+        """Each source weighs the same in total (else faithful-cot's 120k rows would rule)."""
+        sources = np.asarray(rows.source)[mask]
+        if not self.source_balance:
+            return np.ones(len(sources))
+        names, counts = np.unique(sources, return_counts=True)
+        totals = len(sources) / (len(names) * counts)
+        share = dict(zip(names.tolist(), totals.tolist(), strict=True))
+        return np.asarray([share[s] for s in sources])
+
+    def fit(self, rows: DescribedRows, embeddings: np.ndarray | None = None) -> GeneralModel:
+        """Learn from described rows; `embeddings` has one row per `rows.prompts` entry.
+
+        Three boosters: `base` = logit P(good | prompt, strength) of a direct answer, from
+        every direct row; `gains_` = what cot or thinking adds to that logit, learned only from
+        items answered both ways at the same strength (offset by the base's cross-fitted
+        logit, so a source where only thinking models appear cannot pass its own base rate off
+        as a gain of thinking); `tokens` = log completion tokens from every row.
+        """
+        import lightgbm as lgb
+
+        self.encoder_ = self.encoder if self.encoder is not None else Encoder()
+        if embeddings is None:
+            embeddings = self.encoder_.encode(rows.prompts)
+        if embeddings.shape[0] != len(rows.prompts):
+            raise InvalidInputError("embeddings must have one row per prompt")
+        px = feature_matrix(rows.prompts, embeddings).astype(np.float64)
+        self.n_features_in_ = int(px.shape[1])
+        desc = description_columns(rows.strength, rows.effort)
+        x = np.hstack([px[rows.prompt_index], desc])
+        known = ~np.isnan(rows.correct)
+        direct = known & (np.asarray(rows.effort) == "direct")
+        paired = known & _paired(rows)
+        base_params = self._params("binary", 1, self.n_features_in_)
+        base_x = x[:, : self.n_features_in_ + 1]
+
+        def base_fit(mask: np.ndarray) -> Any:
+            data = lgb.Dataset(base_x[mask], rows.correct[mask], weight=self._weights(rows, mask))
+            return lgb.train(base_params, data, num_boost_round=self.n_estimators)
+
+        self.boosters_: dict[str, Any] = {"base": base_fit(direct)}
+        # The gain boosts from the base logit of a model that never saw the item.
+        offset = np.zeros(len(rows))
+        fold = rows.prompt_index % _FOLDS
+        for k in range(_FOLDS):
+            held = paired & (fold == k)
+            if held.any():
+                model = base_fit(direct & (fold != k))
+                offset[held] = model.predict(base_x[held], raw_score=True)
+        efforts = np.asarray(rows.effort)
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        self.gains_: dict[str, LinearGain] = {}
+        for effort in EFFORTS[1:]:  # one gain per effort: CoT and thinking differ
+            mask = paired & (efforts == effort)
+            z = gain_inputs(text[mask], rows.strength[mask], offset[mask])
+            self.gains_[effort] = LinearGain.fit(
+                z, rows.correct[mask], offset[mask], self._weights(rows, mask), self.gain_penalty
+            )
+        tokens = np.log1p(rows.tokens)
+        mask = ~np.isnan(tokens)
+        data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
+        params = self._params("regression", 3, self.n_features_in_)
+        self.boosters_["tokens"] = lgb.train(params, data, num_boost_round=self.n_estimators)
+        used = np.unique(rows.prompt_index)
+        self.novelty_ = NoveltyIndex.fit(
+            embeddings[used], size=self.index_size, random_state=self.random_state
+        )
+        self.sources_ = sorted(set(rows.source))
+        self.metrics_: dict[str, Any] = {}
+        return self
+
+    # -- predicting ------------------------------------------------------------------------
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "boosters_"):
+            from sklearn.exceptions import NotFittedError
+
+            raise NotFittedError("this GeneralModel is not fitted yet; call fit() or load()")
+
+    def predict_matrix(
+        self, features: np.ndarray, descriptions: Sequence[Description]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(good) and tokens, each (n_prompts, n_descriptions), from a feature matrix."""
+        self._check_fitted()
+        n, k = features.shape[0], len(descriptions)
+        strength = np.asarray([d.strength_level for d in descriptions])
+        desc = description_columns(strength, [d.effort for d in descriptions])
+        x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
+        base = self.boosters_["base"].predict(x[:, : self.n_features_in_ + 1], raw_score=True)
+        gain = np.zeros_like(base)
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        for j, effort in enumerate(EFFORTS[1:]):
+            rows = np.tile(desc[:, 1 + j] > 0, n)
+            if rows.any():
+                z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows])
+                gain[rows] = self.gains_[effort].predict(z)
+        p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
+        t = np.expm1(self.boosters_["tokens"].predict(x)).reshape(n, k)
+        return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
+
+    def predict(
+        self,
+        prompts: Sequence[str],
+        descriptions: Sequence[Description],
+        embeddings: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """P(good) and tokens of every prompt for every description."""
+        self._check_fitted()
+        if embeddings is None:
+            embeddings = self.encoder_.encode(list(prompts))
+        return self.predict_matrix(feature_matrix(prompts, embeddings), descriptions)
+
+    def predict_one(
+        self, prompt: str, descriptions: Mapping[str, Description]
+    ) -> tuple[dict[str, ProfilePrediction], float]:
+        """The serving path: predictions per named description, and the prompt's novelty."""
+        self._check_fitted()
+        vec = self.encoder_.encode_one(prompt)
+        names = list(descriptions)
+        p, t = self.predict_matrix(
+            feature_matrix([prompt], vec[None, :]), list(descriptions.values())
+        )
+        out = {n: ProfilePrediction(float(p[0, j]), float(t[0, j])) for j, n in enumerate(names)}
+        return out, self.novelty(prompt, vec)
+
+    def novelty(self, prompt: str, vec: np.ndarray) -> float:
+        """Distance to the training prompts, raised by the share of the prompt's tokens the
+        static table does not know (their embedding falls back towards the table's mean)."""
+        near = self.novelty_.score(vec)
+        static = self.encoder_._static_model() if self.encoder_.is_static else None
+        coverage = static.coverage(prompt) if static is not None else 1.0
+        return 1.0 - (1.0 - near) * coverage
+
+    # -- persistence -----------------------------------------------------------------------
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the two LightGBM text models, the novelty index and metadata.json."""
+        self._check_fitted()
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for target, booster in self.boosters_.items():
+            booster.save_model(str(out / f"general.{target}.txt"))
+        self.novelty_.save(out / "novelty.npz")
+        meta = {
+            "format_version": _FORMAT,
+            "feature_version": FEATURE_VERSION,
+            "feature_names": list(FEATURE_NAMES),
+            "n_features": self.n_features_in_,
+            "efforts": list(EFFORTS),
+            "encoder": self.encoder_.name,
+            "sources": self.sources_,
+            "gains": {e: g.to_json() for e, g in self.gains_.items()},
+            "params": {k: v for k, v in self.get_params().items() if k != "encoder"},
+            "metrics": self.metrics_,
+        }
+        (out / "metadata.json").write_text(json.dumps(meta, indent=1))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path, encoder: Encoder | None = None) -> GeneralModel:
+        """Read a saved general model; problems raise ModelFormatError."""
+        import lightgbm as lgb
+
+        root = Path(directory)
+        try:
+            meta = json.loads((root / "metadata.json").read_text())
+            if meta.get("format_version") != _FORMAT or "efforts" not in meta:
+                raise ModelFormatError(f"{root} is not a general model (format {_FORMAT})")
+            if meta["feature_version"] != FEATURE_VERSION:
+                raise ModelFormatError(f"model at {root} has another feature version")
+            model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
+            model.boosters_ = {
+                t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
+                for t in ("base", "tokens")
+            }
+            model.gains_ = {e: LinearGain.from_json(g) for e, g in meta["gains"].items()}
+            model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
+            model.n_features_in_ = int(meta["n_features"])
+            model.sources_ = list(meta["sources"])
+            model.metrics_ = dict(meta.get("metrics") or {})
+            model.encoder_ = encoder if encoder is not None else Encoder(str(meta["encoder"]))
+        except (OSError, ValueError, KeyError, TypeError, lgb.basic.LightGBMError) as exc:
+            raise ModelFormatError(f"cannot read the general model at {root}: {exc}") from None
+        return model
+
+    def get_params(self, deep: bool = False) -> dict[str, Any]:
+        """Hyper-parameters, as scikit-learn's `get_params`."""
+        return {name: getattr(self, name) for name in _PARAMS}
+
+
+_PARAMS = (
+    "n_estimators",
+    "learning_rate",
+    "num_leaves",
+    "min_child_samples",
+    "colsample_bytree",
+    "reg_lambda",
+    "source_balance",
+    "gain_penalty",
+    "index_size",
+    "encoder",
+    "n_jobs",
+    "random_state",
+)
+
+
+def _paired(rows: DescribedRows) -> np.ndarray:
+    """Effortful rows whose item also has a direct outcome at the same strength."""
+    effort = np.asarray(rows.effort)
+    known = ~np.isnan(rows.correct)
+    direct = {
+        (int(i), float(s))
+        for i, s, ok in zip(
+            rows.prompt_index, rows.strength, known & (effort == "direct"), strict=True
+        )
+        if ok
+    }
+    return np.asarray(
+        [
+            e != "direct" and (int(i), float(s)) in direct
+            for i, s, e in zip(rows.prompt_index, rows.strength, effort, strict=False)
+        ],
+        dtype=bool,
+    )
