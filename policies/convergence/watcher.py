@@ -131,7 +131,13 @@ class ConvergenceWatcher:
     record: bool = field(default=False)
     # The learned rule to apply; None loads the shipped one.
     exit_rule: ExitRule | None = field(default=None)
+    # A calibrated threshold (policies.convergence.calibration) in place of the params' one.
+    threshold: float | None = field(default=None)
+    # Shadow: never exit, only keep the trail (where each threshold would have exited).
+    shadow: bool = field(default=False)
     checkpoints_seen: list[Checkpoint] = field(default_factory=list, init=False)
+    # (score, candidate, tokens) at every checkpoint whose score beat all earlier ones.
+    trail: list[tuple[float, str, int]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._parts: list[str] = []
@@ -185,7 +191,7 @@ class ConvergenceWatcher:
         else:
             self._streak = 1
         self._candidate = candidate
-        if candidate is None or self._streak < self.params.k:
+        if candidate is None or self._streak < self.params.k or self.shadow:
             return None
         if self.tokens < self.params.min_tokens or self._hesitating(text, candidate):
             return None
@@ -212,10 +218,9 @@ class ConvergenceWatcher:
         confidence, candidate = max(scored, key=lambda s: s[0], default=(0.0, None))
         if candidate is None or self.tokens < self.params.min_tokens:
             return None
-        threshold = self.params.confidence
-        if threshold is None:
-            threshold = self._rule.threshold
-        if confidence < threshold:
+        if not self.trail or confidence > self.trail[-1][0]:
+            self.trail.append((confidence, candidate.text, self.tokens))
+        if self.shadow or confidence < self.exit_threshold:
             return None
         self.decision = ExitDecision(
             answer=candidate.text,
@@ -225,6 +230,15 @@ class ConvergenceWatcher:
             chars_at_exit=len(text),
         )
         return self.decision
+
+    @property
+    def exit_threshold(self) -> float:
+        """The learned rule's threshold in force: calibrated, else the params', else shipped."""
+        if self.threshold is not None:
+            return self.threshold
+        if self.params.confidence is not None:
+            return self.params.confidence
+        return self._rule.threshold if self._rule is not None else 1.0
 
     def _hesitating(self, text: str, candidate: Candidate) -> bool:
         # Doubt voiced before the model restated its answer was resolved by that restatement;
