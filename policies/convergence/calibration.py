@@ -59,8 +59,10 @@ class CalibrationSettings:
         unknown = sorted(set(config) - known - {"enabled"})
         if unknown:
             raise ValueError(f"unknown calibration setting '{unknown[0]}'")
-        values = {k: v for k, v in config.items() if k in known}
-        return cls(**{k: None if v is None else float(v) for k, v in values.items()})
+        values: dict[str, Any] = {
+            k: None if v is None else float(v) for k, v in config.items() if k in known
+        }
+        return cls(**values)
 
 
 def in_shadow(request_id: str, share: float, salt: str = "thinkgate-shadow") -> bool:

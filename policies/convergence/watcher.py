@@ -78,8 +78,8 @@ class WatcherParams:
         values: dict[str, Any] = {}
         for key, value in config.items():
             name = aliases.get(key, key)
-            if name == "enabled":
-                continue
+            if name in ("enabled", "calibration", "family"):
+                continue  # read by the gateway's calibrator (policies.convergence.calibration)
             if name not in known:
                 raise ValueError(f"unknown convergence setting '{key}'")
             if name in ("markers", "kinds"):
