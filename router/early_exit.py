@@ -21,6 +21,7 @@ from difficulty.answers import extract_answer
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.convergence import (
+    ABSTAIN_TEXT,
     THINK_CLOSE,
     THINK_OPEN,
     CalibrationSettings,
@@ -101,6 +102,10 @@ class WatchedStream:
         self.answering = False  # the model has started its visible answer: stop watching
         self.exit: EarlyExitReport | None = None
         self.content: list[str] = []
+
+    @property
+    def _loop_action(self) -> str:
+        return self.watcher.params.loop_action if self.watcher is not None else "off"
 
     def _watcher(
         self, profile: ProfileSettings, calibrator: ExitCalibrator | None, request_id: str
@@ -197,6 +202,10 @@ class WatchedStream:
         await self.calibrator.record(record, self.shadow_threshold)
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
+        # A loop stopped: abstain when configured, or when there is nothing to answer from.
+        nothing = not decision.answer and not self.settings.prefill
+        if decision.loop and (self._loop_action == "abstain" or nothing):
+            return ABSTAIN_TEXT, None, "abstain"
         if self.settings.prefill:
             params = _merge(self.params, self.settings.prefill_params)
             params["max_tokens"] = ANSWER_MAX_TOKENS

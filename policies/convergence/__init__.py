@@ -27,6 +27,7 @@ from policies.convergence.features import (
     Checkpoint,
     FeatureTracker,
 )
+from policies.convergence.loops import ABSTAIN_TEXT, LOOP_ACTIONS, LoopDetector
 from policies.convergence.probe import (
     DEFAULT_SUFFIX,
     ProbeParams,
@@ -79,6 +80,9 @@ from policies.convergence.watcher import (
 )
 
 __all__ = [
+    "ABSTAIN_TEXT",
+    "LOOP_ACTIONS",
+    "LoopDetector",
     "CalibrationBook",
     "CalibrationSettings",
     "Certificate",

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from difficulty.answers import answers_match
-from policies.convergence.risk import THRESHOLDS, Certificate, fixed_sequence, streams_needed
+from policies.convergence.risk import (
+    THRESHOLDS,
+    Certificate,
+    fixed_sequence,
+    streams_needed,
+)
 
 __all__ = [
     "CalibrationSettings",
@@ -47,8 +52,24 @@ class CalibrationSettings:
 
     @property
     def streams_needed(self) -> int:
-        """Fewest shadow streams that can certify a threshold."""
-        return streams_needed(self.max_changed_answers, self.miss_probability)
+        """Fewest shadow streams that can certify a threshold (at the first look)."""
+        return streams_needed(self.max_changed_answers, self.look_delta(0))
+
+    def look_delta(self, look: int) -> float:
+        """The miss probability spent at look j (delta / 2^(j+1): all looks sum to delta)."""
+        return self.miss_probability / 2 ** (look + 1)
+
+    def look_at(self, n: int) -> int | None:
+        """Which look a sample of n shadow streams is (None: not a look).
+
+        Looks come at n0, 2 n0, 4 n0, ... (n0 = `streams_needed`): recertifying on every new
+        record would test the same hypothesis hundreds of times and let luck through.
+        """
+        first = self.streams_needed
+        if n < first or n % first:
+            return None
+        ratio = n // first
+        return ratio.bit_length() - 1 if ratio & (ratio - 1) == 0 else None
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any] | None) -> CalibrationSettings:
@@ -146,14 +167,14 @@ class KeyBook:
             self.changed[index] += verdicts[candidate]
             self.saved[index] += max(0, record.tokens_full - tokens)
 
-    def certify(self, settings: CalibrationSettings) -> Certificate:
-        """The certified threshold for these counts."""
+    def certify(self, settings: CalibrationSettings, look: int = 0) -> Certificate:
+        """The threshold these counts certify at a look (its share of the miss probability)."""
         return fixed_sequence(
             self.changed,
             self.exits,
             self.n,
             max_changed=settings.max_changed_answers,
-            delta=settings.miss_probability,
+            delta=settings.look_delta(look),
             thresholds=self.thresholds,
         )
 
@@ -172,23 +193,20 @@ class CalibrationBook:
     books: dict[tuple[str, str], KeyBook] = field(default_factory=dict)
     certificates: dict[tuple[str, str], Certificate] = field(default_factory=dict)
 
-    def add(self, record: ShadowRecord) -> Certificate:
-        """Count a shadow record and recertify its key."""
+    def add(self, record: ShadowRecord) -> Certificate | None:
+        """Count a shadow record; at a look, recertify its key (the certificate in force)."""
         key = (record.model, record.family)
         book = self.books.setdefault(key, KeyBook())
         book.add(record)
-        self.certificates[key] = book.certify(self.settings)
-        return self.certificates[key]
+        look = self.settings.look_at(book.n)
+        if look is not None:
+            self.certificates[key] = book.certify(self.settings, look)
+        return self.certificates.get(key)
 
     def extend(self, records: Iterable[ShadowRecord]) -> None:
-        """Count many records (a replica loading the shared store)."""
-        touched = set()
+        """Count many records (a replica loading the shared store: the same looks)."""
         for record in records:
-            key = (record.model, record.family)
-            self.books.setdefault(key, KeyBook()).add(record)
-            touched.add(key)
-        for key in touched:
-            self.certificates[key] = self.books[key].certify(self.settings)
+            self.add(record)
 
     def threshold(self, model: str, family: str) -> float | None:
         """The exit threshold in force: the certified one, else the cold-start one (or None)."""
@@ -222,6 +240,7 @@ class CalibrationBook:
                     "threshold": cert.threshold,
                     "changed_rate": round(cert.changed_rate, 4),
                     "changed_rate_bound": round(cert.upper_bound, 4),
+                    "certified_at": cert.n if cert.threshold is not None else None,
                     "max_changed_answers": self.settings.max_changed_answers,
                     "miss_probability": self.settings.miss_probability,
                     "shadow_share": self.settings.shadow_share,

@@ -36,14 +36,18 @@ def test_cold_start_shadows_everything_then_certifies() -> None:
     assert book.threshold("m", "math") == 0.51
     assert book.threshold("other", "math") is None
     row = book.summary()[0]
-    assert row["sample_size"] == 230 and row["changed_rate"] == 0.0
+    assert row["sample_size"] == 299 and row["changed_rate"] == 0.0
     assert row["saved_share_on_shadow"] == pytest.approx(0.7)
     assert 0 < row["changed_rate_bound"] <= 0.0101
+    # Looks at 299, 598, 1196, ...: each spends half of what is left of the miss probability.
+    settings = book.settings
+    assert [n for n in range(1, 1300) if settings.look_at(n) is not None] == [299, 598, 1196]
+    assert settings.look_delta(0) == 0.05 and settings.look_delta(1) == 0.025
 
 
 def test_changed_records_keep_the_threshold_high() -> None:
     book = CalibrationBook()
-    book.extend(_record(final="41") for _ in range(300))
+    book.extend(_record(final="41") for _ in range(600))
     assert book.threshold("m", "math") is None  # every would-be exit changes the answer
     assert book.summary()[0]["threshold"] is None
 

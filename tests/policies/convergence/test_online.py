@@ -30,7 +30,7 @@ def test_cold_start_then_exits_with_net_savings() -> None:
     prepared = PreparedTrace.of(_trace(0))
     record = shadow_record(prepared, family="gsm8k")
     assert record.final == "540" and record.trail
-    n = 400
+    n = 500
     records = [record] * n
     certified: list[int] = []
     settings = CalibrationSettings(shadow_share=0.1)
