@@ -86,6 +86,7 @@ class WatchedStream:
         self.expected_tokens = expected_tokens  # the difficulty model's forecast for the profile
         self.watcher: ConvergenceWatcher | None = None
         self.prober: ProbeRunner | None = None
+        self.calibrator: ExitCalibrator | None = None  # set when the text watcher calibrates
         if profile.probes and profile.probe is not None:
             if stream.profile == routed:  # a fallback's server is not the one to probe
                 turns = [
@@ -114,7 +115,6 @@ class WatchedStream:
         params = WatcherParams.from_config(profile.convergence)
         config = profile.convergence or {}
         calibration = config.get("calibration")
-        self.calibrator = None
         off = calibration is False or (
             isinstance(calibration, Mapping) and calibration.get("enabled") is False
         )

@@ -167,14 +167,16 @@ class KeyBook:
             self.changed[index] += verdicts[candidate]
             self.saved[index] += max(0, record.tokens_full - tokens)
 
-    def certify(self, settings: CalibrationSettings, look: int = 0) -> Certificate:
-        """The threshold these counts certify at a look (its share of the miss probability)."""
+    def certify(self, settings: CalibrationSettings, look: int | None = None) -> Certificate:
+        """The threshold these counts certify: in one test (look None, the whole miss
+        probability), or at look j of a sequence (its share, `look_delta`)."""
+        delta = settings.miss_probability if look is None else settings.look_delta(look)
         return fixed_sequence(
             self.changed,
             self.exits,
             self.n,
             max_changed=settings.max_changed_answers,
-            delta=settings.look_delta(look),
+            delta=delta,
             thresholds=self.thresholds,
         )
 
@@ -230,7 +232,7 @@ class CalibrationBook:
         """One row per key for `/v1/savings` and the dashboard."""
         rows = []
         for (model, family), book in sorted(self.books.items()):
-            cert = self.certificates.get((model, family)) or book.certify(self.settings)
+            cert = self.certificates.get((model, family)) or book.certify(self.settings, 0)
             rows.append(
                 {
                     "model": model,
