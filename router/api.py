@@ -121,8 +121,13 @@ async def feedback(request: Request, gateway: GatewayDep) -> dict[str, Any]:
 async def savings(
     gateway: GatewayDep, bucket_seconds: int = Query(60, ge=1, le=86_400)
 ) -> dict[str, Any]:
-    """Tokens spent and (estimated) saved, by profile, mechanism and time."""
-    return await gateway.ready_ledger().savings(bucket_seconds=bucket_seconds)
+    """Tokens spent and (estimated) saved, by profile, mechanism and time; early exit's
+    calibration per model (shadow streams, certified threshold, changed-answer rate and bound)."""
+    body = await gateway.ready_ledger().savings(bucket_seconds=bucket_seconds)
+    if gateway.calibrator is not None:
+        await gateway.calibrator.refresh()
+        body["early_exit_calibration"] = gateway.calibrator.summary()
+    return body
 
 
 @router.get("/healthz")

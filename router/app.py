@@ -24,6 +24,7 @@ from difficulty.model import DEFAULT_MODEL_DIR, DifficultyModel
 from difficulty.serving import ProfilePredictor
 from policies.convergence import ConvergenceWatcher, WatcherParams
 from router import api, chat, endpoints
+from router.calibrator import ExitCalibrator
 from router.dashboard import mount as mount_dashboard
 from router.errors import ConfigError, error_body, invalid_input, render_error
 from router.gateway import Gateway, require_metrics_key
@@ -134,6 +135,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if isinstance(gateway.ledger, DurableLedger):
             await gateway.ledger.start()  # drain what a previous process left in the spool
+        gateway.calibrator = ExitCalibrator(gateway.ledger)
+        await gateway.calibrator.refresh(force=True)  # thresholds other replicas certified
         store = shared_store(gateway.ledger)
         if store is not None:  # per-key usage counted where every replica sees it
             gateway.keys.counters = RedisCounters(store.url, prefix=store.prefix)

@@ -147,7 +147,8 @@ class Call:
         if profile.watches_convergence and not self.plan.constrained:
             pred = self.routing.predictions.get(name)
             expected = pred.tokens if pred is not None else None
-            return await open_watched(upstream, name, profile, messages, params, expected)
+            cal, rid = self.gateway.calibrator, self.routing.request_id
+            return await open_watched(upstream, name, profile, messages, params, expected, cal, rid)
         return await upstream.open(name, messages, params)
 
     def _take(self, chunk: dict[str, Any]) -> None:

@@ -17,17 +17,22 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+from difficulty.answers import extract_answer
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.convergence import (
+    ABSTAIN_TEXT,
     THINK_CLOSE,
     THINK_OPEN,
+    CalibrationSettings,
     ConvergenceWatcher,
     ExitDecision,
+    ShadowRecord,
     WatcherParams,
     estimated_tokens_saved,
     final_answer_text,
 )
+from router.calibrator import ExitCalibrator
 from router.chat_request import content_text
 from router.dialects import DialectReader
 from router.probe_run import ProbeRunner
@@ -70,6 +75,8 @@ class WatchedStream:
         messages: list[dict[str, Any]],
         params: Mapping[str, Any],
         expected_tokens: float | None,
+        calibrator: ExitCalibrator | None = None,
+        request_id: str = "",
     ) -> None:
         self.upstream = upstream
         self.stream = stream
@@ -79,6 +86,7 @@ class WatchedStream:
         self.expected_tokens = expected_tokens  # the difficulty model's forecast for the profile
         self.watcher: ConvergenceWatcher | None = None
         self.prober: ProbeRunner | None = None
+        self.calibrator: ExitCalibrator | None = None  # set when the text watcher calibrates
         if profile.probes and profile.probe is not None:
             if stream.profile == routed:  # a fallback's server is not the one to probe
                 turns = [
@@ -86,7 +94,7 @@ class WatchedStream:
                 ]
                 self.prober = ProbeRunner(upstream, stream.profile, profile.probe, turns)
         else:
-            self.watcher = ConvergenceWatcher(WatcherParams.from_config(profile.convergence))
+            self.watcher = self._watcher(profile, calibrator, request_id)
         # Every reasoning dialect is watched; a template-opened one (no `<think>`, only
         # `</think>`) is declared by `reasoning_format` or, on a self-hosted endpoint, read
         # from the first chunks (router.dialects).
@@ -94,6 +102,36 @@ class WatchedStream:
         self.reasoning: list[str] = []
         self.answering = False  # the model has started its visible answer: stop watching
         self.exit: EarlyExitReport | None = None
+        self.content: list[str] = []
+
+    @property
+    def _loop_action(self) -> str:
+        return self.watcher.params.loop_action if self.watcher is not None else "off"
+
+    def _watcher(
+        self, profile: ProfileSettings, calibrator: ExitCalibrator | None, request_id: str
+    ) -> ConvergenceWatcher:
+        """The text watcher: at the threshold certified for this model, or in shadow."""
+        params = WatcherParams.from_config(profile.convergence)
+        config = profile.convergence or {}
+        calibration = config.get("calibration")
+        off = calibration is False or (
+            isinstance(calibration, Mapping) and calibration.get("enabled") is False
+        )
+        if calibrator is None or off or params.rule != "learned":
+            return ConvergenceWatcher(params)
+        settings = CalibrationSettings.from_config(
+            calibration if isinstance(calibration, Mapping) else None
+        )
+        book = calibrator.book(settings)
+        self.calibrator = calibrator
+        self.key = (profile.upstream_name, str(config.get("family", "default")))
+        self.threshold = book.threshold(*self.key)
+        certified = book.certified(*self.key)
+        # Before certification every stream runs whole (nothing is cut, so it costs nothing).
+        shadow = self.threshold is None or book.shadow(*self.key, request_id)
+        self.shadow_threshold = self.threshold if certified else None
+        return ConvergenceWatcher(params, threshold=self.threshold, shadow=shadow)
 
     @property
     def profile(self) -> str:
@@ -128,7 +166,9 @@ class WatchedStream:
         for choice in chunk.get("choices") or ():
             if choice.get("index", 0) != 0:
                 continue
-            thought, _ = self.reader.read(choice.get("delta") or {})
+            thought, content = self.reader.read(choice.get("delta") or {})
+            if content:
+                self.content.append(content)
             if self.reader.answering:
                 self.answering = True
             if thought and not self.answering:
@@ -149,8 +189,23 @@ class WatchedStream:
                 async for end in self._finish(decision, template):
                     yield end
                 return
+        await self._record_shadow()
+
+    async def _record_shadow(self) -> None:
+        """A shadow stream ran whole: store where the watcher would have exited, and the end."""
+        watcher = self.watcher
+        if self.calibrator is None or watcher is None or not watcher.shadow:
+            return
+        final = extract_answer("".join(self.content)) or extract_answer(watcher.text)
+        model, family = self.key
+        record = ShadowRecord(model, family, tuple(watcher.trail), watcher.tokens, final)
+        await self.calibrator.record(record, self.shadow_threshold)
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
+        # A loop stopped: abstain when configured, or when there is nothing to answer from.
+        nothing = not decision.answer and not self.settings.prefill
+        if decision.loop and (self._loop_action == "abstain" or nothing):
+            return ABSTAIN_TEXT, None, "abstain"
         if self.settings.prefill:
             params = _merge(self.params, self.settings.prefill_params)
             params["max_tokens"] = ANSWER_MAX_TOKENS
@@ -203,7 +258,13 @@ async def open_watched(
     messages: list[dict[str, Any]],
     params: Mapping[str, Any],
     expected_tokens: float | None,
+    calibrator: ExitCalibrator | None = None,
+    request_id: str = "",
 ) -> WatchedStream:
     """Open the upstream stream of thinking profile `name` with the watcher on."""
     stream = await upstream.open(name, messages, params)
-    return WatchedStream(upstream, stream, name, profile, messages, params, expected_tokens)
+    if calibrator is not None:
+        await calibrator.refresh()
+    return WatchedStream(
+        upstream, stream, name, profile, messages, params, expected_tokens, calibrator, request_id
+    )

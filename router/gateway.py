@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from policies.capabilities import Capability
+from router.calibrator import ExitCalibrator
 from router.errors import AuthenticationError, NotReadyError, PermissionDeniedError
 from router.keys import ApiKey, KeyGuard
 from router.ledger.base import Ledger
@@ -43,6 +44,7 @@ class Gateway:
     pipeline: Pipeline | None = None
     metrics: GatewayMetrics | None = None
     tracer: CallTracer | None = None  # OpenTelemetry spans, when `tracing.enabled`
+    calibrator: ExitCalibrator | None = None  # early exit's thresholds from shadow streams
     _capabilities: dict[str, Capability] | None = None
     keys: KeyGuard = field(init=False)
     redactor: Redactor = field(init=False)  # scrubs keys out of what the ledger stores

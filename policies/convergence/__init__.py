@@ -6,6 +6,13 @@ gives when asked (`probe`); `thinking` splits and counts a thinking stream. `sim
 recorded traces through the same watcher the gateway runs live.
 """
 
+from policies.convergence.calibration import (
+    CalibrationBook,
+    CalibrationSettings,
+    KeyBook,
+    ShadowRecord,
+    in_shadow,
+)
 from policies.convergence.candidates import (
     KINDS,
     Candidate,
@@ -20,6 +27,7 @@ from policies.convergence.features import (
     Checkpoint,
     FeatureTracker,
 )
+from policies.convergence.loops import ABSTAIN_TEXT, LOOP_ACTIONS, LoopDetector
 from policies.convergence.probe import (
     DEFAULT_SUFFIX,
     ProbeParams,
@@ -29,6 +37,7 @@ from policies.convergence.probe import (
     chatml_prompt,
     read_probe,
 )
+from policies.convergence.risk import THRESHOLDS, Certificate, fixed_sequence
 from policies.convergence.rule import (
     RULE_FILE,
     ExitRule,
@@ -71,6 +80,17 @@ from policies.convergence.watcher import (
 )
 
 __all__ = [
+    "ABSTAIN_TEXT",
+    "LOOP_ACTIONS",
+    "LoopDetector",
+    "CalibrationBook",
+    "CalibrationSettings",
+    "Certificate",
+    "KeyBook",
+    "ShadowRecord",
+    "THRESHOLDS",
+    "fixed_sequence",
+    "in_shadow",
     "Candidate",
     "Checkpoint",
     "ConvergenceWatcher",

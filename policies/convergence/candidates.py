@@ -90,6 +90,13 @@ _MATH_WORDS = re.compile(
 )
 # Arithmetic not yet carried out ("2! * 5! * 5!"): the model has not reached its number.
 _UNEVALUATED = re.compile(r"^[\d\s.,()]*(?:[!*×+]|\d\s*-\s*\d)[\d\s.,()!*×+\-]*$")
+_CHOICE = re.compile(
+    r"^(?:option\s+|choice\s+)?(?:\\text\{\s*)?\(?([A-Ea-e])\)?(?:\s*\})?(?:[.:)]|\s*$)",
+    re.IGNORECASE,
+)
+_POLAR = re.compile(r"^\**(yes|no)\b\**\s*$", re.IGNORECASE)
+# A short phrase in a box ("\\boxed{Paris}"): a string answer.
+_SHORT_STRING = re.compile(r"^[A-Za-z][A-Za-z' -]{0,30}$")
 _SQRT_CALL = re.compile(r"\bsqrt\s*\(([^()]*)\)")
 
 
@@ -99,6 +106,12 @@ def clean_value(raw: str) -> str | None:
     if _AMBIGUOUS.search(value):
         return None  # "either 450 or 900", "not 50": no single answer stated
     value = _FILLER.sub("", value).strip()
+    choice = _CHOICE.match(value)
+    if choice:  # a multiple-choice letter: "(B)", "B", "\\text{B}", "option C"
+        return choice.group(1).upper()
+    polar = _POLAR.match(value)
+    if polar:
+        return polar.group(1).lower()
     value = _SQRT_CALL.sub(r"\\sqrt{\1}", value.replace("√", "\\sqrt").replace("π", "\\pi"))
     math = _MATH_SPAN.match(value)
     if math:
@@ -141,7 +154,10 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
     """Every closed answer statement of the given kinds: (end offset, kind, cleaned value)."""
     found: list[tuple[int, str, str]] = []
     if "boxed" in kinds:
-        found.extend((end, "boxed", v) for end, raw in _boxed(text) if (v := clean_value(raw)))
+        for end, raw in _boxed(text):
+            value = clean_value(raw) or (raw.strip() if _SHORT_STRING.match(raw.strip()) else None)
+            if value:
+                found.append((end, "boxed", value))
     for kind, pattern in _PATTERNS.items():
         if kind not in kinds:
             continue

@@ -12,6 +12,7 @@ from typing import Any
 
 from policies.convergence.candidates import KINDS, Candidate, StatementScanner
 from policies.convergence.features import Checkpoint, FeatureTracker
+from policies.convergence.loops import LOOP_ACTIONS, LoopDetector
 from policies.convergence.rule import ExitRule, default_rule
 from policies.convergence.thinking import DEFAULT_MARKERS, TokenEstimate, hesitation_pattern
 
@@ -52,10 +53,20 @@ class WatcherParams:
     rule: str = "learned"
     # The learned rule's probability threshold; None takes the one shipped with its weights.
     confidence: float | None = None
+    # A stream going round in circles (policies.convergence.loops): "off", or stop it and
+    # "answer" (from the thinking so far) or "abstain". Outside the changed-answer guarantee.
+    loop_action: str = "off"
+    loop_share: float = 0.5
+    loop_window: int = 40
+    loop_min_tokens: int = 3000
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(RULES)}")
+        if self.loop_action not in LOOP_ACTIONS:
+            raise ValueError(f"loop_action must be one of {', '.join(LOOP_ACTIONS)}")
+        if not 0.0 < self.loop_share <= 1.0 or self.loop_window < 1:
+            raise ValueError("loop_share must lie in (0, 1] and loop_window be at least 1")
         if self.confidence is not None and not 0.0 <= self.confidence <= 1.0:
             raise ValueError("confidence must lie in [0, 1]")
         if self.k < 1:
@@ -78,16 +89,18 @@ class WatcherParams:
         values: dict[str, Any] = {}
         for key, value in config.items():
             name = aliases.get(key, key)
-            if name == "enabled":
-                continue
+            if name in ("enabled", "calibration", "family"):
+                continue  # read by the gateway's calibrator (policies.convergence.calibration)
             if name not in known:
                 raise ValueError(f"unknown convergence setting '{key}'")
             if name in ("markers", "kinds"):
                 if isinstance(value, str):
                     value = [value]
                 values[name] = tuple(str(v) for v in value)
-            elif name == "rule":
+            elif name in ("rule", "loop_action"):
                 values[name] = str(value)
+            elif name == "loop_share":
+                values[name] = float(value)
             elif name == "confidence":
                 values[name] = None if value is None else float(value)
             else:
@@ -105,6 +118,10 @@ class WatcherParams:
             "kinds": list(self.kinds),
             "rule": self.rule,
             "confidence": self.confidence,
+            "loop_action": self.loop_action,
+            "loop_share": self.loop_share,
+            "loop_window": self.loop_window,
+            "loop_min_tokens": self.loop_min_tokens,
         }
 
 
@@ -117,6 +134,7 @@ class ExitDecision:
     checkpoint: int
     reason: str
     chars_at_exit: int = 0
+    loop: bool = False  # stopped for going round in circles, not for a settled answer
 
 
 @dataclass
@@ -131,7 +149,13 @@ class ConvergenceWatcher:
     record: bool = field(default=False)
     # The learned rule to apply; None loads the shipped one.
     exit_rule: ExitRule | None = field(default=None)
+    # A calibrated threshold (policies.convergence.calibration) in place of the params' one.
+    threshold: float | None = field(default=None)
+    # Shadow: never exit, only keep the trail (where each threshold would have exited).
+    shadow: bool = field(default=False)
     checkpoints_seen: list[Checkpoint] = field(default_factory=list, init=False)
+    # (score, candidate, tokens) at every checkpoint whose score beat all earlier ones.
+    trail: list[tuple[float, str, int]] = field(default_factory=list, init=False)
 
     def __post_init__(self) -> None:
         self._parts: list[str] = []
@@ -142,6 +166,10 @@ class ConvergenceWatcher:
         self._streak = 0
         self._candidate: Candidate | None = None
         self._scanner = StatementScanner(self.params.kinds)
+        self._loops: LoopDetector | None = None
+        if self.params.loop_action != "off":
+            p = self.params
+            self._loops = LoopDetector(p.loop_share, p.loop_window, p.loop_min_tokens)
         self._tracker: FeatureTracker | None = None
         self._rule: ExitRule | None = None
         if self.params.rule == "learned":
@@ -172,6 +200,12 @@ class ConvergenceWatcher:
         return self._checkpoint()
 
     def _checkpoint(self) -> ExitDecision | None:
+        if (
+            self._loops is not None
+            and not self.shadow
+            and self._loops.update(self.text, self.tokens)
+        ):
+            return self._loop_exit()
         if self._tracker is not None:
             return self._learned_checkpoint()
         text = self.text
@@ -185,7 +219,7 @@ class ConvergenceWatcher:
         else:
             self._streak = 1
         self._candidate = candidate
-        if candidate is None or self._streak < self.params.k:
+        if candidate is None or self._streak < self.params.k or self.shadow:
             return None
         if self.tokens < self.params.min_tokens or self._hesitating(text, candidate):
             return None
@@ -212,10 +246,9 @@ class ConvergenceWatcher:
         confidence, candidate = max(scored, key=lambda s: s[0], default=(0.0, None))
         if candidate is None or self.tokens < self.params.min_tokens:
             return None
-        threshold = self.params.confidence
-        if threshold is None:
-            threshold = self._rule.threshold
-        if confidence < threshold:
+        if not self.trail or confidence > self.trail[-1][0]:
+            self.trail.append((confidence, candidate.text, self.tokens))
+        if self.shadow or confidence < self.exit_threshold:
             return None
         self.decision = ExitDecision(
             answer=candidate.text,
@@ -225,6 +258,33 @@ class ConvergenceWatcher:
             chars_at_exit=len(text),
         )
         return self.decision
+
+    def _loop_exit(self) -> ExitDecision:
+        assert self._loops is not None
+        text = self.text
+        candidate = self._scanner.latest(text) if self._tracker is None else None
+        if self._tracker is not None:
+            options = self._tracker.update(text, self.tokens).options
+            candidate = options[0][0] if options else None
+        self.decision = ExitDecision(
+            answer=candidate.text if candidate is not None else "",
+            tokens_at_exit=self.tokens,
+            checkpoint=self.checkpoints,
+            reason=f"going round in circles ({self._loops.repeated_share:.0%} of the latest "
+            "sentences restate earlier ones)",
+            chars_at_exit=len(text),
+            loop=True,
+        )
+        return self.decision
+
+    @property
+    def exit_threshold(self) -> float:
+        """The learned rule's threshold in force: calibrated, else the params', else shipped."""
+        if self.threshold is not None:
+            return self.threshold
+        if self.params.confidence is not None:
+            return self.params.confidence
+        return self._rule.threshold if self._rule is not None else 1.0
 
     def _hesitating(self, text: str, candidate: Candidate) -> bool:
         # Doubt voiced before the model restated its answer was resolved by that restatement;

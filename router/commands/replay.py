@@ -17,7 +17,11 @@ def register(subparsers: Any) -> None:
         help="replay reasoning traces through the convergence watcher (early exit, offline)",
         description=(
             "Feed recorded reasoning traces to the convergence watcher in token-sized deltas "
-            "and report thinking tokens saved and accuracy at exit vs the full traces."
+            "and report thinking tokens saved and accuracy at exit vs the full traces. By "
+            "default the traces are met as the gateway meets a model it has never seen: cold "
+            "start (no exits), shadow streams, the exit threshold recalibrated online in file "
+            "order with a bound on changed answers; any rule option (--confidence, --k, --sweep, "
+            "--fixed) replays a fixed rule instead."
         ),
     )
     source = parser.add_mutually_exclusive_group(required=True)
@@ -50,6 +54,29 @@ def register(subparsers: Any) -> None:
         type=float,
         default=0.01,
         help="accuracy the sweep may lose on any dataset (default 0.01 = 1 point)",
+    )
+    parser.add_argument(
+        "--fixed",
+        action="store_true",
+        help="the shipped learned rule at its fixed threshold, no calibration",
+    )
+    parser.add_argument(
+        "--max-changed",
+        type=float,
+        default=0.01,
+        help="calibration: share of answers an exit may change (default 0.01)",
+    )
+    parser.add_argument(
+        "--miss-probability",
+        type=float,
+        default=0.1,
+        help="calibration: chance the changed-answer bound is missed (default 0.1)",
+    )
+    parser.add_argument(
+        "--shadow-share",
+        type=float,
+        default=0.1,
+        help="calibration: share of streams run whole once certified (default 0.1)",
     )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.set_defaults(func=run)
@@ -105,8 +132,25 @@ def _line(name: str, s: dict[str, Any]) -> str:
     )
 
 
+def _calibrating(args: argparse.Namespace) -> bool:
+    fixed = (args.rule, args.confidence, args.k, args.kinds)
+    return not args.fixed and not args.sweep and all(v is None for v in fixed)
+
+
 def run(args: argparse.Namespace) -> int:
     """Replay the traces (or sweep, choose on one half and report on the other); print a table."""
+    from difficulty.errors import InvalidInputError
+
+    if not 0 <= args.max_drop <= 1:
+        raise InvalidInputError("--max-drop must be between 0 and 1")
+    if _calibrating(args):
+        from router.commands.replay_online import run_online
+
+        return run_online(args, _params(args), _load(args))
+    return _run_fixed(args)
+
+
+def _run_fixed(args: argparse.Namespace) -> int:
     from difficulty.errors import InvalidInputError
     from policies.convergence import (
         choose_params,

@@ -319,6 +319,26 @@ class RedisLedger:
         finally:
             await pubsub.aclose()
 
+    @property
+    def shadow_key(self) -> str:
+        """The list of early exit's shadow records, shared by every replica."""
+        return f"{self.prefix}:exit:shadow"
+
+    async def append_shadow(self, record: dict[str, Any]) -> None:
+        """Store one early-exit shadow record (JSON-ready)."""
+        try:
+            await self._client.rpush(self.shadow_key, json.dumps(record, separators=(",", ":")))
+        except RedisError as exc:
+            raise LedgerError(f"shadow record append to Redis failed: {exc}") from None
+
+    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The shadow records stored after the first `since`, oldest first."""
+        try:
+            rows = await self._client.lrange(self.shadow_key, since, -1)
+        except RedisError as exc:
+            raise LedgerError(f"shadow record read from Redis failed: {exc}") from None
+        return [json.loads(row) for row in rows]
+
     async def ping(self) -> bool:
         """True when Redis answers."""
         try:
@@ -330,7 +350,7 @@ class RedisLedger:
         """Delete every key of this ledger (tests, resets)."""
         try:
             shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
-            await self._client.delete(*self.keys, *shards, self.policy_key)
+            await self._client.delete(*self.keys, *shards, self.policy_key, self.shadow_key)
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None
 

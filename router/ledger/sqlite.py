@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -35,12 +36,20 @@ def _create_ledger(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_exit_shadow(conn: sqlite3.Connection) -> None:
+    # Early exit's shadow records (policies.convergence.calibration), oldest first.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS exit_shadow (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "record TEXT NOT NULL)"
+    )
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # The schema's history, oldest first: migration i takes a file from version i to i + 1 (the
 # version is SQLite's `PRAGMA user_version`, 0 in a new file). Append only; never edit one
 # that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_create_ledger,)
+MIGRATIONS: tuple[Migration, ...] = (_create_ledger, _create_exit_shadow)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
@@ -212,6 +221,24 @@ class SQLiteLedger:
     async def savings(self, *, bucket_seconds: int = 60) -> dict[str, Any]:
         """The `/v1/savings` JSON from the in-memory counters."""
         return await self._run(lambda _conn: self._state.summary(bucket_seconds))
+
+    async def append_shadow(self, record: dict[str, Any]) -> None:
+        """Store one early-exit shadow record (JSON-ready)."""
+        text = json.dumps(record, separators=(",", ":"))
+        await self._run(
+            lambda conn: conn.execute("INSERT INTO exit_shadow (record) VALUES (?)", (text,))
+        )
+
+    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The shadow records stored after the first `since`, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+            rows = conn.execute(
+                "SELECT record FROM exit_shadow ORDER BY seq LIMIT -1 OFFSET ?", (since,)
+            )
+            return [json.loads(text) for (text,) in rows]
+
+        return await self._run(work)
 
     async def ping(self) -> bool:
         """True when the file answers a query."""

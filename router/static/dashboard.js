@@ -176,6 +176,15 @@
           return '<td data-metric="' + key + m + '" data-format="int">–</td>';
         }).join("") + "</tr>";
     }).join("");
+    var pct = function (v) { return (100 * v).toFixed(2) + "%"; };
+    document.querySelector("#calibration-table tbody").innerHTML =
+      (data.early_exit_calibration || []).map(function (c) {
+        return '<tr data-calibration="' + esc(c.model + "/" + c.family) + '"><td>' + esc(c.model) +
+          "</td><td>" + esc(c.family) + "</td><td>" + c.sample_size + " / " + c.streams_needed +
+          "</td><td>" + (c.threshold === null ? "none yet" : c.threshold.toFixed(4)) + "</td><td>" +
+          pct(c.changed_rate) + "</td><td>" + pct(c.changed_rate_bound) + "</td><td>" +
+          pct(c.max_changed_answers) + "</td><td>" + c.shadow_tokens_forgone + "</td></tr>";
+      }).join("");
     var levels = Object.keys(data.difficulty || {});
     document.querySelector("#difficulty-table tbody").innerHTML = levels.map(function (d) {
       return '<tr data-difficulty="' + esc(d) + '"><td>' + esc(d) + '</td><td data-metric="difficulty/' +

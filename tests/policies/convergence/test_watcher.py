@@ -213,3 +213,28 @@ def test_learned_rule_threshold_from_config() -> None:
         WatcherParams(rule="vibes")
     with pytest.raises(ValueError):
         WatcherParams(confidence=1.5)
+
+
+def test_a_stream_going_round_in_circles_is_stopped_when_configured() -> None:
+    from policies.convergence.loops import LoopDetector
+
+    circle = (
+        "The question does not say how many apples were in the basket at the start. "
+        "Without that number the total cannot be computed from what is given. "
+        "Maybe the count was meant to be in the problem statement somewhere. "
+    )
+    text = FILLER * 5 + circle * 40
+    params = WatcherParams(loop_action="abstain", loop_window=10, loop_min_tokens=100)
+    decision = _stream(ConvergenceWatcher(params), text, size=7)
+    assert decision is not None and decision.loop and "circles" in decision.reason
+    assert decision.chars_at_exit < len(text) / 2
+    # Off by default; fresh text never loops; a shadow watcher never stops.
+    assert _stream(ConvergenceWatcher(WatcherParams()), text, size=7) is None
+    assert _stream(ConvergenceWatcher(params, shadow=True), text, size=7) is None
+    fresh = " ".join(
+        f"Step {i}: I add {i} apples to the basket and count again." for i in range(300)
+    )
+    assert not LoopDetector(window=10, min_tokens=0).update(fresh, 10_000)
+    with pytest.raises(ValueError):
+        WatcherParams(loop_action="sometimes")
+    assert WatcherParams.from_config({"loop_action": "answer", "loop_share": 0.3}).loop_share == 0.3

@@ -44,10 +44,41 @@ def test_replay_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "tiny" in capsys.readouterr().out
 
 
-def test_learned_rule_is_the_default_and_its_confidence_can_be_set(tmp_path: Path) -> None:
+def _settling(path: Path, n: int) -> Path:
+    # Checked, confirmed and restated: what the learned rule scores high.
+    check = (
+        "Let me double-check: {i} plus 0 is {i}. Yes, that checks out. So the answer is {i}.\n\n"
+    )
+    rows = [
+        Trace(f"item-{i}", "q", str(i), PAD * 2 + check.format(i=i) * 12, f"\\boxed{{{i}}}")
+        for i in range(n)
+    ]
+    write_traces(rows, path)
+    return path
+
+
+def test_default_is_cold_start_with_online_calibration(tmp_path: Path) -> None:
+    traces = _settling(tmp_path / "tiny.jsonl", n=12)
+    report = tmp_path / "online.json"
+    assert main(["replay", "--traces", str(traces), "--report", str(report)]) == 0
+    data = json.loads(report.read_text())
+    assert data["params"]["rule"] == "learned" and data["settings"]["max_changed_answers"] == 0.01
+    tiny = data["datasets"]["tiny"]
+    assert tiny["exits"] == 0 and tiny["certified_after"] is None  # 12 < 230 streams
+    # A loose guarantee certifies after four shadow streams (its first look spends half the
+    # miss probability: ceil(log .25 / log .7)); the rest may exit, none changed.
+    loose = ["--max-changed", "0.3", "--miss-probability", "0.5", "--shadow-share", "0"]
+    assert main(["replay", "--traces", str(traces), *loose, "--report", str(report)]) == 0
+    tiny = json.loads(report.read_text())["datasets"]["tiny"]
+    assert tiny["certified_after"] == 4 and tiny["exits"] == 8
+    assert tiny["changed"] == 0 and tiny["saved"] > 0.3
+    assert tiny["accuracy_full"] == tiny["accuracy_used"] == 1.0
+
+
+def test_fixed_learned_rule_and_its_confidence_can_be_set(tmp_path: Path) -> None:
     traces = _traces(tmp_path / "tiny.jsonl")
     report = tmp_path / "learned.json"
-    assert main(["replay", "--traces", str(traces), "--report", str(report)]) == 0
+    assert main(["replay", "--traces", str(traces), "--fixed", "--report", str(report)]) == 0
     assert json.loads(report.read_text())["params"]["rule"] == "learned"
     argv = ["replay", "--traces", str(traces), "--confidence", "0.999999"]
     assert main([*argv, "--report", str(report)]) == 0
@@ -67,7 +98,8 @@ def test_sweep_chooses_on_one_half_and_reports_the_other(tmp_path: Path) -> None
 
 def test_bundled_dataset(tmp_path: Path) -> None:
     report = tmp_path / "ta.json"
-    assert main(["replay", "--dataset", "thought-anchors", "--report", str(report)]) == 0
+    argv = ["replay", "--dataset", "thought-anchors", "--fixed", "--report", str(report)]
+    assert main(argv) == 0
     figures = json.loads(report.read_text())["datasets"]["thought-anchors"]
     assert figures["n"] == 20
     assert "savings_share_of_oracle" in figures and "premature_exits" in figures

@@ -82,14 +82,15 @@ def test_migrations_run_in_order_from_the_file_s_version(tmp_path: Path) -> None
         conn.execute("ALTER TABLE ledger ADD COLUMN profile TEXT")
 
     path = tmp_path / "v1.db"
-    SQLiteLedger(path)  # a file at today's version, 1
+    SQLiteLedger(path)  # a file at today's version
+    today = len(MIGRATIONS)
     conn = sqlite3.connect(path, isolation_level=None)
-    assert migrate(conn, [*MIGRATIONS, add_column]) == 2
-    assert ran == ["add_column"]  # version 1 was not re-run
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert migrate(conn, [*MIGRATIONS, add_column]) == today + 1
+    assert ran == ["add_column"]  # today's versions were not re-run
+    assert conn.execute("PRAGMA user_version").fetchone() == (today + 1,)
     columns = [row[1] for row in conn.execute("PRAGMA table_info(ledger)")]
     assert columns[-1] == "profile"
-    assert migrate(conn, [*MIGRATIONS, add_column]) == 2 and ran == ["add_column"]  # idempotent
+    assert migrate(conn, [*MIGRATIONS, add_column]) == today + 1 and ran == ["add_column"]
     conn.close()
 
 
@@ -103,7 +104,7 @@ def test_a_failed_migration_leaves_the_file_at_its_version(tmp_path: Path) -> No
     conn = sqlite3.connect(path, isolation_level=None)
     with pytest.raises(sqlite3.OperationalError):
         migrate(conn, [*MIGRATIONS, broken])
-    assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert "half" not in [row[1] for row in conn.execute("PRAGMA table_info(ledger)")]
     conn.close()
 
@@ -114,3 +115,15 @@ def test_a_file_from_a_newer_thinkgate_is_refused(tmp_path: Path) -> None:
         conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     with pytest.raises(LedgerError, match="newer than this thinkgate"):
         SQLiteLedger(path)
+
+
+def test_a_version_1_file_gains_the_shadow_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert migrate(conn, MIGRATIONS[:1]) == 1  # a file written before early-exit calibration
+    conn.close()
+    SQLiteLedger(path)
+    conn = sqlite3.connect(path, isolation_level=None)
+    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("SELECT COUNT(*) FROM exit_shadow").fetchone() == (0,)
+    conn.close()

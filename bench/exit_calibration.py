@@ -1,0 +1,253 @@
+"""Early exit with a guarantee on the bundled traces: held-out, unseen-model and ordering figures.
+
+python bench/exit_calibration.py [--orderings 20] [--json FILE]
+
+Every trace is first turned into its shadow record (the default watcher in shadow over the
+whole trace: where each threshold would exit, on which candidate). Then, at the default
+guarantee (changed answers <= 1%, miss probability 10%, shadow share 10%):
+
+- held-out: the threshold certified on a set's tuning half (seeded split by item id) serves
+  the other half, 10% of it still run whole as shadows (their cost counted);
+- unseen model, cold: the set replayed in file order from an empty book (cold start: every
+  stream runs whole until a threshold is certified, then the shadow share), per model and
+  family, and per model with its GSM8K and MATH streams as one family ("default", the
+  gateway's key when a profile names no family);
+- orderings: the cold replay over N random orderings of each file; the share of runs whose
+  realised changed-answer rate (changed / served after certification) exceeds 1% must stay
+  at most the 10% miss probability;
+- the oracle zero-change ceiling: the most a threshold on this score could save with no
+  changed answer on the whole file (in hindsight);
+- decision cost: the watcher's time per checkpoint (median, p90) while it reads the traces.
+
+The scorer (the shipped learned rule) was fitted on the tuning halves of QwQ-32B and s1.1
+(bench/fit_exit_rule.py): their cold figures are not strictly "unseen"; R1-Distill-Qwen-32B
+and thought-anchors (R1-Distill-Llama-8B) are. LIMO's traces are not bundled; BoInf records
+answers and lengths, no thinking text, so no text watcher can read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from dataclasses import asdict, replace
+from typing import Any
+
+from difficulty.answers import answers_match
+from difficulty.traces import Trace, load_traces
+from policies.convergence import (
+    CalibrationSettings,
+    ConvergenceWatcher,
+    KeyBook,
+    PreparedTrace,
+    ShadowRecord,
+    in_shadow,
+    split_traces,
+)
+from policies.convergence.online import replay_online, shadow_record, summarize_online
+
+SETS = (
+    "mip-gsm8k-QwQ-32B",
+    "mip-math-QwQ-32B",
+    "mip-gsm8k-s1.1",
+    "mip-math-s1.1",
+    "mip-gsm8k-R1-Distill-Qwen-32B",
+    "mip-math-R1-Distill-Qwen-32B",
+    "thought-anchors",
+)
+MODELS = ("QwQ-32B", "s1.1", "R1-Distill-Qwen-32B")
+
+
+def _family(name: str) -> str:
+    return "gsm8k" if "gsm8k" in name else "math"
+
+
+def _pct(value: float | None) -> str:
+    return "   -  " if value is None else f"{100 * value:5.1f}%"
+
+
+def records_of(name: str, traces: list[Trace], costs: list[float]) -> list[ShadowRecord]:
+    """Shadow records of a set, timing the watcher's checkpoints on the way."""
+    out = []
+    for trace in traces:
+        prepared = PreparedTrace.of(trace)
+        record = shadow_record(prepared, family=_family(name))
+        out.append(replace(record, model=trace.model or name))
+        if len(out) % 5:
+            continue  # one trace in five timed again, checkpoint by checkpoint
+        watcher = ConvergenceWatcher(shadow=True)
+        for delta in prepared.deltas:
+            seen = watcher.checkpoints
+            start = time.perf_counter()
+            watcher.feed(delta)
+            if watcher.checkpoints > seen:
+                costs.append((time.perf_counter() - start) * 1000)
+    return out
+
+
+def held_out(
+    traces: list[Trace], records: list[ShadowRecord], settings: CalibrationSettings
+) -> dict[str, Any]:
+    """Certify on the tuning half, serve the held half (shadow share run whole)."""
+    by_id = {t.id: (t, r) for t, r in zip(traces, records, strict=True)}
+    tune, held = split_traces(traces)
+    book = KeyBook()
+    for trace in tune:
+        book.add(by_id[trace.id][1])
+    certificate = book.certify(settings)  # one test, no looks: the whole miss probability
+    threshold = certificate.threshold
+    full = used = changed = right_full = right_used = 0
+    for trace in held:
+        record = by_id[trace.id][1]
+        exit_ = None
+        if threshold is not None and not in_shadow(trace.id, settings.shadow_share):
+            exit_ = record.exit_at(threshold)
+        answer, tokens = (record.final, record.tokens_full) if exit_ is None else exit_
+        full += record.tokens_full
+        used += tokens
+        changed += exit_ is not None and not (record.final and answers_match(answer, record.final))
+        right_full += answers_match(record.final, trace.gold)
+        right_used += answers_match(answer, trace.gold)
+    n = len(held)
+    return {
+        "tune_n": len(tune),
+        "n": n,
+        "threshold": threshold,
+        "saved": 1 - used / full if full else 0.0,
+        "accuracy_full": right_full / n if n else None,
+        "accuracy_exit": right_used / n if n else None,
+        "changed": changed,
+    }
+
+
+def cold(
+    traces: list[Trace], records: list[ShadowRecord], settings: CalibrationSettings
+) -> dict[str, Any]:
+    """The cold replay in file order."""
+    certified: list[int] = []
+    outcomes = replay_online(
+        records,
+        [t.id for t in traces],
+        [t.gold for t in traces],
+        settings,
+        on_certified=certified.append,
+    )
+    first = certified[0] if certified else None
+    return asdict(summarize_online(outcomes, records, settings.miss_probability, first))
+
+
+def orderings(
+    traces: list[Trace], records: list[ShadowRecord], settings: CalibrationSettings, runs: int
+) -> dict[str, Any]:
+    """Share of random orderings whose realised changed rate exceeds the target."""
+    over = calibrated = 0
+    worst = 0.0
+    pairs = list(zip(traces, records, strict=True))
+    for seed in range(runs):
+        order = pairs[:]
+        random.Random(seed).shuffle(order)
+        summary = cold([t for t, _ in order], [r for _, r in order], settings)
+        if summary["certified_after"] is not None:
+            calibrated += 1
+            worst = max(worst, summary["changed_rate"])
+            over += summary["changed_rate"] > settings.max_changed_answers
+    return {"runs": runs, "calibrated": calibrated, "over_target": over, "worst_rate": worst}
+
+
+def ceiling(records: list[ShadowRecord]) -> float:
+    """Saved by the lowest threshold that changes no answer on the whole file."""
+    book = KeyBook()
+    for record in records:
+        book.add(record)
+    best = None
+    for index, changed in enumerate(book.changed):
+        if changed:
+            break
+        best = index
+    return book.saved[best] / book.tokens_full if best is not None and book.tokens_full else 0.0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--orderings", type=int, default=20)
+    parser.add_argument("--json", help="write every figure here")
+    args = parser.parse_args()
+    settings = CalibrationSettings()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"python {sys.version.split()[0]}"
+    )
+    print(
+        f"guarantee: changed answers <= {settings.max_changed_answers:.0%}, miss probability "
+        f"{settings.miss_probability:.0%}, shadow share {settings.shadow_share:.0%}, "
+        f">= {settings.streams_needed} shadow streams to certify"
+    )
+    costs: list[float] = []
+    data: dict[str, tuple[list[Trace], list[ShadowRecord]]] = {}
+    for name in SETS:
+        traces = load_traces(name)
+        data[name] = (traces, records_of(name, traces, costs))
+    report: dict[str, Any] = {"sets": {}, "models": {}}
+    print(
+        "\nper set: held-out (certified on the tuning half) | cold replay in file order | "
+        "oracle zero-change ceiling"
+    )
+    for name, (traces, records) in data.items():
+        h = held_out(traces, records, settings)
+        c = cold(traces, records, settings)
+        o = orderings(traces, records, settings, args.orderings)
+        top = ceiling(records)
+        report["sets"][name] = {"held_out": h, "cold": c, "orderings": o, "ceiling": top}
+        print(
+            f"  {name:<30} held: saved {_pct(h['saved'])} acc {_pct(h['accuracy_full'])} -> "
+            f"{_pct(h['accuracy_exit'])} changed {h['changed']}/{h['n']} | cold: saved "
+            f"{_pct(c['saved'])} acc {_pct(c['accuracy_full'])} -> {_pct(c['accuracy_used'])} "
+            f"changed {c['changed']} calibrated after {c['certified_after'] or 'never'} | "
+            f"ceiling {_pct(top)}"
+        )
+    print("\nper model, GSM8K and MATH as one family (the gateway's default key), cold:")
+    for model in MODELS:
+        names = [n for n in SETS if n.endswith(model)]
+        traces = [t for n in names for t in data[n][0]]
+        records = [replace(r, family="default") for n in names for r in data[n][1]]
+        c = cold(traces, records, settings)
+        o = orderings(traces, records, settings, args.orderings)
+        report["models"][model] = {"cold": c, "orderings": o}
+        print(
+            f"  {model:<30} n={c['n']} saved {_pct(c['saved'])} (shadow cost "
+            f"{_pct(c['shadow_cost'])}) acc {_pct(c['accuracy_full'])} -> "
+            f"{_pct(c['accuracy_used'])} changed {c['changed']} ({_pct(c['changed_rate'])}, "
+            f"bound {_pct(c['changed_bound'])}) calibrated after {c['certified_after'] or 'never'}"
+        )
+    print(
+        f"\nbound over {args.orderings} random orderings (runs over "
+        f"{settings.max_changed_answers:.0%} changed among calibrated runs; allowed share "
+        f"{settings.miss_probability:.0%}):"
+    )
+    for label, block in [*report["sets"].items(), *report["models"].items()]:
+        o = block["orderings"]
+        print(
+            f"  {label:<30} calibrated {o['calibrated']}/{o['runs']}, over target "
+            f"{o['over_target']}, worst realised rate {_pct(o['worst_rate'])}"
+        )
+    costs.sort()
+    median = statistics.median(costs)
+    p90 = costs[int(0.9 * (len(costs) - 1))]
+    report["decision_ms"] = {"median": median, "p90": p90, "checkpoints": len(costs)}
+    print(
+        f"\ndecision cost per checkpoint: median {median:.3f} ms, p90 {p90:.3f} ms "
+        f"over {len(costs)} checkpoints"
+    )
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(report, out, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

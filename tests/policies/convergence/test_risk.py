@@ -1,0 +1,79 @@
+"""Risk control: exact binomial tests, the fixed sequence stops at the first non-rejection."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from policies.convergence.risk import (
+    THRESHOLDS,
+    binomial_cdf,
+    clopper_pearson_upper,
+    fixed_sequence,
+    streams_needed,
+)
+
+
+def test_binomial_cdf_matches_the_direct_sum() -> None:
+    n, p = 40, 0.07
+    for k in (0, 1, 3, 10):
+        direct = sum(math.comb(n, i) * p**i * (1 - p) ** (n - i) for i in range(k + 1))
+        assert binomial_cdf(k, n, p) == pytest.approx(direct, rel=1e-9)
+    assert binomial_cdf(-1, n, p) == 0.0
+    assert binomial_cdf(n, n, p) == 1.0
+
+
+def test_clopper_pearson_upper_bound() -> None:
+    # Zero events in n: the bound solves (1 - u)^n = delta.
+    assert clopper_pearson_upper(0, 230, 0.1) == pytest.approx(1 - 0.1 ** (1 / 230), rel=1e-6)
+    assert clopper_pearson_upper(3, 100, 0.1) > 0.03
+    assert clopper_pearson_upper(0, 0, 0.1) == 1.0
+
+
+def test_streams_needed_is_the_smallest_certifiable_sample() -> None:
+    n = streams_needed(0.01, 0.1)
+    assert n == 230
+    size = len(THRESHOLDS)
+    assert fixed_sequence([0] * size, [1] * size, n - 1).threshold is None
+    assert fixed_sequence([0] * size, [1] * size, n).threshold == THRESHOLDS[-1]
+
+
+def test_grid_descends() -> None:
+    assert list(THRESHOLDS) == sorted(THRESHOLDS, reverse=True)
+    assert len(set(THRESHOLDS)) == len(THRESHOLDS)
+
+
+def test_sequence_stops_at_first_failure_even_if_later_ones_pass() -> None:
+    size = len(THRESHOLDS)
+    changed = [0] * size
+    changed[5] = 50  # threshold 5 changes too many; 6 onwards would pass again
+    cert = fixed_sequence(changed, list(range(size)), 1000)
+    assert cert.threshold == THRESHOLDS[4]
+    assert cert.exits == 4
+
+
+def test_guarantee_holds_on_simulated_calibrations() -> None:
+    # Streams whose would-be exit changes the answer with a rate rising as the threshold falls:
+    # the certified threshold's true rate exceeds 1% in at most ~10% of calibrations.
+    rng = random.Random(7)
+    true_rate = [0.03 * i / len(THRESHOLDS) for i in range(len(THRESHOLDS))]
+    misses = 0
+    runs = 200
+    for _ in range(runs):
+        n = 400
+        u = [rng.random() for _ in range(n)]
+        changed = [sum(x < r for x in u) for r in true_rate]
+        cert = fixed_sequence(changed, [n] * len(THRESHOLDS), n)
+        if cert.threshold is not None:
+            misses += true_rate[THRESHOLDS.index(cert.threshold)] > 0.01
+    assert misses / runs <= 0.1 + 0.05
+
+
+def test_bad_levels_are_refused() -> None:
+    size = len(THRESHOLDS)
+    with pytest.raises(ValueError):
+        fixed_sequence([0] * size, [0] * size, 10, max_changed=0)
+    with pytest.raises(ValueError):
+        fixed_sequence([0], [0], 10)
