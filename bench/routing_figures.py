@@ -1,6 +1,6 @@
 """Issue-13 routing table: every bundled routing set, cross-fitted, against random and the oracle.
 
-    python bench/routing_figures.py [--seed 0] [--max-items 2500] [--only NAME ...] [--fresh]
+    python bench/routing_figures.py [--seed 0] [--max-items 2000] [--only NAME ...] [--fresh]
 
 Per set: the two profiles (weak, strong = reference), held-out APGR and CPT(50%) (random
 routing: 0.50 / 0.50), tokens saved against the strong profile at <= 1 point loss on the
@@ -139,7 +139,7 @@ HEADER = (
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-items", type=int, default=2500)
+    parser.add_argument("--max-items", type=int, default=2000)
     parser.add_argument("--only", nargs="*", default=None, help="set names (prefix match)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached reports")
     args = parser.parse_args(argv)
