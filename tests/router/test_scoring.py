@@ -123,10 +123,12 @@ def test_warm_starts_every_worker_thread_before_the_first_prompt(model: Any) -> 
     import threading
 
     scorer = Scorer(model, workers=2, inline=False)
-    before = {t.name for t in threading.enumerate()}
+    # Threads by identity, not name: another test's scorer may still hold threads of the same
+    # names (thread pools number their threads from 0 in every pool).
+    before = set(threading.enumerate())
     try:
         asyncio.run(scorer.warm())
-        started = {t.name for t in threading.enumerate()} - before
-        assert len([n for n in started if n.startswith("thinkgate-score")]) == 2
+        started = set(threading.enumerate()) - before
+        assert len([t for t in started if t.name.startswith("thinkgate-score")]) == 2
     finally:
         scorer.close()
