@@ -230,6 +230,9 @@ def test_upstream_sees_a_client_that_disconnects_mid_stream(
     slow_upstream: ReplayUpstream,
 ) -> None:
     stats = slow_upstream.stats
+    # The previous test's stream may still be closing on the server's thread: its `completed`
+    # lands after the client saw [DONE]. Read the counters once nothing is in flight.
+    assert wait_for(lambda: stats.active == 0, step=0.02)
     before, completed = stats.disconnects, stats.completed
     with httpx.stream(
         "POST",
