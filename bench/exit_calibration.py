@@ -49,7 +49,7 @@ from policies.convergence import (
     in_shadow,
     split_traces,
 )
-from policies.convergence.online import replay_online, shadow_record, summarize_online
+from policies.convergence.online import replay_cold, shadow_record
 
 SETS = (
     "mip-gsm8k-QwQ-32B",
@@ -129,16 +129,8 @@ def cold(
     traces: list[Trace], records: list[ShadowRecord], settings: CalibrationSettings
 ) -> dict[str, Any]:
     """The cold replay in file order."""
-    certified: list[int] = []
-    outcomes = replay_online(
-        records,
-        [t.id for t in traces],
-        [t.gold for t in traces],
-        settings,
-        on_certified=certified.append,
-    )
-    first = certified[0] if certified else None
-    return asdict(summarize_online(outcomes, records, settings.miss_probability, first))
+    summary = replay_cold(records, [t.id for t in traces], [t.gold for t in traces], settings)
+    return asdict(summary)
 
 
 def orderings(

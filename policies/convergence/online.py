@@ -18,7 +18,14 @@ from policies.convergence.risk import clopper_pearson_upper
 from policies.convergence.simulator import PreparedTrace
 from policies.convergence.watcher import ConvergenceWatcher, WatcherParams
 
-__all__ = ["StreamOutcome", "OnlineSummary", "shadow_record", "replay_online", "summarize_online"]
+__all__ = [
+    "StreamOutcome",
+    "OnlineSummary",
+    "shadow_record",
+    "replay_online",
+    "summarize_online",
+    "replay_cold",
+]
 
 
 def shadow_record(
@@ -153,3 +160,16 @@ def summarize_online(
         changed_bound=clopper_pearson_upper(changed, len(served), delta) if served else 1.0,
         certified_after=certified_after,
     )
+
+
+def replay_cold(
+    records: Sequence[ShadowRecord],
+    ids: Sequence[str],
+    golds: Sequence[str | None],
+    settings: CalibrationSettings,
+) -> OnlineSummary:
+    """Replay streams in order from a cold start and summarise, with when calibration came."""
+    certified: list[int] = []
+    outcomes = replay_online(records, ids, golds, settings, on_certified=certified.append)
+    first = certified[0] if certified else None
+    return summarize_online(outcomes, records, settings.miss_probability, first)

@@ -19,7 +19,7 @@ def run_online(args: argparse.Namespace, params: Any, sets: dict[str, list[Any]]
 
     from difficulty.errors import InvalidInputError
     from policies.convergence import CalibrationSettings, PreparedTrace
-    from policies.convergence.online import replay_online, shadow_record, summarize_online
+    from policies.convergence.online import replay_cold, shadow_record
 
     try:
         settings = CalibrationSettings(
@@ -42,16 +42,8 @@ def run_online(args: argparse.Namespace, params: Any, sets: dict[str, list[Any]]
             shadow_record(PreparedTrace.of(t), params, family=t.dataset or "default")
             for t in traces
         ]
-        certified: list[int] = []
-        outcomes = replay_online(
-            records,
-            [t.id for t in traces],
-            [t.gold for t in traces],
-            settings,
-            on_certified=certified.append,
-        )
-        first = certified[0] if certified else None
-        summary = summarize_online(outcomes, records, settings.miss_probability, first)
+        summary = replay_cold(records, [t.id for t in traces], [t.gold for t in traces], settings)
+        first = summary.certified_after
         report["datasets"][name] = asdict(summary)
         calibrated = f"after {first} streams" if first else "never (too few streams)"
         print(
