@@ -200,7 +200,7 @@ class GeneralModel:
                 z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows])
                 gain[rows] = self.gains_[effort].predict(z)
         p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
-        t = np.expm1(self.boosters_["tokens"].predict(x)).reshape(n, k)
+        t = np.expm1(self.boosters_["tokens"].predict(x, num_threads=1)).reshape(n, k)
         return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
 
     def predict(
