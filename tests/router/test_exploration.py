@@ -1,0 +1,109 @@
+"""The exploration share end to end: a real gateway in front of the replay upstream, with every
+request explored (share 1.0), its pair stored in SQLite and Redis, its cost in the savings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from router.ledger.base import open_ledger
+from router.ledger.counterfactual import CounterfactualRecord
+from router.replay.server import ReplayUpstream
+from tests.router.conftest import EASY, RunningGateway, base_config, wait_for
+
+PRICES = {"direct": (1e-6, 2e-6), "think": (3e-6, 9e-6)}
+
+
+def _counterfactuals(url: str) -> list[CounterfactualRecord]:
+    import asyncio
+
+    async def read() -> list[CounterfactualRecord]:
+        ledger: Any = open_ledger(url)
+        try:
+            return list(await ledger.counterfactual_records())
+        finally:
+            await ledger.close()
+
+    return asyncio.run(read())
+
+
+def _ask(base_url: str, model: str, stream: bool = False) -> tuple[str, dict[str, Any]]:
+    body = {"model": model, "messages": [{"role": "user", "content": EASY}], "stream": stream}
+    if not stream:
+        reply = httpx.post(f"{base_url}/chat/completions", json=body, timeout=60)
+        assert reply.status_code == 200, reply.text
+        data = reply.json()
+        return data["choices"][0]["message"]["content"], data["usage"]
+    text = ""
+    with httpx.stream("POST", f"{base_url}/chat/completions", json=body, timeout=60) as reply:
+        assert reply.status_code == 200
+        for line in reply.iter_lines():
+            if line.startswith("data: {"):
+                import json
+
+                for choice in json.loads(line[6:]).get("choices") or []:
+                    text += (choice.get("delta") or {}).get("content") or ""
+    return text, {}
+
+
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_an_explored_request_stores_its_pair_and_counts_its_cost(
+    store: str,
+    replay: ReplayUpstream,
+    gateway: RunningGateway,
+    gateway_factory: Callable[[dict[str, Any]], RunningGateway],
+    redis_ledger_url: str,
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db" if store == "sqlite" else redis_ledger_url
+    config = base_config(replay.base_url, url, exploration={"share": 1.0})
+    config["ledger"]["store_text"] = True
+    for name, (price_in, price_out) in PRICES.items():
+        config["profiles"][name].update(price_in=price_in, price_out=price_out)
+    explored = gateway_factory(config)
+
+    # What the caller gets is what an unexplored gateway answers.
+    plain_text, plain_usage = _ask(gateway.base_url, "thinkgate/direct")
+    text, usage = _ask(explored.base_url, "thinkgate/direct")
+    assert (text, usage) == (plain_text, plain_usage)
+    assert "\\boxed{72}" in text
+    assert wait_for(lambda: len(_counterfactuals(url)) == 1, timeout=20)
+    streamed, _ = _ask(explored.base_url, "thinkgate/think", stream=True)
+    assert "\\boxed{72}" in streamed
+    assert wait_for(lambda: len(_counterfactuals(url)) == 2, timeout=20)
+
+    first, second = _counterfactuals(url)
+    records = {r.request_id: r for r in explored.records()}
+    assert set(records) == {first.request_id, second.request_id}
+    assert (first.chosen.profile, first.alternative.profile) == ("direct", "think")
+    assert (second.chosen.profile, second.alternative.profile) == ("think", "direct")
+    for pair in (first, second):
+        # Both replayed profiles answer 72: agreement labels both good, no judge needed.
+        assert (pair.chosen.answer, pair.alternative.answer) == ("72", "72")
+        assert (pair.label, pair.chosen.good, pair.alternative.good) == ("agreement", True, True)
+        assert pair.prompt == EASY and pair.error is None
+        assert pair.chosen.completion_tokens == records[pair.request_id].completion_tokens
+    think = first.alternative
+    assert think.completion_tokens > 50  # QwQ's recorded reasoning and answer
+    price_in, price_out = PRICES["think"]
+    assert think.cost == pytest.approx(
+        think.prompt_tokens * price_in + think.completion_tokens * price_out
+    )
+
+    savings = httpx.get(f"{explored.url}/v1/savings", timeout=10).json()
+    spent = savings["exploration"]
+    assert spent["runs"] == 2 and spent["labelled"] == {"agreement": 2}
+    assert (
+        spent["completion_tokens"] == think.completion_tokens + second.alternative.completion_tokens
+    )
+    assert spent["cost"] == pytest.approx(first.cost + second.cost)
+    assert spent["net_saved_cost"] == pytest.approx(
+        savings["money"]["saved_estimate"] - spent["cost"]
+    )
+    metrics = httpx.get(f"{explored.url}/metrics", timeout=10).text
+    assert 'thinkgate_exploration_runs_total{label="agreement",profile="think"} 1.0' in metrics
+    assert 'thinkgate_exploration_runs_total{label="agreement",profile="direct"} 1.0' in metrics
