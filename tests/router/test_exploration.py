@@ -3,6 +3,7 @@ request explored (share 1.0), its pair stored in SQLite and Redis, its cost in t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,18 @@ from typing import Any
 import httpx
 import pytest
 
+from difficulty.outcomes import Outcome, Sample
 from router.ledger.base import open_ledger
 from router.ledger.counterfactual import CounterfactualRecord
 from router.replay.server import ReplayUpstream
-from tests.router.conftest import EASY, RunningGateway, base_config, wait_for
+from tests.router.conftest import (
+    EASY,
+    RunningGateway,
+    base_config,
+    replay_rows,
+    start_gateway,
+    wait_for,
+)
 
 PRICES = {"direct": (1e-6, 2e-6), "think": (3e-6, 9e-6)}
 
@@ -107,3 +116,76 @@ def test_an_explored_request_stores_its_pair_and_counts_its_cost(
     metrics = httpx.get(f"{explored.url}/metrics", timeout=10).text
     assert 'thinkgate_exploration_runs_total{label="agreement",profile="think"} 1.0' in metrics
     assert 'thinkgate_exploration_runs_total{label="agreement",profile="direct"} 1.0' in metrics
+
+
+JUDGED = "A box holds 9 rows of 8 apples. How many apples are in the box?"
+WRONG = "Nine rows of eight: the box holds \\boxed{70} apples."
+RIGHT = "9 x 8 = 72, so the box holds \\boxed{72} apples."
+
+
+def _judged_rows() -> list[Outcome]:
+    """One prompt the two profiles answer differently; the samples carry the judge's grades."""
+    return [
+        Outcome("j", JUDGED, "Qwen2.5-32B", False, 12, samples=(Sample("70", 12, 1.0, WRONG),)),
+        Outcome("j", JUDGED, "QwQ-32B", True, 14, samples=(Sample("72", 14, 9.0, RIGHT),)),
+    ]
+
+
+def _judged_config(api_base: str, url: str) -> dict[str, Any]:
+    config = base_config(api_base, url, exploration={"share": 1.0, "judge": "grader"})
+    config["ledger"]["store_text"] = True
+    config["profiles"]["grader"] = {
+        "model": "openai/replay-judge",
+        "api_base": api_base,
+        "verifier": {"kind": "judge"},
+        "price_in": 1e-6,
+        "price_out": 1e-6,
+    }
+    return config
+
+
+def test_answers_that_differ_are_labelled_by_the_judge(
+    gateway_factory: Callable[[dict[str, Any]], RunningGateway], tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    with ReplayUpstream(_judged_rows()) as upstream:
+        gw = gateway_factory(_judged_config(upstream.base_url, url))
+        body = {"model": "thinkgate/direct", "messages": [{"role": "user", "content": JUDGED}]}
+        reply = httpx.post(f"{gw.base_url}/chat/completions", json=body, timeout=60)
+        assert reply.json()["choices"][0]["message"]["content"] == WRONG
+        assert wait_for(lambda: len(_counterfactuals(url)) == 1, timeout=20)
+    (pair,) = _counterfactuals(url)
+    assert (pair.chosen.answer, pair.alternative.answer, pair.agree) == ("70", "72", False)
+    assert (pair.label, pair.judge) == ("judge", "grader")
+    assert (pair.chosen.grade, pair.alternative.grade) == (1.0, 9.0)
+    assert (pair.chosen.good, pair.alternative.good) == (False, True)
+    assert pair.judge_prompt_tokens > 2 * len(JUDGED.split())  # two grading prompts
+    assert pair.judge_cost == pytest.approx(
+        (pair.judge_prompt_tokens + pair.judge_completion_tokens) * 1e-6
+    )
+    assert pair.cost == pytest.approx(pair.alternative.cost + pair.judge_cost)
+
+
+@pytest.mark.parametrize("grace_s", [0.0, 30.0])
+def test_shutdown_waits_grace_s_for_a_running_exploration_then_cancels_it(
+    grace_s: float, tmp_path: Path
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    # Every answer starts after 2 s: the second one is still running when the gateway stops.
+    with ReplayUpstream(replay_rows(), first_token_delay=2.0) as upstream:
+        config = base_config(upstream.base_url, url, exploration={"share": 1.0, "grace_s": grace_s})
+        config["ledger"]["store_text"] = True
+        gw = start_gateway(config)
+        try:
+            text, _ = _ask(gw.base_url, "thinkgate/direct")
+            assert "\\boxed{72}" in text
+            assert wait_for(lambda: upstream.stats.requests == 2, timeout=10)
+        finally:
+            started = time.monotonic()
+            gw.server.stop()
+            stopped_in = time.monotonic() - started
+        stored = _counterfactuals(url)
+    if grace_s == 0.0:
+        assert stored == [] and stopped_in < 1.8  # cancelled, not waited for
+    else:
+        assert len(stored) == 1 and stored[0].label == "agreement"
