@@ -91,6 +91,8 @@ class Explorer:
             return None
         if len(self._tasks) >= self.config.max_running:
             self.skipped += 1
+            if self.metrics is not None:
+                self.metrics.exploration_skipped.inc()
             return None
         task = asyncio.create_task(self._explore(call, alternative))
         self._tasks.add(task)

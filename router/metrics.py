@@ -127,6 +127,11 @@ class GatewayMetrics:
             "judge: grading), by kind and direction (prompt, completion).",
             ["kind", "direction"], namespace=ns, registry=reg,
         )  # fmt: skip
+        self.exploration_skipped = Counter(
+            "exploration_skipped", "Requests the exploration share sampled but skipped: "
+            "max_running background runs were already going.",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
         self.exploration_cost = Counter(
             "exploration_cost", "Money the exploration share spent (second runs and judge calls).",
             namespace=ns, registry=reg,

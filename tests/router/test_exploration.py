@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +190,21 @@ def test_shutdown_waits_grace_s_for_a_running_exploration_then_cancels_it(
         assert stored == [] and stopped_in < 1.8  # cancelled, not waited for
     else:
         assert len(stored) == 1 and stored[0].label == "agreement"
+
+
+def test_past_max_running_a_sampled_request_is_skipped(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    with ReplayUpstream(replay_rows(), first_token_delay=1.0) as upstream:
+        config = base_config(upstream.base_url, url, exploration={"share": 1.0, "max_running": 1})
+        gw = start_gateway(config)
+        try:
+            with ThreadPoolExecutor(2) as pool:  # answered together: the second finds one running
+                texts = list(pool.map(lambda _: _ask(gw.base_url, "thinkgate/direct")[0], "ab"))
+            assert all("\\boxed{72}" in t for t in texts)
+            assert wait_for(lambda: upstream.stats.requests == 3, timeout=10)
+            assert wait_for(lambda: len(_counterfactuals(url)) == 1, timeout=10)
+            metrics = httpx.get(f"{gw.url}/metrics", timeout=10).text
+            assert "thinkgate_exploration_skipped_total 1.0" in metrics
+        finally:
+            gw.server.stop()
+        assert upstream.stats.requests == 3  # two answers, one exploration
