@@ -144,14 +144,16 @@ def _shipped_scores(rows: Sequence[LedgerRow], general_dir: str | None) -> list[
 
     model = GeneralModel.load(general_dir or GENERAL_MODEL_DIR)
     scores = [0.5 if r.p_correct is None else float(r.p_correct) for r in rows]
-    described = [i for i, r in enumerate(rows) if r.description is not None]
+    described = {
+        i: Description(r.description["effort"], r.description["strength"])
+        for i, r in enumerate(rows)
+        if r.description is not None
+    }
     if described:
-        kinds = sorted({tuple(sorted(rows[i].description.items())) for i in described})  # type: ignore[union-attr]
-        descriptions = [Description(dict(k)["effort"], dict(k)["strength"]) for k in kinds]
-        p, _ = model.predict([rows[i].prompt for i in described], descriptions)
-        for j, i in enumerate(described):
-            kind = tuple(sorted(rows[i].description.items()))  # type: ignore[union-attr]
-            scores[i] = float(p[j, kinds.index(kind)])
+        kinds = sorted(set(described.values()), key=str)
+        p, _ = model.predict([rows[i].prompt for i in described], kinds)
+        for j, (i, d) in enumerate(described.items()):
+            scores[i] = float(p[j, kinds.index(d)])
     return scores
 
 
