@@ -180,6 +180,10 @@ class Explorer:
         )
         if error is None:
             await self._label(call, record, acc)
+        if not self.settings.ledger.store_text:  # an extracted answer is the completion's text
+            chosen.answer = alt.answer = None
+        if record.error is not None:
+            record.error = call.gateway.redactor.scrub(record.error)
         return record
 
     async def _label(self, call: Call, record: CounterfactualRecord, acc: Accumulator) -> None:

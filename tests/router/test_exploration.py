@@ -203,6 +203,9 @@ def test_past_max_running_a_sampled_request_is_skipped(tmp_path: Path) -> None:
             assert all("\\boxed{72}" in t for t in texts)
             assert wait_for(lambda: upstream.stats.requests == 3, timeout=10)
             assert wait_for(lambda: len(_counterfactuals(url)) == 1, timeout=10)
+            (pair,) = _counterfactuals(url)
+            assert pair.label == "agreement"  # labelled on the answers, which are not kept:
+            assert (pair.prompt, pair.chosen.answer, pair.alternative.answer) == (None,) * 3
             metrics = httpx.get(f"{gw.url}/metrics", timeout=10).text
             assert "thinkgate_exploration_skipped_total 1.0" in metrics
         finally:
