@@ -27,8 +27,11 @@ def _train(url: str, out: Path, *extra: str) -> int:
     return main(["train", "--from-ledger", url, "--out", str(out), "--folds", "3", *extra])
 
 
-def test_too_few_pairs_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    url = f"sqlite:///{tmp_path}/ledger.db"
+@pytest.mark.parametrize("store", ["sqlite", "redis"])
+def test_too_few_pairs_are_refused(
+    store: str, tmp_path: Path, redis_ledger_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db" if store == "sqlite" else redis_ledger_url
     write_pairs(url, dataset_pairs(CRUX, "gpt-4o-mini", "o1-mini", 50))
     assert _train(url, tmp_path / "heads") == 2
     err = capsys.readouterr().err.strip()
