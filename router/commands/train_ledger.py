@@ -27,6 +27,8 @@ __all__ = [
     "TrainingRefusedError",
     "LedgerRow",
     "ledger_rows",
+    "pair_outcomes",
+    "read_pairs",
     "pair_folds",
     "auc_gap",
     "run_from_ledger",
@@ -132,7 +134,8 @@ def auc_gap(
     return _auc(labels, new), _auc(labels, shipped), (low, high)
 
 
-def _outcomes(rows: Sequence[LedgerRow]) -> list[Outcome]:
+def pair_outcomes(rows: Sequence[LedgerRow]) -> list[Outcome]:
+    """The rows as an outcome table (one row per prompt and profile)."""
     return [Outcome(r.pair, r.prompt, r.profile, r.good, r.tokens, "ledger") for r in rows]
 
 
@@ -163,7 +166,8 @@ def _auc(labels: Sequence[bool], scores: Sequence[float]) -> float:
     return float(roc_auc_score([int(v) for v in labels], list(scores)))
 
 
-async def _read(url: str) -> tuple[list[CounterfactualRecord], dict[str, bool]]:
+async def read_pairs(url: str) -> tuple[list[CounterfactualRecord], dict[str, bool]]:
+    """The ledger's counterfactual records and its feedback labels by request id."""
     from router.exploration import counterfactual_store
     from router.ledger.base import open_ledger
 
@@ -187,7 +191,7 @@ def run_from_ledger(args: argparse.Namespace) -> int:
     from difficulty.static_minilm import STATIC_ENCODER
 
     require(TRAIN_MODULES, "thinkgate train --from-ledger")
-    pairs, feedback = asyncio.run(_read(args.from_ledger))
+    pairs, feedback = asyncio.run(read_pairs(args.from_ledger))
     rows, counts = ledger_rows(pairs, feedback)
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")
@@ -209,7 +213,7 @@ def run_from_ledger(args: argparse.Namespace) -> int:
 
     def fit(on: Sequence[LedgerRow]) -> DifficultyModel:
         model = DifficultyModel(encoder=encoder, random_state=args.seed)
-        return model.fit(_outcomes(on))
+        return model.fit(pair_outcomes(on))
 
     # Cross-fitted: every pair is held out once, scored by heads fitted on the other folds.
     fold = pair_folds(rows, args.folds, args.seed)

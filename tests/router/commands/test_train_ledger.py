@@ -14,6 +14,7 @@ import pytest
 
 from difficulty.descriptions import Description
 from difficulty.model import DifficultyModel
+from difficulty.outcomes import read_outcomes
 from router.cli import main
 from router.commands.train_ledger import ledger_rows
 from router.ledger.counterfactual import CounterfactualRecord, PairSide
@@ -115,3 +116,18 @@ def test_client_feedback_labels_what_agreement_and_the_judge_left_open() -> None
         ("good-disagreed", "b", False),
     ]
     assert counts == {"pairs": 4, "labelled": 2, "unlabelled": 2, "no_prompt": 0}
+
+
+def test_the_pairs_export_as_an_outcome_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/ledger.db"
+    pairs = dataset_pairs(CRUX, "gpt-4o-mini", "o1-mini", 20)
+    write_pairs(url, pairs)
+    out = tmp_path / "pairs.jsonl"
+    assert main(["ledger", "export", "--pairs", "--ledger", url, "--out", str(out)]) == 0
+    rows = read_outcomes(out)
+    assert len(rows) == 40
+    assert [(r.id, r.profile, r.correct) for r in rows[:2]] == [
+        (pairs[0].request_id, "gpt-4o-mini", pairs[0].chosen.good),
+        (pairs[0].request_id, "o1-mini", pairs[0].alternative.good),
+    ]
+    assert rows[0].prompt == pairs[0].prompt
