@@ -71,11 +71,6 @@ class Explorer:
             n for n, p in settings.profiles.items() if p.verifier is None and p.search is None
         ]
 
-    @property
-    def running(self) -> int:
-        """Background runs not finished yet."""
-        return len(self._tasks)
-
     def consider(self, call: Call) -> str | None:
         """Start the background run for a recorded call when the share samples it; the
         alternative profile, or None."""
@@ -121,13 +116,14 @@ class Explorer:
         received = acc if acc is not None else call.received
         text = received.text(0)
         answer = extract_answer(with_thinking(received.reasoning_text(0), text))
-        usage = received.usage or {}
-        prompt_tokens = usage.get("prompt_tokens") or ledger_tokens(call.chat.transcript)
-        completion_tokens = usage.get("completion_tokens") or ledger_tokens(received.all_text())
         if acc is None:  # counted (and priced) in the call's own ledger record already
             assert call.record is not None
             prompt_tokens = call.record.prompt_tokens
             completion_tokens = call.record.completion_tokens
+        else:
+            usage = acc.usage or {}
+            prompt_tokens = usage.get("prompt_tokens") or ledger_tokens(call.chat.transcript)
+            completion_tokens = usage.get("completion_tokens") or ledger_tokens(acc.all_text())
         cost = self.costs.get(name) or ProfileCost(name)
         pred = call.routing.predictions.get(name)
         described = profile.effort is not None and profile.strength is not None
