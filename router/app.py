@@ -27,6 +27,7 @@ from router import api, chat, endpoints
 from router.calibrator import ExitCalibrator
 from router.dashboard import mount as mount_dashboard
 from router.errors import ConfigError, error_body, invalid_input, render_error
+from router.exploration import Explorer
 from router.gateway import Gateway, require_metrics_key
 from router.ledger.base import open_ledger
 from router.ledger.durable import DurableLedger, shared_store, with_spool
@@ -151,6 +152,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         gateway.tracer = CallTracer.from_settings(settings.tracing)
         gateway.pipeline = Pipeline(settings, model, level=difficulty_level)
         await gateway.pipeline.warm()
+        gateway.explorer = Explorer(
+            settings, gateway.upstream, gateway.ledger, gateway.pipeline.costs, gateway.metrics
+        )
         # With a Redis ledger, an admin's policy change reaches (and outlives) every replica.
         policy_task = await follow_policy(gateway)
         gauges_task = follow_backlog(gateway.metrics, gateway.ledger)
@@ -167,6 +171,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        if gateway.explorer is not None:  # before the upstream and the ledger it writes to
+            await gateway.explorer.aclose()
+            gateway.explorer = None
         if gateway.pipeline is not None:
             gateway.pipeline.close()
         gateway.pipeline = None

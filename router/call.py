@@ -352,6 +352,9 @@ class Call:
                 # The caller still gets the answer; /readyz reports the ledger down so the load
                 # balancer moves traffic away, and the log keeps the id that was not stored.
                 _log.exception("ledger append failed for request %s", self.routing.request_id)
+                return
+            if self.gateway.explorer is not None:  # after the record: it names the request
+                self.gateway.explorer.consider(self)
 
     def _trace(self, record: LedgerRecord) -> None:
         tracer = self.gateway.tracer

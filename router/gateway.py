@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import Depends, Request
 
@@ -20,6 +20,9 @@ from router.redact import Redactor
 from router.settings import Settings, configured_secrets
 from router.tracing import CallTracer
 from router.upstream import Upstream
+
+if TYPE_CHECKING:
+    from router.exploration import Explorer
 
 __all__ = [
     "Gateway",
@@ -45,6 +48,7 @@ class Gateway:
     metrics: GatewayMetrics | None = None
     tracer: CallTracer | None = None  # OpenTelemetry spans, when `tracing.enabled`
     calibrator: ExitCalibrator | None = None  # early exit's thresholds from shadow streams
+    explorer: Explorer | None = None  # the exploration share's background runs
     _capabilities: dict[str, Capability] | None = None
     keys: KeyGuard = field(init=False)
     redactor: Redactor = field(init=False)  # scrubs keys out of what the ledger stores

@@ -117,6 +117,25 @@ class GatewayMetrics:
             "reasoning_tokens", "Reasoning tokens, by profile and the dialect the upstream used.",
             ["profile", "dialect"], namespace=ns, registry=reg,
         )  # fmt: skip
+        self.exploration_runs = Counter(
+            "exploration_runs", "Background second answers of the exploration share, by "
+            "alternative profile and how the pair was labelled (agreement, judge, none).",
+            ["profile", "label"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.exploration_tokens = Counter(
+            "exploration_tokens", "Tokens the exploration share spent (answer: the second run; "
+            "judge: grading), by kind and direction (prompt, completion).",
+            ["kind", "direction"], namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.exploration_skipped = Counter(
+            "exploration_skipped", "Requests the exploration share sampled but skipped: "
+            "max_running background runs were already going.",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
+        self.exploration_cost = Counter(
+            "exploration_cost", "Money the exploration share spent (second runs and judge calls).",
+            namespace=ns, registry=reg,
+        )  # fmt: skip
         # The ledger gauges under `serve --workers N`: records in memory and refused by the
         # spool are each worker's own (summed); the spool file is shared, so every worker reads
         # the same count (the largest is taken); the store is up when every worker reaches it.
@@ -181,6 +200,17 @@ class GatewayMetrics:
     def observe_feedback(self, correct: bool) -> None:
         """Count one feedback label (``POST /v1/feedback``)."""
         self.feedback.labels(str(correct).lower()).inc()
+
+    def observe_exploration(self, record: Any) -> None:
+        """Count one stored counterfactual record (router.ledger.counterfactual)."""
+        alt = record.alternative
+        self.exploration_runs.labels(alt.profile, record.label or "none").inc()
+        tokens = self.exploration_tokens
+        tokens.labels("answer", "prompt").inc(max(int(alt.prompt_tokens), 0))
+        tokens.labels("answer", "completion").inc(max(int(alt.completion_tokens), 0))
+        tokens.labels("judge", "prompt").inc(max(int(record.judge_prompt_tokens), 0))
+        tokens.labels("judge", "completion").inc(max(int(record.judge_completion_tokens), 0))
+        self.exploration_cost.inc(max(float(record.cost), 0.0))
 
     def observe_decision(self, seconds: float) -> None:
         """Record how long one routing decision took."""

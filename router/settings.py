@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from router.errors import ConfigError, validation_problem
+from router.exploration_settings import ExplorationSettings, exploration_problem
 from router.novelty import NoveltySettings
 from router.search_settings import SearchSettings, VerifierSettings
 from router.tracing import TracingSettings
@@ -320,6 +321,7 @@ class Settings(BaseSettings):
     ] = "upstream"
     load_balancing: LoadBalancingSettings = Field(default_factory=lambda: LoadBalancingSettings())
     tracing: TracingSettings = Field(default_factory=lambda: TracingSettings())  # router.tracing
+    exploration: ExplorationSettings = Field(default_factory=lambda: ExplorationSettings())
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -357,6 +359,9 @@ class Settings(BaseSettings):
             )
         if self.novelty.action == "profile" and self.novelty.profile not in names:
             raise _KeyProblem("novelty.profile", f"unknown profile {self.novelty.profile!r}")
+        problem = exploration_problem(self.exploration, self.profiles)
+        if problem is not None:
+            raise _KeyProblem(*problem)
         return self
 
 

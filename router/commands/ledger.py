@@ -24,6 +24,11 @@ def register(subparsers: Any) -> None:
             help="sqlite:///path/to/ledger.db or redis://host:port/db?prefix=NAME",
         )
     export.add_argument("--out", required=True, help="output file (.jsonl, or .jsonl.gz)")
+    export.add_argument(
+        "--pairs",
+        action="store_true",
+        help="write the exploration share's labelled pairs instead (two profiles per prompt)",
+    )
     stats.add_argument(
         "--bucket-seconds", type=int, default=60, help="width of the series buckets (default 60)"
     )
@@ -52,6 +57,22 @@ async def _export(url: str, out: str) -> int:
     return 0
 
 
+async def _export_pairs(url: str, out: str) -> int:
+    from difficulty.outcomes import write_outcomes
+    from router.commands.train_ledger import ledger_rows, pair_outcomes, read_pairs
+
+    pairs, feedback = await read_pairs(url)
+    rows, counts = ledger_rows(pairs, feedback)
+    written = write_outcomes(pair_outcomes(rows), out)
+    print(f"wrote {written} rows of {counts['labelled']} labelled pairs to {out}")
+    if counts["unlabelled"] or counts["no_prompt"]:
+        print(
+            f"skipped {counts['unlabelled']} unlabelled pairs and {counts['no_prompt']} without "
+            "stored prompt text"
+        )
+    return 0
+
+
 async def _stats(url: str, bucket_seconds: int) -> int:
     import json
 
@@ -70,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen `ledger` action."""
     import asyncio
 
+    if args.action == "export" and args.pairs:
+        return asyncio.run(_export_pairs(args.ledger, args.out))
     if args.action == "export":
         return asyncio.run(_export(args.ledger, args.out))
     return asyncio.run(_stats(args.ledger, args.bucket_seconds))

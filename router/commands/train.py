@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from router.commands._source import add_outcome_source
+from router.commands.train_ledger import MIN_PAIRS, run_from_ledger
 
 __all__ = ["register", "run", "format_report"]
 
@@ -21,7 +22,13 @@ def register(subparsers: Any) -> None:
         description="Train the difficulty model on an outcome table and report k-fold "
         "cross-fitted AUC, Brier, ECE and tokens Spearman per profile, against baselines.",
     )
-    add_outcome_source(parser, "outcome table (JSONL, may be .gz)")
+    source = add_outcome_source(parser, "outcome table (JSONL, may be .gz)")
+    source.add_argument(
+        "--from-ledger",
+        metavar="URL",
+        help="fit per-profile heads on the exploration share's counterfactual pairs in this "
+        "ledger (sqlite:///file.db or redis://...); refused unless they beat the shipped model",
+    )
     parser.add_argument("--folds", type=int, default=5, help="cross-fitting folds (default 5)")
     parser.add_argument("--seed", type=int, default=0, help="seed of folds and boosting")
     parser.add_argument(
@@ -42,6 +49,22 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="P(correct) boosts from a strongly penalised logistic model chosen by inner-fold AUC "
         "(the shipped model's head; better when a profile fails rarely)",
+    )
+    parser.add_argument(
+        "--min-pairs",
+        type=int,
+        default=MIN_PAIRS,
+        help=f"--from-ledger: the fewest labelled pairs to train on (default {MIN_PAIRS})",
+    )
+    parser.add_argument(
+        "--sure",
+        action="store_true",
+        help="--from-ledger: save only when the whole 90%% interval of the AUC gain is above 0",
+    )
+    parser.add_argument(
+        "--general-model",
+        metavar="DIR",
+        help="--from-ledger: the model to beat (default: the shipped general model)",
     )
     parser.add_argument("--out", metavar="DIR", help="save the model fitted on all rows here")
     parser.add_argument("--report", metavar="FILE", help="write the report as JSON here")
@@ -82,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
     from difficulty.extras import TRAIN_MODULES, require
     from difficulty.model import DifficultyModel
 
+    if args.from_ledger:
+        return run_from_ledger(args)
     require(TRAIN_MODULES, "thinkgate train")
     if args.folds < 2:
         raise InvalidInputError("--folds must be at least 2")

@@ -10,6 +10,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from router.ledger.counterfactual import CounterfactualRecord, counterfactual_deltas
 from router.ledger.errors import LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, record_deltas
@@ -339,6 +340,34 @@ class RedisLedger:
             raise LedgerError(f"shadow record read from Redis failed: {exc}") from None
         return [json.loads(row) for row in rows]
 
+    @property
+    def counterfactual_key(self) -> str:
+        """The list of the exploration share's pairs, shared by every replica."""
+        return f"{self.prefix}:ledger:counterfactual"
+
+    async def append_counterfactual(self, record: CounterfactualRecord) -> None:
+        """Store one explored pair and count its cost into the shared savings counters."""
+        try:
+            # MULTI: the pair and the counters its cost moves land together.
+            async with self._client.pipeline(transaction=True) as pipe:
+                pipe.rpush(self.counterfactual_key, record.dumps())
+                for _table, name, amount in counterfactual_deltas(record):
+                    if isinstance(amount, int):
+                        pipe.hincrby(self._keys["counters"], name, amount)
+                    else:
+                        pipe.hincrbyfloat(self._keys["counters"], name, amount)
+                await pipe.execute()
+        except RedisError as exc:
+            raise LedgerError(f"counterfactual append to Redis failed: {exc}") from None
+
+    async def counterfactual_records(self) -> list[CounterfactualRecord]:
+        """Every explored pair, oldest first."""
+        try:
+            rows = await self._client.lrange(self.counterfactual_key, 0, -1)
+        except RedisError as exc:
+            raise LedgerError(f"counterfactual read from Redis failed: {exc}") from None
+        return [CounterfactualRecord.from_json(row) for row in rows]
+
     async def ping(self) -> bool:
         """True when Redis answers."""
         try:
@@ -350,7 +379,9 @@ class RedisLedger:
         """Delete every key of this ledger (tests, resets)."""
         try:
             shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
-            await self._client.delete(*self.keys, *shards, self.policy_key, self.shadow_key)
+            await self._client.delete(
+                *self.keys, *shards, self.policy_key, self.shadow_key, self.counterfactual_key
+            )
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None
 

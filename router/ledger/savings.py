@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from policies.savings import saved_share, share_percent
+from router.ledger.counterfactual import exploration_summary
 from router.ledger.record import SAVED_BY_KEYS, LedgerRecord
 from router.ledger.series import (
     SeriesWindow,
@@ -237,6 +238,8 @@ class SavingsState:
                 "saved_percent": share_percent(share),
             },
             "money": self._money(),
+            # The exploration share's background runs: a cost the savings above do not net out.
+            "exploration": exploration_summary(c, saved, c.get("saved_cost", 0.0)),
             "saved_by": self._saved_by(),
             "search": {name: _int(c.get(f"search:{name}", 0)) for name in _SEARCH_COUNTERS},
             "early_exits": early_exits,

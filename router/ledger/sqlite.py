@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from difficulty.errors import NotFoundError
+from router.ledger.counterfactual import CounterfactualRecord, counterfactual_deltas
 from router.ledger.errors import LedgerConfigError, LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
@@ -44,12 +45,21 @@ def _create_exit_shadow(conn: sqlite3.Connection) -> None:
     )
 
 
+def _create_counterfactual(conn: sqlite3.Connection) -> None:
+    # The exploration share's pairs (router.ledger.counterfactual), by the request they explored.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS counterfactual (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "request_id TEXT NOT NULL, time REAL NOT NULL, record TEXT NOT NULL)"
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS counterfactual_request ON counterfactual (request_id)")
+
+
 Migration = Callable[[sqlite3.Connection], None]
 
 # The schema's history, oldest first: migration i takes a file from version i to i + 1 (the
 # version is SQLite's `PRAGMA user_version`, 0 in a new file). Append only; never edit one
 # that has shipped.
-MIGRATIONS: tuple[Migration, ...] = (_create_ledger, _create_exit_shadow)
+MIGRATIONS: tuple[Migration, ...] = (_create_ledger, _create_exit_shadow, _create_counterfactual)
 
 
 def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration] = MIGRATIONS) -> int:
@@ -117,6 +127,8 @@ class SQLiteLedger:
         state = SavingsState()
         for text, feedback in conn.execute("SELECT record, feedback FROM ledger ORDER BY seq"):
             state.apply(record_deltas(_decode(text, feedback)))
+        for (text,) in conn.execute("SELECT record FROM counterfactual ORDER BY seq"):
+            state.apply(counterfactual_deltas(CounterfactualRecord.from_json(text)))
         return state
 
     async def _run(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -237,6 +249,28 @@ class SQLiteLedger:
                 "SELECT record FROM exit_shadow ORDER BY seq LIMIT -1 OFFSET ?", (since,)
             )
             return [json.loads(text) for (text,) in rows]
+
+        return await self._run(work)
+
+    async def append_counterfactual(self, record: CounterfactualRecord) -> None:
+        """Store one explored pair and count its cost into the savings."""
+        text = record.dumps()
+
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO counterfactual (request_id, time, record) VALUES (?, ?, ?)",
+                (record.request_id, record.time, text),
+            )
+            self._state.apply(counterfactual_deltas(record))
+
+        await self._run(work)
+
+    async def counterfactual_records(self) -> list[CounterfactualRecord]:
+        """Every explored pair, oldest first."""
+
+        def work(conn: sqlite3.Connection) -> list[CounterfactualRecord]:
+            rows = conn.execute("SELECT record FROM counterfactual ORDER BY seq")
+            return [CounterfactualRecord.from_json(text) for (text,) in rows]
 
         return await self._run(work)
 

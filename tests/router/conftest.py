@@ -132,6 +132,8 @@ def base_config(api_base: str, ledger_url: str, **overrides: Any) -> dict[str, A
         "reference_profile": "think",
         # A Redis ledger's spool goes to a file of the test's own, never the working directory.
         "ledger": {"url": ledger_url, "spool": {"path": _spool_path()}},
+        # No background second answers unless a test asks: they would move upstream counters.
+        "exploration": {"share": 0.0},
     }
 
     for key, value in overrides.items():

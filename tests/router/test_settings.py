@@ -257,3 +257,17 @@ def test_bad_probe_settings_name_the_problem(think: dict[str, Any], message: str
     with pytest.raises(ConfigError) as err:
         settings_from_mapping(config)
     assert message in str(err.value)
+
+
+def test_the_readme_exploration_block_loads_and_its_judge_must_be_a_judge() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\nexploration:", 1)[1].split("```", 1)[0]
+    data = yaml.safe_load("exploration:" + block)
+    config = _config(**data)
+    config["profiles"]["grader"] = {"model": "openai/judge", "verifier": {"kind": "judge"}}
+    settings = settings_from_mapping(config)
+    assert settings.exploration.share == 0.02 and settings.exploration.judge == "grader"
+    assert settings_from_mapping(_config()).exploration.share == 0.02  # the default
+    config["profiles"]["grader"]["verifier"]["kind"] = "pooling"
+    with pytest.raises(ConfigError, match="exploration.judge.*not a verifier profile of kind"):
+        settings_from_mapping(config)

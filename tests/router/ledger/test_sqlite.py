@@ -124,6 +124,6 @@ def test_a_version_1_file_gains_the_shadow_table(tmp_path: Path) -> None:
     conn.close()
     SQLiteLedger(path)
     conn = sqlite3.connect(path, isolation_level=None)
-    assert conn.execute("PRAGMA user_version").fetchone() == (2,)
+    assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
     assert conn.execute("SELECT COUNT(*) FROM exit_shadow").fetchone() == (0,)
     conn.close()
