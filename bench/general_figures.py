@@ -36,8 +36,22 @@ def _prompts(name: str) -> list[str]:
     return [json.loads(line)["prompt"] for line in (DATA / name).read_text().splitlines()]
 
 
+def dev_math() -> list[str]:
+    """The competition dev set: 100 level-5 MATH train problems of the held-out split (never
+    trained on), the first by sha256 of their id."""
+    import hashlib
+
+    from difficulty.datasets import load_dataset
+    from difficulty.split import is_holdout
+
+    rows = [o for o in load_dataset("math-train") if is_holdout(o.id) and o.extra.get("level") == 5]
+    rows.sort(key=lambda o: hashlib.sha256(o.id.encode()).hexdigest())
+    return [o.prompt for o in rows[:100]]
+
+
 def serving() -> dict[str, object]:
-    """Route the everyday and competition prompts through the gateway's pipeline."""
+    """Route the everyday and competition prompts (and the dev sets the model's settings were
+    chosen on) through the gateway's pipeline."""
     from router.app import load_predictor
     from router.pipeline import Pipeline
     from router.settings import load_settings
@@ -51,6 +65,8 @@ def serving() -> dict[str, object]:
 
     day = asyncio.run(route_all(everyday))
     comp = asyncio.run(route_all(competition))
+    dev_day = asyncio.run(route_all(_prompts("everyday_dev.jsonl")))
+    dev_comp = asyncio.run(route_all(dev_math()))
     times = [r.decision_ms for _ in range(3) for r in asyncio.run(route_all(everyday))]
     categories: dict[str, list[bool]] = {}
     lines = (DATA / "everyday_prompts.jsonl").read_text().splitlines()
@@ -65,6 +81,10 @@ def serving() -> dict[str, object]:
         "competition_think": float(np.mean([r.profile == "think" for r in comp])),
         "competition_n": len(comp),
         "competition_novel": float(np.mean([r.novel for r in comp])),
+        "dev_everyday_direct": float(np.mean([r.profile == "direct" for r in dev_day])),
+        "dev_everyday_n": len(dev_day),
+        "dev_math_think": float(np.mean([r.profile == "think" for r in dev_comp])),
+        "dev_math_n": len(dev_comp),
         "decision_ms_median": statistics.median(times),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -145,6 +165,11 @@ def main() -> int:
     print(
         f"  competition -> think    {100 * serve['competition_think']:5.1f}% "
         f"of {serve['competition_n']}"
+    )
+    print(
+        f"  dev sets (settings chosen on these): everyday -> direct "
+        f"{100 * serve['dev_everyday_direct']:.1f}% of {serve['dev_everyday_n']}, MATH level 5 "
+        f"(held-out train) -> think {100 * serve['dev_math_think']:.1f}% of {serve['dev_math_n']}"
     )
     print(
         f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
