@@ -4,21 +4,32 @@ Every replica keeps a `CalibrationBook` (policies.convergence.calibration) fed f
 records in the ledger store (a Redis list shared by replicas, or a table of the SQLite file), so
 the threshold a stream gets is certified on every replica's shadow streams. A replica reads the
 records it has not counted yet at most every `refresh_s` seconds, and counts its own at once.
+`thinkgate calibrate` seeds the same store from offline traces (`seed_store`): seed records
+count as calibration evidence but not as shadow cost, since no live stream ran for them.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from difficulty.traces import Trace
 from policies.convergence import CalibrationBook, CalibrationSettings, ShadowRecord
 from router.ledger.base import Ledger
 from router.ledger.durable import DurableLedger
 from router.ledger.errors import LedgerError
 
-__all__ = ["ExitCalibrator", "shadow_store"]
+__all__ = [
+    "ExitCalibrator",
+    "seed_records",
+    "seed_store",
+    "shadow_store",
+    "store_seed",
+    "training_traces",
+]
 
 log = logging.getLogger("thinkgate.calibration")
 
@@ -41,13 +52,14 @@ class ExitCalibrator:
     _read_at: float = 0.0
     forgone: dict[tuple[str, str], int] = field(default_factory=dict)
     shadow_tokens: dict[tuple[str, str], int] = field(default_factory=dict)
-    records: list[ShadowRecord] = field(default_factory=list)
+    records: list[tuple[ShadowRecord, dict[str, bool]]] = field(default_factory=list)
 
     def book(self, settings: CalibrationSettings) -> CalibrationBook:
         """The book for one guarantee (profiles with the same settings share one)."""
         if settings not in self.books:
             book = CalibrationBook(settings)
-            book.extend(self.records)  # a new guarantee counts what is known already
+            for record, marks in self.records:  # a new guarantee counts what is known already
+                book.add(record, **marks)
             self.books[settings] = book
         return self.books[settings]
 
@@ -71,9 +83,12 @@ class ExitCalibrator:
 
     def _count(self, row: dict[str, Any]) -> None:
         record = ShadowRecord.from_json(row)
-        self.records.append(record)
+        marks = {"look": bool(row.get("look")), "seed": bool(row.get("seed"))}
+        self.records.append((record, marks))
         for book in self.books.values():
-            book.add(record)
+            book.add(record, **marks)
+        if row.get("seed"):
+            return  # offline evidence: no live stream ran whole for it
         key = (record.model, record.family)
         self.shadow_tokens[key] = self.shadow_tokens.get(key, 0) + record.tokens_full
         threshold = row.get("threshold")
@@ -109,3 +124,42 @@ class ExitCalibrator:
                     }
                 )
         return rows
+
+
+async def seed_store(ledger: Ledger, records: list[ShadowRecord]) -> int:
+    """Append offline shadow records to the ledger's store as one seed; how many were stored."""
+    from policies.convergence import seed_rows
+
+    store = shadow_store(ledger)
+    if store is None:
+        raise LedgerError("this ledger store keeps no shadow records")
+    rows = seed_rows(records)
+    for row in rows:  # in order: every replica takes the seed's look at its last row
+        await store.append_shadow(row)
+    return len(rows)
+
+
+def training_traces(traces: Sequence[Trace], include_holdout: bool = False) -> list[Trace]:
+    """The traces a seed may use: never the documented held-out split, unless asked."""
+    from difficulty.split import is_holdout
+
+    return list(traces) if include_holdout else [t for t in traces if not is_holdout(t.id)]
+
+
+def seed_records(traces: Sequence[Trace], model: str, family: str) -> list[ShadowRecord]:
+    """Shadow records of the traces under the default watcher, keyed as the gateway keys them."""
+    from policies.convergence import PreparedTrace
+    from policies.convergence.online import shadow_record
+
+    return [replace(shadow_record(PreparedTrace.of(t), family=family), model=model) for t in traces]
+
+
+async def store_seed(url: str, records: list[ShadowRecord]) -> int:
+    """Append the records to the ledger store at `url` as one seed."""
+    from router.ledger import open_ledger
+
+    ledger = open_ledger(url)
+    try:
+        return await seed_store(ledger, records)
+    finally:
+        await ledger.close()

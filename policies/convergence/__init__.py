@@ -12,6 +12,7 @@ from policies.convergence.calibration import (
     KeyBook,
     ShadowRecord,
     in_shadow,
+    seed_rows,
 )
 from policies.convergence.candidates import (
     KINDS,
@@ -91,6 +92,7 @@ __all__ = [
     "THRESHOLDS",
     "fixed_sequence",
     "in_shadow",
+    "seed_rows",
     "Candidate",
     "Checkpoint",
     "ConvergenceWatcher",
