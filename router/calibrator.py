@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +22,7 @@ from policies.convergence import CalibrationBook, CalibrationSettings, ShadowRec
 from router.ledger.base import Ledger
 from router.ledger.durable import DurableLedger
 from router.ledger.errors import LedgerError
+from router.ledger.record import MAX_SHADOW_RECORDS
 
 __all__ = [
     "ExitCalibrator",
@@ -52,7 +54,10 @@ class ExitCalibrator:
     _read_at: float = 0.0
     forgone: dict[tuple[str, str], int] = field(default_factory=dict)
     shadow_tokens: dict[tuple[str, str], int] = field(default_factory=dict)
-    records: list[tuple[ShadowRecord, dict[str, bool]]] = field(default_factory=list)
+    # What a book for a new guarantee starts from: the newest records, as the store keeps them.
+    records: deque[tuple[ShadowRecord, dict[str, bool]]] = field(
+        default_factory=lambda: deque(maxlen=MAX_SHADOW_RECORDS)
+    )
 
     def book(self, settings: CalibrationSettings) -> CalibrationBook:
         """The book for one guarantee (profiles with the same settings share one)."""
@@ -71,11 +76,15 @@ class ExitCalibrator:
             return
         self._read_at = now
         try:
-            rows = await store.shadow_records(self._counted)
+            start, rows = await store.shadow_read(self._counted)
         except LedgerError as exc:
             log.warning("shadow records unavailable: %s", exc)
             return
-        self._counted += len(rows)
+        if start > self._counted:  # the store's cap dropped records this replica never read
+            log.info(
+                "%d shadow records dropped before this replica read them", start - self._counted
+            )
+        self._counted = start + len(rows)
         skip = min(self._own, len(rows))  # this replica's own, already counted
         self._own -= skip
         for row in rows[skip:] if skip else rows:

@@ -1,4 +1,4 @@
-"""`thinkgate calibrate`: a seed from offline traces, held-out items left out, shared by replicas."""
+"""`thinkgate calibrate`: a seed from offline traces (held-out items left out) in the store."""
 
 from __future__ import annotations
 

@@ -75,6 +75,11 @@ def test_demo_on_held_out_prompts(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert report.is_file() and "<html" in report.read_text()
     assert f"dashboard          {report}" in printed
     assert f"tokens spent       {tokens['spent']:,} completion tokens" in printed
+    # Early exit's book was seeded from QwQ-32B's training-split traces, none of them replayed.
+    assert figures["exit_seed"] == 494
+    calibration = figures["exit_calibration"][0]
+    assert calibration["model"] == "QwQ-32B" and calibration["sample_size"] >= 494
+    assert "exit calibration QwQ-32B:" in printed and "(494 seeded from" in printed
 
 
 def _recordings(path: Path) -> Path:
