@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -49,8 +50,10 @@ class ExitCalibrator:
     ledger: Ledger | None = None
     refresh_s: float = 5.0
     books: dict[CalibrationSettings, CalibrationBook] = field(default_factory=dict)
-    _counted: int = 0  # records of the store counted so far
-    _own: int = 0  # of those, this replica's (counted before they were read back)
+    _counted: int = 0  # place in the store's whole history read so far
+    # Marks this replica's rows: counted when written, skipped when read back (by mark, not by
+    # position: other replicas' rows and a seed may land between them).
+    writer: str = field(default_factory=lambda: uuid.uuid4().hex)
     _read_at: float = 0.0
     forgone: dict[tuple[str, str], int] = field(default_factory=dict)
     shadow_tokens: dict[tuple[str, str], int] = field(default_factory=dict)
@@ -85,10 +88,9 @@ class ExitCalibrator:
                 "%d shadow records dropped before this replica read them", start - self._counted
             )
         self._counted = start + len(rows)
-        skip = min(self._own, len(rows))  # this replica's own, already counted
-        self._own -= skip
-        for row in rows[skip:] if skip else rows:
-            self._count(row)
+        for row in rows:
+            if row.get("writer") != self.writer:
+                self._count(row)
 
     def _count(self, row: dict[str, Any]) -> None:
         record = ShadowRecord.from_json(row)
@@ -108,14 +110,13 @@ class ExitCalibrator:
 
     async def record(self, record: ShadowRecord, threshold: float | None) -> None:
         """Store a finished shadow stream and count it here at once."""
-        row = {**record.to_json(), "threshold": threshold}
+        row = {**record.to_json(), "threshold": threshold, "writer": self.writer}
         self._count(row)
         store = shadow_store(self.ledger)
         if store is None:
             return
         try:
             await store.append_shadow(row)
-            self._own += 1
         except LedgerError as exc:
             log.warning("shadow record not stored: %s", exc)
 

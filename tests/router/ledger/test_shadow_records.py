@@ -79,3 +79,19 @@ async def test_the_cap_keeps_the_newest_and_reads_keep_their_place(store_url: st
 def test_a_bad_cap_is_refused() -> None:
     with pytest.raises(LedgerConfigError, match="max_shadow"):
         open_ledger("sqlite:///x.db?max_shadow=-1")
+
+
+async def test_own_rows_are_skipped_by_mark_when_others_land_between(
+    open_store: OpenStore,
+) -> None:
+    first = ExitCalibrator(open_store())
+    second = ExitCalibrator(open_store())
+    first.book(LOOSE)
+    await first.record(_record(0), None)
+    await second.record(_record(1), None)  # lands after first's own row
+    await first.record(_record(2), None)
+    await first.refresh(force=True)
+    # Its own two counted once each, the other replica's one counted on reading.
+    assert first.summary()[0]["sample_size"] == 3
+    counted = sorted(r.trail[-1][2] for r, _ in first.records)
+    assert counted == [40, 41, 42]
