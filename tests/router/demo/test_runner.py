@@ -82,6 +82,17 @@ def test_demo_on_held_out_prompts(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "exit calibration QwQ-32B:" in printed and "(494 seeded from" in printed
 
 
+def test_cold_demo_seeds_nothing(tmp_path: Path) -> None:
+    figures_path = tmp_path / "figures.json"
+    args = ["demo", "--cold", "--limit", "3", "--out", str(tmp_path / "demo")]
+    fast = ["--tokens-per-second", "20000", "--no-progress", "--json", str(figures_path)]
+    assert main([*args, *fast]) == 0
+    figures = json.loads(figures_path.read_text())
+    assert figures["exit_seed"] == 0
+    thinking = figures["requests_by_profile"].get(figures["think_profile"], 0)
+    assert sum(row["sample_size"] for row in figures["exit_calibration"]) == thinking
+
+
 def _recordings(path: Path) -> Path:
     """A user's own traffic: profiles 'small' and 'large'; one long, settling thought."""
     settle = "Adding them, 48 + 24 = 72, so the answer is \\boxed{72}. " * 40
@@ -161,6 +172,7 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
         figures = demo.run()
         assert figures["errors"] == 0
         assert figures["requests_by_profile"] == {"deep": 2}
+        assert figures["exit_seed"] == 0  # a user's recordings: no bundled traces to seed from
         assert figures["reference_model"] == "large"
         tokens = figures["tokens"]
         assert figures["early_exits"] == 1  # the long, settled thought is cut
