@@ -78,6 +78,12 @@ def register(subparsers: Any) -> None:
         default=0.1,
         help="calibration: share of streams run whole once certified (default 0.1)",
     )
+    parser.add_argument(
+        "--changed-rate-over",
+        choices=("exits", "streams"),
+        default="exits",
+        help="calibration: what --max-changed is a rate of (default exits)",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.set_defaults(func=run)
 
