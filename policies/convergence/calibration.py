@@ -42,9 +42,9 @@ class CalibrationSettings:
     shadow_share: float = 0.1
     # Exits before a threshold is certified: None = none (every stream is a free shadow).
     cold_threshold: float | None = None
-    # What max_changed_answers is a rate of: the threshold's exits (the guarantee), or
-    # every stream (bounds the accuracy an exit can cost; much easier to certify).
-    changed_rate_over: str = "exits"
+    # What max_changed_answers is a rate of: every stream (the accuracy an exit may cost, in
+    # points: the operator's reading), or, stricter, the threshold's exits.
+    changed_rate_over: str = "streams"
 
     def __post_init__(self) -> None:
         if not 0 < self.max_changed_answers < 1 or not 0 < self.miss_probability < 1:

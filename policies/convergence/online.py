@@ -136,7 +136,7 @@ def summarize_online(
     records: Sequence[ShadowRecord],
     delta: float = 0.1,
     certified_after: int | None = None,
-    over: str = "exits",
+    over: str = "streams",
 ) -> OnlineSummary:
     """The figures of one replay; the changed rate over served exits, or served streams."""
     full = sum(o.tokens_full for o in outcomes)

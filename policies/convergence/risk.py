@@ -1,19 +1,19 @@
 """Risk control for early exit: the lowest exit threshold whose changed-answer rate is certified.
 
-The risk is a rate over exits: of the streams a threshold cuts, the share whose answer differs
-from the full stream's (or, with `over="streams"`, the share of all streams it changes, which
-bounds the accuracy lost but lets a threshold that cuts few streams change many of those).
-Learn-then-Test (Angelopoulos et al., 2021) with fixed-sequence testing: for each threshold of a
-grid, from the most cautious down, the null "more than `max_changed` of this threshold's exits
-change the answer" is tested with an exact binomial p-value on its exits (given how many streams
-exit there, those streams are i.i.d. draws of the exiting ones); the first threshold that cannot
-be rejected at level `delta` ends the sequence. A threshold too few streams reach to ever be
-rejected (fewer than `streams_needed` exits) is passed over untested: which thresholds are
-testable depends on how many streams reach them, never on whether their answers changed, and
-exits only grow as the threshold falls, so this only moves the start of the sequence down to
-where there is evidence. The guarantee: the threshold returned changes at most `max_changed` of
-its exits on streams exchangeable with the calibration ones, except with probability at most
-`delta`. Pure functions, no I/O.
+The risk is a rate over streams: the share of all streams whose answer the exit changes from
+the full stream's, i.e. the points of accuracy an exit may cost (or, with `over="exits"`, the
+stricter share of the threshold's own exits that it changes). Learn-then-Test (Angelopoulos et
+al., 2021) with fixed-sequence testing: for each threshold of a grid, from the most cautious
+down, the null "the rate exceeds `max_changed`" is tested with an exact binomial p-value (over
+the n streams, or over the threshold's exits: given how many exit there, those are i.i.d. draws
+of the exiting ones); the first threshold that cannot be rejected at level `delta` ends the
+sequence. Over exits, a threshold too few streams reach to ever be rejected (fewer than
+`streams_needed` exits) is passed over untested: which thresholds are testable depends on how
+many streams reach them, never on whether their answers changed, and exits only grow as the
+threshold falls, so this only moves the start of the sequence down to where there is evidence.
+The guarantee: with probability at least 1 - `delta`, the threshold returned changes the answer
+of at most `max_changed` of the streams (or of its exits) exchangeable with the calibration
+ones. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Certificate:
     exits: int  # streams it would cut
     max_changed: float
     delta: float
-    over: str = "exits"  # the rate's denominator: the threshold's exits, or every stream
+    over: str = "streams"  # the rate's denominator: every stream, or the threshold's exits
 
     @property
     def denominator(self) -> int:
@@ -107,7 +107,7 @@ class Certificate:
 
     @property
     def changed_rate(self) -> float:
-        """The changed-answer rate over the threshold's exits on the calibration streams."""
+        """The changed-answer rate on the calibration streams (over `denominator`)."""
         return self.changed / self.denominator if self.denominator else 0.0
 
     @property
@@ -124,7 +124,7 @@ def fixed_sequence(
     max_changed: float = 0.01,
     delta: float = 0.1,
     thresholds: Sequence[float] = THRESHOLDS,
-    over: str = "exits",
+    over: str = "streams",
 ) -> Certificate:
     """The lowest threshold of the descending grid reached before the first non-rejection.
 

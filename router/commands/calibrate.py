@@ -53,9 +53,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--miss-probability", type=float, default=0.1, help="default 0.1")
     parser.add_argument(
         "--changed-rate-over",
-        choices=("exits", "streams"),
-        default="exits",
-        help="what --max-changed is a rate of (default exits)",
+        choices=("streams", "exits"),
+        default="streams",
+        help="what --max-changed is a rate of (default streams: points of accuracy; "
+        "exits is stricter)",
     )
     parser.set_defaults(func=run)
 

@@ -80,9 +80,10 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--changed-rate-over",
-        choices=("exits", "streams"),
-        default="exits",
-        help="calibration: what --max-changed is a rate of (default exits)",
+        choices=("streams", "exits"),
+        default="streams",
+        help="calibration: what --max-changed is a rate of (default streams: points of accuracy; "
+        "exits is stricter)",
     )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.set_defaults(func=run)

@@ -242,7 +242,7 @@ def _calibration_lines(figures: Mapping[str, Any]) -> list[str]:
     """Where early exit's threshold came from: the seed, and what is certified."""
     lines = []
     for row in figures.get("exit_calibration") or ():
-        over = row.get("changed_rate_over", "exits")
+        over = row.get("changed_rate_over", "streams")
         guarantee = (
             f"<= {row['max_changed_answers']:.0%} of {over} changed, miss probability "
             f"{row['miss_probability']:.0%}"

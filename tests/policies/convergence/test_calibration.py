@@ -83,16 +83,17 @@ def test_a_seed_takes_a_look_at_its_end() -> None:
     assert book.looks[("m", "math")] == 2
 
 
-def test_the_rate_is_over_exits_unless_configured() -> None:
+def test_the_rate_is_over_streams_unless_configured() -> None:
     # 299 streams, 100 of which exit at 0.97 (unchanged) and 199 never reach it.
     never = ShadowRecord("m", "math", ((0.5, "7", 100),), 1000, "42")
     records = [_record()] * 100 + [never] * 199
-    over_exits = CalibrationBook()
-    over_exits.extend(records)
-    assert not over_exits.certified("m", "math")  # 100 exits cannot certify 1% at 5%
-    settings = CalibrationSettings.from_config({"changed_rate_over": "streams"})
-    over_streams = CalibrationBook(settings)
+    over_streams = CalibrationBook()
     over_streams.extend(records)
     assert over_streams.threshold("m", "math") == 0.51
+    assert over_streams.summary()[0]["changed_rate_over"] == "streams"
+    settings = CalibrationSettings.from_config({"changed_rate_over": "exits"})
+    over_exits = CalibrationBook(settings)
+    over_exits.extend(records)
+    assert not over_exits.certified("m", "math")  # 100 exits cannot certify 1% at 5%
     with pytest.raises(ValueError, match="changed_rate_over"):
         CalibrationSettings(changed_rate_over="requests")

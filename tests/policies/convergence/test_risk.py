@@ -36,11 +36,12 @@ def test_streams_needed_is_the_smallest_certifiable_sample() -> None:
     n = streams_needed(0.01, 0.1)
     assert n == 230
     size = len(THRESHOLDS)
-    # Over exits: n unchanged exits certify, n - 1 cannot; over streams the same with 1 exit.
-    assert fixed_sequence([0] * size, [n - 1] * size, n - 1).threshold is None
-    assert fixed_sequence([0] * size, [n] * size, n).threshold == THRESHOLDS[-1]
-    assert fixed_sequence([0] * size, [1] * size, n - 1, over="streams").threshold is None
-    assert fixed_sequence([0] * size, [1] * size, n, over="streams").threshold == THRESHOLDS[-1]
+    # Over exits: n unchanged exits certify, n - 1 cannot; over streams (the default) the same
+    # with 1 exit.
+    assert fixed_sequence([0] * size, [n - 1] * size, n - 1, over="exits").threshold is None
+    assert fixed_sequence([0] * size, [n] * size, n, over="exits").threshold == THRESHOLDS[-1]
+    assert fixed_sequence([0] * size, [1] * size, n - 1).threshold is None
+    assert fixed_sequence([0] * size, [1] * size, n).threshold == THRESHOLDS[-1]
 
 
 def test_grid_descends() -> None:
@@ -52,7 +53,7 @@ def test_sequence_stops_at_first_failure_even_if_later_ones_pass() -> None:
     size = len(THRESHOLDS)
     changed = [0] * size
     changed[5] = 50  # threshold 5 changes too many; 6 onwards would pass again
-    cert = fixed_sequence(changed, list(range(size)), 1000, over="streams")
+    cert = fixed_sequence(changed, list(range(size)), 1000)
     assert cert.threshold == THRESHOLDS[4]
     assert cert.exits == 4
     cert = fixed_sequence(changed, [1000] * size, 1000)
@@ -65,8 +66,8 @@ def test_a_threshold_that_changes_one_exit_in_ten_is_refused_over_exits() -> Non
     size = len(THRESHOLDS)
     changed, exits = [0] * size, [0] * size
     changed[20:], exits[20:] = [1] * (size - 20), [10] * (size - 20)
-    assert fixed_sequence(changed, exits, 582, over="streams").threshold == THRESHOLDS[-1]
-    assert fixed_sequence(changed, exits, 582).threshold is None
+    assert fixed_sequence(changed, exits, 582).threshold == THRESHOLDS[-1]
+    assert fixed_sequence(changed, exits, 582, over="exits").threshold is None
 
 
 def test_untestable_top_thresholds_are_passed_over() -> None:
@@ -74,7 +75,7 @@ def test_untestable_top_thresholds_are_passed_over() -> None:
     size = len(THRESHOLDS)
     exits = [0] * 10 + [400] * (size - 10)
     changed = [0] * 30 + [40] * (size - 30)
-    cert = fixed_sequence(changed, exits, 400)
+    cert = fixed_sequence(changed, exits, 400, over="exits")
     assert cert.threshold == THRESHOLDS[29] and cert.exits == 400
     assert cert.upper_bound == pytest.approx(clopper_pearson_upper(0, 400, 0.1))
 
@@ -97,7 +98,7 @@ def test_guarantee_over_exits_holds_when_few_streams_reach_the_top() -> None:
             sum(b <= i and x < true_rate[i] for b, x in zip(best, u, strict=True))
             for i in range(size)
         ]
-        cert = fixed_sequence(changed, exits, n)
+        cert = fixed_sequence(changed, exits, n, over="exits")
         if cert.threshold is not None:
             certified += 1
             misses += true_rate[THRESHOLDS.index(cert.threshold)] > 0.01

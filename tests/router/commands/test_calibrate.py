@@ -59,7 +59,7 @@ def test_without_a_ledger_it_only_reports(
     assert main(argv) == 0  # the default guarantee: 12 streams certify nothing
     out = capsys.readouterr().out
     assert "seed: 12 streams of m (default), 0 held-out items left out" in out
-    assert "certifies no threshold at <= 1.0% of the exits changed" in out
+    assert "certifies no threshold at <= 1.0% of the streams changed" in out
     assert "stored" not in out
 
 
