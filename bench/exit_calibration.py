@@ -1,10 +1,15 @@
 """Early exit with a guarantee on the bundled traces: held-out, unseen-model and ordering figures.
 
-python bench/exit_calibration.py [--orderings 20] [--over streams|exits|both] [--json FILE]
+python bench/exit_calibration.py [--orderings 20] [--over streams|exits|both]
+                                  [--score history|rule|both] [--json FILE]
 
 Every trace is first turned into its shadow record (the default watcher in shadow over the
-whole trace: where each threshold would exit, on which candidate). Then, at the default
-guarantee (changed answers <= 1%, miss probability 10%, shadow share 10%):
+whole trace: where each threshold would exit, on which candidate). The score is the history
+score (default) or the rule's probability alone (`--score rule`). The history score's weights
+are fitted here as in the unseen-model protocol (bench/fit_exit_history.py): for each model on
+the training items of the other models only (thought-anchors: of all three), never on an item
+any figure below evaluates. Then, at the default guarantee (changed answers <= 1% of the
+streams, miss probability 10%, shadow share 10%):
 
 - held-out: the threshold certified on a set's tuning half (seeded split by item id) serves
   the other half, 10% of it still run whole as shadows (their cost counted);
@@ -25,7 +30,7 @@ guarantee (changed answers <= 1%, miss probability 10%, shadow share 10%):
   changed answer on the whole file (in hindsight);
 - decision cost: the watcher's time per checkpoint (median, p90) while it reads the traces.
 
-The scorer (the shipped learned rule) was fitted on the tuning halves of QwQ-32B and s1.1
+The rule under both scores was fitted on the tuning halves of QwQ-32B and s1.1
 (bench/fit_exit_rule.py): their cold figures are not strictly "unseen"; R1-Distill-Qwen-32B
 and thought-anchors (R1-Distill-Llama-8B) are. LIMO's traces are not bundled; BoInf records
 answers and lengths, no thinking text, so no text watcher can read it.
@@ -44,15 +49,19 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from fit_exit_history import collect, fit, training_item
+
 from difficulty.answers import answers_match
 from difficulty.split import is_holdout
 from difficulty.traces import Trace, load_traces
 from policies.convergence import (
     CalibrationSettings,
     ConvergenceWatcher,
+    HistoryScore,
     KeyBook,
     PreparedTrace,
     ShadowRecord,
+    WatcherParams,
     in_shadow,
     split_traces,
 )
@@ -78,16 +87,22 @@ def _pct(value: float | None) -> str:
     return "   -  " if value is None else f"{100 * value:5.1f}%"
 
 
-def records_of(name: str, traces: list[Trace], costs: list[float]) -> list[ShadowRecord]:
+def records_of(
+    name: str,
+    traces: list[Trace],
+    costs: list[float],
+    params: WatcherParams,
+    history: HistoryScore | None = None,
+) -> list[ShadowRecord]:
     """Shadow records of a set, timing the watcher's checkpoints on the way."""
     out = []
     for trace in traces:
         prepared = PreparedTrace.of(trace)
-        record = shadow_record(prepared, family=_family(name))
+        record = shadow_record(prepared, params, _family(name), history)
         out.append(replace(record, model=trace.model or name))
         if len(out) % 5:
             continue  # one trace in five timed again, checkpoint by checkpoint
-        watcher = ConvergenceWatcher(shadow=True)
+        watcher = ConvergenceWatcher(params, shadow=True, exit_history=history)
         for delta in prepared.deltas:
             seen = watcher.checkpoints
             start = time.perf_counter()
@@ -95,6 +110,18 @@ def records_of(name: str, traces: list[Trace], costs: list[float]) -> list[Shado
             if watcher.checkpoints > seen:
                 costs.append((time.perf_counter() - start) * 1000)
     return out
+
+
+def unseen_histories() -> dict[str, HistoryScore]:
+    """History weights per model, each fitted on the other models' training items only."""
+    rows = collect(t for name in SETS[:6] for t in load_traces(name) if training_item(t.id))
+    fitted = {model: fit([r for r in rows if r.model != model]) for model in MODELS}
+    fitted["thought-anchors"] = fit(rows)
+    return fitted
+
+
+def _model_of(name: str) -> str:
+    return next((m for m in MODELS if name.endswith(m)), name)
 
 
 def held_out(
@@ -286,29 +313,41 @@ def main() -> int:
         default="streams",
         help="what the changed-answer rate is a rate of (default streams; both: streams first)",
     )
+    parser.add_argument(
+        "--score",
+        choices=("history", "rule", "both"),
+        default="history",
+        help="the score certified: the history score (default), the rule's probability, or both",
+    )
     parser.add_argument("--json", help="write every figure here")
     args = parser.parse_args()
     print(
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {sys.version.split()[0]}"
     )
-    costs: list[float] = []
-    data: dict[str, tuple[list[Trace], list[ShadowRecord]]] = {}
-    for name in SETS:
-        traces = load_traces(name)
-        data[name] = (traces, records_of(name, traces, costs))
+    traces = {name: load_traces(name) for name in SETS}
     report: dict[str, Any] = {}
-    for over in ("streams", "exits") if args.over == "both" else (args.over,):
-        settings = CalibrationSettings(changed_rate_over=over)
-        report[over] = guarantee(data, settings, args.orderings)
-    costs.sort()
-    median = statistics.median(costs)
-    p90 = costs[int(0.9 * (len(costs) - 1))]
-    report["decision_ms"] = {"median": median, "p90": p90, "checkpoints": len(costs)}
-    print(
-        f"\ndecision cost per checkpoint: median {median:.3f} ms, p90 {p90:.3f} ms "
-        f"over {len(costs)} checkpoints"
-    )
+    for score in ("history", "rule") if args.score == "both" else (args.score,):
+        params = WatcherParams(score=score)
+        histories = unseen_histories() if score == "history" else {}
+        costs: list[float] = []
+        data: dict[str, tuple[list[Trace], list[ShadowRecord]]] = {}
+        for name in SETS:
+            history = histories.get(_model_of(name))
+            data[name] = (traces[name], records_of(name, traces[name], costs, params, history))
+        report[score] = {}
+        for over in ("streams", "exits") if args.over == "both" else (args.over,):
+            settings = CalibrationSettings(changed_rate_over=over)
+            print(f"\nscore: {score}")
+            report[score][over] = guarantee(data, settings, args.orderings)
+        costs.sort()
+        median = statistics.median(costs)
+        p90 = costs[int(0.9 * (len(costs) - 1))]
+        report[score]["decision_ms"] = {"median": median, "p90": p90, "checkpoints": len(costs)}
+        print(
+            f"\ndecision cost per checkpoint ({score} score): median {median:.3f} ms, "
+            f"p90 {p90:.3f} ms over {len(costs)} checkpoints"
+        )
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(report, out, indent=2)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from difficulty.traces import Trace
-from policies.convergence import CalibrationBook, CalibrationSettings, ShadowRecord
+from policies.convergence import CalibrationBook, CalibrationSettings, ShadowRecord, WatcherParams
 from router.ledger.base import Ledger
 from router.ledger.durable import DurableLedger
 from router.ledger.errors import LedgerError
@@ -156,12 +156,19 @@ def training_traces(traces: Sequence[Trace], include_holdout: bool = False) -> l
     return list(traces) if include_holdout else [t for t in traces if not is_holdout(t.id)]
 
 
-def seed_records(traces: Sequence[Trace], model: str, family: str) -> list[ShadowRecord]:
-    """Shadow records of the traces under the default watcher, keyed as the gateway keys them."""
+def seed_records(
+    traces: Sequence[Trace], model: str, family: str, params: WatcherParams | None = None
+) -> list[ShadowRecord]:
+    """Shadow records of the traces under the profile's watcher (default: the default one),
+    keyed as the gateway keys them (the family as `WatcherParams.calibration_family` names it)."""
     from policies.convergence import PreparedTrace
     from policies.convergence.online import shadow_record
 
-    return [replace(shadow_record(PreparedTrace.of(t), family=family), model=model) for t in traces]
+    params = params or WatcherParams()
+    key = params.calibration_family(family)
+    return [
+        replace(shadow_record(PreparedTrace.of(t), params, family=key), model=model) for t in traces
+    ]
 
 
 async def store_seed(url: str, records: list[ShadowRecord]) -> int:

@@ -134,7 +134,8 @@ class WatchedStream:
         )
         book = calibrator.book(settings)
         self.calibrator = calibrator
-        self.key = (profile.upstream_name, str(config.get("family", "default")))
+        family = params.calibration_family(str(config.get("family", "default")))
+        self.key = (profile.upstream_name, family)
         self.threshold = book.threshold(*self.key)
         certified = book.certified(*self.key)
         # Before certification every stream runs whole (nothing is cut, so it costs nothing).
@@ -152,7 +153,7 @@ class WatchedStream:
         settings = CalibrationSettings.from_config(config if isinstance(config, Mapping) else None)
         book = calibrator.book(settings)
         self.calibrator = calibrator
-        self.key = (profile.upstream_name, "default")
+        self.key = (profile.upstream_name, WatcherParams().calibration_family("default"))
         self.probe_key = (profile.upstream_name, "default/probe")
         self.threshold = threshold = book.threshold(*self.probe_key)
         self.shadow_threshold = threshold if book.certified(*self.probe_key) else None

@@ -28,6 +28,13 @@ from policies.convergence.features import (
     Checkpoint,
     FeatureTracker,
 )
+from policies.convergence.history import (
+    HISTORY_FILE,
+    HISTORY_NAMES,
+    HistoryScore,
+    StreamHistory,
+    default_history,
+)
 from policies.convergence.loops import ABSTAIN_TEXT, LOOP_ACTIONS, LoopDetector
 from policies.convergence.probe import (
     DEFAULT_SUFFIX,
@@ -123,6 +130,11 @@ __all__ = [
     "TraceResult",
     "Tree",
     "WatcherParams",
+    "HISTORY_FILE",
+    "HISTORY_NAMES",
+    "HistoryScore",
+    "StreamHistory",
+    "default_history",
     "chatml_prompt",
     "choose_params",
     "clean_value",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from difficulty.answers import answers_match
 from policies.convergence.calibration import CalibrationBook, CalibrationSettings, ShadowRecord
+from policies.convergence.history import HistoryScore
 from policies.convergence.risk import clopper_pearson_upper
 from policies.convergence.simulator import PreparedTrace
 from policies.convergence.watcher import ConvergenceWatcher, WatcherParams
@@ -29,10 +30,14 @@ __all__ = [
 
 
 def shadow_record(
-    prepared: PreparedTrace, params: WatcherParams | None = None, family: str = "default"
+    prepared: PreparedTrace,
+    params: WatcherParams | None = None,
+    family: str = "default",
+    history: HistoryScore | None = None,
 ) -> ShadowRecord:
-    """Feed a whole trace to a watcher in shadow; its trail in the trace's own token counts."""
-    watcher = ConvergenceWatcher(params or WatcherParams(), shadow=True)
+    """Feed a whole trace to a watcher in shadow; its trail in the trace's own token counts
+    (`history`: the history score's weights, default the shipped ones)."""
+    watcher = ConvergenceWatcher(params or WatcherParams(), shadow=True, exit_history=history)
     chars = 0
     marks: list[int] = []
     for delta in prepared.deltas:

@@ -264,6 +264,7 @@ class Demo:
         """Seed the demo ledger's calibration book from the thinking model's traces of the
         training split (none of them replayed here); 0 when the profile does not calibrate."""
         from difficulty.traces import load_traces, trace_dataset_names
+        from policies.convergence import WatcherParams
         from router.calibrator import seed_records, store_seed, training_traces
 
         opts = self.options
@@ -284,7 +285,8 @@ class Demo:
             if t.id not in replayed
         ]
         family = str(config.get("family", "default"))
-        records = seed_records(traces, profile.upstream_name, family)
+        params = WatcherParams.from_config(config)
+        records = seed_records(traces, profile.upstream_name, family, params)
         return asyncio.run(store_seed(self.ledger_url, records)) if records else 0
 
     def _calibration(self) -> list[dict[str, Any]]:

@@ -164,7 +164,7 @@ def test_calibrated_probes_shadow_then_exit_on_the_certified_streak(
         assert joined(chunks, "reasoning_content") == REASONING
     rows = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()["early_exit_calibration"]
     by_family = {row["family"]: row for row in rows}
-    assert set(by_family) == {"default", "default/probe"}
+    assert set(by_family) == {"default/history", "default/probe"}
     probe = by_family["default/probe"]
     assert probe["model"] == "QwQ-32B" and probe["sample_size"] == 3
     # Every probe said 72, the stream's answer: one calm probe (score 0.5) is certified.

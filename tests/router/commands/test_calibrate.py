@@ -27,7 +27,7 @@ async def _book_from_store(url: str) -> tuple[bool, list[dict[str, object]], int
         book = calibrator.book(CalibrationSettings(**LOOSE))
         await calibrator.refresh(force=True)
         rows = await ledger.shadow_records()  # type: ignore[attr-defined]
-        return book.certified("QwQ-32B", "gsm8k"), calibrator.summary(), len(rows)
+        return book.certified("QwQ-32B", "gsm8k/history"), calibrator.summary(), len(rows)
     finally:
         await ledger.close()
 
