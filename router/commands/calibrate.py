@@ -58,6 +58,12 @@ def register(subparsers: Any) -> None:
         help="what --max-changed is a rate of (default streams: points of accuracy; "
         "exits is stricter)",
     )
+    parser.add_argument(
+        "--score",
+        choices=("history", "rule"),
+        default="history",
+        help="the score the profile certifies (its convergence.score; default history)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
     from difficulty.errors import InvalidInputError
     from difficulty.traces import load_traces, read_traces
-    from policies.convergence import CalibrationBook, CalibrationSettings
+    from policies.convergence import CalibrationBook, CalibrationSettings, WatcherParams
     from router.calibrator import seed_records, store_seed, training_traces
 
     try:
@@ -85,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     used = training_traces(traces, args.include_holdout)
     if not used:
         raise InvalidInputError("no traces left to calibrate on (all in the held-out split?)")
-    records = seed_records(used, args.model, args.family)
+    records = seed_records(used, args.model, args.family, WatcherParams(score=args.score))
     book = CalibrationBook(settings)
     book.seed(records)
     row = book.summary()[0]

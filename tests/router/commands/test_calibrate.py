@@ -68,3 +68,13 @@ def test_bad_settings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture
     argv = ["calibrate", "--traces", str(traces), "--model", "m", "--max-changed", "2"]
     assert main(argv) == 2
     assert "max_changed_answers and miss_probability must lie in" in capsys.readouterr().err
+
+
+def test_the_seed_is_keyed_by_the_score_it_certifies(tmp_path: Path) -> None:
+    traces = _settling(tmp_path / "own.jsonl", n=12)
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    argv = ["calibrate", "--traces", str(traces), "--model", "QwQ-32B", "--family", "gsm8k"]
+    assert main([*argv, *LOOSE_ARGS, "--score", "rule", "--ledger", url]) == 0
+    certified, summary, _ = asyncio.run(_book_from_store(url))
+    assert not certified  # nothing under the history score's key
+    assert [row["family"] for row in summary] == ["gsm8k"]
