@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from difficulty.errors import ThinkgateError
 from router.commands import (
+    calibrate,
     datasets,
     demo,
     ledger,
@@ -26,7 +27,19 @@ __all__ = ["main", "build_parser"]
 # Each module exposes `register(subparsers)` and imports nothing heavy at module level, so
 # `thinkgate --help` stays fast. They are imported, not looked up by name: a command whose
 # module is broken fails here, loudly, instead of vanishing from the CLI.
-_COMMANDS = (datasets, train, route, simulate, replay, serve, replay_upstream, ledger, demo, report)
+_COMMANDS = (
+    datasets,
+    train,
+    route,
+    simulate,
+    replay,
+    calibrate,
+    serve,
+    replay_upstream,
+    ledger,
+    demo,
+    report,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,9 @@ prefilling), otherwise the converged candidate, then the final chunk and usage.
 
 In probe mode (`router.probe_run`) the exit comes instead from k agreeing answers of probes sent
 beside the stream to the endpoint's text-completions API; their tokens are counted as spent.
+Calibrated like the text watcher: the streak k is certified per model under the key
+(model, "<family>/probe") from shadow streams, which run whole while probed and also give the
+text watcher's key a record (a shadow stream is a sample of the traffic whichever mode chose it).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from policies.convergence import (
     estimated_tokens_saved,
     final_answer_text,
 )
+from policies.convergence.probe import probe_k
 from router.calibrator import ExitCalibrator
 from router.chat_request import content_text
 from router.dialects import DialectReader
@@ -92,7 +96,12 @@ class WatchedStream:
                 turns = [
                     (str(m.get("role", "user")), content_text(m.get("content"))) for m in messages
                 ]
-                self.prober = ProbeRunner(upstream, stream.profile, profile.probe, turns)
+                k, shadow = self._probe_calibration(profile, calibrator, request_id)
+                self.prober = ProbeRunner(
+                    upstream, stream.profile, profile.probe, turns, k=k, shadow=shadow
+                )
+                if shadow:  # the text watcher reads the same stream, in shadow
+                    self.watcher = ConvergenceWatcher(WatcherParams(), shadow=True)
         else:
             self.watcher = self._watcher(profile, calibrator, request_id)
         # Every reasoning dialect is watched; a template-opened one (no `<think>`, only
@@ -125,13 +134,31 @@ class WatchedStream:
         )
         book = calibrator.book(settings)
         self.calibrator = calibrator
-        self.key = (profile.upstream_name, str(config.get("family", "default")))
+        family = params.calibration_family(str(config.get("family", "default")))
+        self.key = (profile.upstream_name, family)
         self.threshold = book.threshold(*self.key)
         certified = book.certified(*self.key)
         # Before certification every stream runs whole (nothing is cut, so it costs nothing).
         shadow = self.threshold is None or book.shadow(*self.key, request_id)
         self.shadow_threshold = self.threshold if certified else None
         return ConvergenceWatcher(params, threshold=self.threshold, shadow=shadow)
+
+    def _probe_calibration(
+        self, profile: ProfileSettings, calibrator: ExitCalibrator | None, request_id: str
+    ) -> tuple[int | None, bool]:
+        """(the certified streak or None, whether this stream is a shadow) in probe mode."""
+        config = profile.probe.calibration if profile.probe is not None else False
+        if calibrator is None or config is False:
+            return None, False
+        settings = CalibrationSettings.from_config(config if isinstance(config, Mapping) else None)
+        book = calibrator.book(settings)
+        self.calibrator = calibrator
+        self.key = (profile.upstream_name, WatcherParams().calibration_family("default"))
+        self.probe_key = (profile.upstream_name, "default/probe")
+        self.threshold = threshold = book.threshold(*self.probe_key)
+        self.shadow_threshold = threshold if book.certified(*self.probe_key) else None
+        shadow = threshold is None or book.shadow(*self.probe_key, request_id)
+        return (None if threshold is None else probe_k(threshold)), shadow
 
     @property
     def profile(self) -> str:
@@ -156,6 +183,8 @@ class WatchedStream:
 
     def _think(self, thought: str) -> ExitDecision | None:
         if self.prober is not None:
+            if self.watcher is not None:  # a shadow: the text watcher only keeps its trail
+                self.watcher.feed(thought)
             return self.prober.feed(thought)
         if self.watcher is not None:
             return self.watcher.feed(thought)
@@ -192,14 +221,21 @@ class WatchedStream:
         await self._record_shadow()
 
     async def _record_shadow(self) -> None:
-        """A shadow stream ran whole: store where the watcher would have exited, and the end."""
+        """A shadow stream ran whole: store where the watcher (and the probes) would have
+        exited, and the end."""
         watcher = self.watcher
         if self.calibrator is None or watcher is None or not watcher.shadow:
             return
         final = extract_answer("".join(self.content)) or extract_answer(watcher.text)
         model, family = self.key
         record = ShadowRecord(model, family, tuple(watcher.trail), watcher.tokens, final)
-        await self.calibrator.record(record, self.shadow_threshold)
+        if self.prober is None:
+            await self.calibrator.record(record, self.shadow_threshold)
+            return
+        await self.calibrator.record(record, None)  # the text key: no text threshold forgone
+        trail = tuple(self.prober.tracker.trail)
+        probed = ShadowRecord(model, self.probe_key[1], trail, watcher.tokens, final)
+        await self.calibrator.record(probed, self.shadow_threshold)
 
     async def _answer(self, decision: ExitDecision) -> tuple[str, int | None, str]:
         # A loop stopped: abstain when configured, or when there is nothing to answer from.

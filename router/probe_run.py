@@ -35,11 +35,13 @@ _MAX_FAILURES = 3
 _Reply = tuple[str, int | None, int | None]
 
 
-def probe_params(settings: ProbeSettings) -> ProbeParams:
-    """The pure tracker's params from a profile's probe settings (unset: the defaults)."""
+def probe_params(settings: ProbeSettings, k: int | None = None) -> ProbeParams:
+    """The pure tracker's params from a profile's probe settings (unset: the defaults); `k`, a
+    calibrated streak, overrides the configured one."""
     defaults = ProbeParams()
+    configured = settings.k if settings.k is not None else defaults.k
     return ProbeParams(
-        k=settings.k if settings.k is not None else defaults.k,
+        k=k if k is not None else configured,
         interval_tokens=settings.interval_tokens or defaults.interval_tokens,
         min_tokens=settings.min_tokens if settings.min_tokens is not None else defaults.min_tokens,
         markers=tuple(settings.markers) if settings.markers is not None else DEFAULT_MARKERS,
@@ -56,12 +58,15 @@ class ProbeRunner:
         profile: str,
         settings: ProbeSettings,
         turns: Sequence[tuple[str, str]],
+        *,
+        k: int | None = None,
+        shadow: bool = False,
     ) -> None:
         self.upstream = upstream
         self.profile = profile
         self.settings = settings
         prompt = chatml_prompt(turns, system=settings.system, think_open=settings.think_open)
-        self.tracker = ProbeTracker(probe_params(settings), prompt)
+        self.tracker = ProbeTracker(probe_params(settings, k), prompt, shadow=shadow)
         self.failures = 0
         self.failed = 0
         self.cancelled = 0

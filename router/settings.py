@@ -59,6 +59,9 @@ class ProbeSettings(BaseModel):
     api_base: str | None = None  # None: the profile's api_base (its /completions)
     model: str | None = None  # None: the profile's upstream model name
     timeout_s: float = Field(default=30.0, gt=0.0)
+    # Early exit's calibration (the text watcher's settings): the streak to exit on is certified
+    # from shadow streams per model; False exits on k agreeing probes from the first stream.
+    calibration: bool | dict[str, Any] = True
 
 
 class DeploymentSettings(BaseModel):

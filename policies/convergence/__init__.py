@@ -12,6 +12,7 @@ from policies.convergence.calibration import (
     KeyBook,
     ShadowRecord,
     in_shadow,
+    seed_rows,
 )
 from policies.convergence.candidates import (
     KINDS,
@@ -26,6 +27,13 @@ from policies.convergence.features import (
     SCAN_KINDS,
     Checkpoint,
     FeatureTracker,
+)
+from policies.convergence.history import (
+    HISTORY_FILE,
+    HISTORY_NAMES,
+    HistoryScore,
+    StreamHistory,
+    default_history,
 )
 from policies.convergence.loops import ABSTAIN_TEXT, LOOP_ACTIONS, LoopDetector
 from policies.convergence.probe import (
@@ -91,6 +99,7 @@ __all__ = [
     "THRESHOLDS",
     "fixed_sequence",
     "in_shadow",
+    "seed_rows",
     "Candidate",
     "Checkpoint",
     "ConvergenceWatcher",
@@ -121,6 +130,11 @@ __all__ = [
     "TraceResult",
     "Tree",
     "WatcherParams",
+    "HISTORY_FILE",
+    "HISTORY_NAMES",
+    "HistoryScore",
+    "StreamHistory",
+    "default_history",
     "chatml_prompt",
     "choose_params",
     "clean_value",

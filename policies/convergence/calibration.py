@@ -29,6 +29,7 @@ __all__ = [
     "CalibrationBook",
     "KeyBook",
     "in_shadow",
+    "seed_rows",
 ]
 
 
@@ -41,6 +42,9 @@ class CalibrationSettings:
     shadow_share: float = 0.1
     # Exits before a threshold is certified: None = none (every stream is a free shadow).
     cold_threshold: float | None = None
+    # What max_changed_answers is a rate of: every stream (the accuracy an exit may cost, in
+    # points: the operator's reading), or, stricter, the threshold's exits.
+    changed_rate_over: str = "streams"
 
     def __post_init__(self) -> None:
         if not 0 < self.max_changed_answers < 1 or not 0 < self.miss_probability < 1:
@@ -49,6 +53,8 @@ class CalibrationSettings:
             raise ValueError("shadow_share must lie in [0, 1]")
         if self.cold_threshold is not None and not 0 < self.cold_threshold <= 1:
             raise ValueError("cold_threshold must lie in (0, 1]")
+        if self.changed_rate_over not in ("exits", "streams"):
+            raise ValueError("changed_rate_over must be 'exits' or 'streams'")
 
     @property
     def streams_needed(self) -> int:
@@ -77,12 +83,14 @@ class CalibrationSettings:
         if not config:
             return cls()
         known = {"max_changed_answers", "miss_probability", "shadow_share", "cold_threshold"}
-        unknown = sorted(set(config) - known - {"enabled"})
+        unknown = sorted(set(config) - known - {"enabled", "changed_rate_over"})
         if unknown:
             raise ValueError(f"unknown calibration setting '{unknown[0]}'")
         values: dict[str, Any] = {
             k: None if v is None else float(v) for k, v in config.items() if k in known
         }
+        if "changed_rate_over" in config:
+            values["changed_rate_over"] = str(config["changed_rate_over"])
         return cls(**values)
 
 
@@ -133,6 +141,20 @@ class ShadowRecord:
         )
 
 
+def seed_rows(records: Sequence[ShadowRecord]) -> list[dict[str, Any]]:
+    """Offline records as the store keeps them: marked as a seed, a look asked at each key's end.
+
+    A seed is no live traffic (`threshold` None: nothing forgone), and every replica counting
+    the store in order takes the same looks at the same rows.
+    """
+    last = {(r.model, r.family): i for i, r in enumerate(records)}
+    ends = set(last.values())
+    return [
+        {**r.to_json(), "threshold": None, "seed": True, **({"look": True} if i in ends else {})}
+        for i, r in enumerate(records)
+    ]
+
+
 @dataclass
 class KeyBook:
     """Counts for one (model, family): per grid threshold, streams changed, cut, tokens saved."""
@@ -178,6 +200,7 @@ class KeyBook:
             max_changed=settings.max_changed_answers,
             delta=delta,
             thresholds=self.thresholds,
+            over=settings.changed_rate_over,
         )
 
     def saved_share(self, threshold: float | None) -> float:
@@ -194,21 +217,36 @@ class CalibrationBook:
     settings: CalibrationSettings = field(default_factory=CalibrationSettings)
     books: dict[tuple[str, str], KeyBook] = field(default_factory=dict)
     certificates: dict[tuple[str, str], Certificate] = field(default_factory=dict)
+    looks: dict[tuple[str, str], int] = field(default_factory=dict)  # looks taken per key
 
-    def add(self, record: ShadowRecord) -> Certificate | None:
-        """Count a shadow record; at a look, recertify its key (the certificate in force)."""
+    def add(
+        self, record: ShadowRecord, *, look: bool = False, seed: bool = False
+    ) -> Certificate | None:
+        """Count a shadow record; at a look, recertify its key (the certificate in force).
+
+        Looks come at `streams_needed` times 1, 2, 4, ... records (not inside a `seed`), and
+        where `look` asks for one (a seed's end); the j-th look of a key spends
+        `look_delta(j)`, so all of them together spend at most the miss probability.
+        """
         key = (record.model, record.family)
         book = self.books.setdefault(key, KeyBook())
         book.add(record)
-        look = self.settings.look_at(book.n)
-        if look is not None:
-            self.certificates[key] = book.certify(self.settings, look)
+        scheduled = not seed and self.settings.look_at(book.n) is not None
+        if scheduled or (look and book.n >= self.settings.streams_needed):
+            taken = self.looks.get(key, 0)
+            self.looks[key] = taken + 1
+            self.certificates[key] = book.certify(self.settings, taken)
         return self.certificates.get(key)
 
     def extend(self, records: Iterable[ShadowRecord]) -> None:
         """Count many records (a replica loading the shared store: the same looks)."""
         for record in records:
             self.add(record)
+
+    def seed(self, records: Sequence[ShadowRecord]) -> None:
+        """Count offline records as `seed_rows` stores them: a look at each key's last one."""
+        for record, row in zip(records, seed_rows(records), strict=True):
+            self.add(record, look=bool(row.get("look")), seed=True)
 
     def threshold(self, model: str, family: str) -> float | None:
         """The exit threshold in force: the certified one, else the cold-start one (or None)."""
@@ -241,6 +279,7 @@ class CalibrationBook:
                     "streams_needed": self.settings.streams_needed,
                     "threshold": cert.threshold,
                     "changed_rate": round(cert.changed_rate, 4),
+                    "changed_rate_over": self.settings.changed_rate_over,
                     "changed_rate_bound": round(cert.upper_bound, 4),
                     "certified_at": cert.n if cert.threshold is not None else None,
                     "max_changed_answers": self.settings.max_changed_answers,

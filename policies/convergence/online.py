@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from difficulty.answers import answers_match
 from policies.convergence.calibration import CalibrationBook, CalibrationSettings, ShadowRecord
+from policies.convergence.history import HistoryScore
 from policies.convergence.risk import clopper_pearson_upper
 from policies.convergence.simulator import PreparedTrace
 from policies.convergence.watcher import ConvergenceWatcher, WatcherParams
@@ -29,10 +30,14 @@ __all__ = [
 
 
 def shadow_record(
-    prepared: PreparedTrace, params: WatcherParams | None = None, family: str = "default"
+    prepared: PreparedTrace,
+    params: WatcherParams | None = None,
+    family: str = "default",
+    history: HistoryScore | None = None,
 ) -> ShadowRecord:
-    """Feed a whole trace to a watcher in shadow; its trail in the trace's own token counts."""
-    watcher = ConvergenceWatcher(params or WatcherParams(), shadow=True)
+    """Feed a whole trace to a watcher in shadow; its trail in the trace's own token counts
+    (`history`: the history score's weights, default the shipped ones)."""
+    watcher = ConvergenceWatcher(params or WatcherParams(), shadow=True, exit_history=history)
     chars = 0
     marks: list[int] = []
     for delta in prepared.deltas:
@@ -123,9 +128,12 @@ class OnlineSummary:
     accuracy_full: float | None
     accuracy_used: float | None
     changed: int
-    changed_rate: float  # changed answers among the streams served after certification
+    changed_rate: float  # changed answers among the exits (or streams) served after certification
     changed_bound: float
     certified_after: int | None  # streams seen when a threshold was first certified
+    served: int = 0  # streams served (not shadows) once a threshold was in force
+    served_exits: int = 0  # of those, the ones cut: the rate's denominator when over exits
+    thresholds: tuple[float, ...] = ()  # every threshold that was in force, in order
 
 
 def summarize_online(
@@ -133,8 +141,9 @@ def summarize_online(
     records: Sequence[ShadowRecord],
     delta: float = 0.1,
     certified_after: int | None = None,
+    over: str = "streams",
 ) -> OnlineSummary:
-    """The figures of one replay."""
+    """The figures of one replay; the changed rate over served exits, or served streams."""
     full = sum(o.tokens_full for o in outcomes)
     used = sum(o.tokens_used for o in outcomes)
     served = [o for o in outcomes if o.threshold is not None and not o.shadow]
@@ -147,6 +156,12 @@ def summarize_online(
         forgone += 0 if exit_ is None else record.tokens_full - exit_[1]
     changed = sum(o.changed for o in outcomes)
     graded = [o for o in outcomes if o.correct_full is not None]
+    exits = sum(o.exited for o in served)
+    trials = exits if over == "exits" else len(served)
+    in_force: list[float] = []
+    for outcome in outcomes:
+        if outcome.threshold is not None and outcome.threshold not in in_force[-1:]:
+            in_force.append(outcome.threshold)
     return OnlineSummary(
         n=len(outcomes),
         exits=sum(o.exited for o in outcomes),
@@ -156,9 +171,12 @@ def summarize_online(
         accuracy_full=sum(bool(o.correct_full) for o in graded) / len(graded) if graded else None,
         accuracy_used=sum(bool(o.correct_used) for o in graded) / len(graded) if graded else None,
         changed=changed,
-        changed_rate=changed / len(served) if served else 0.0,
-        changed_bound=clopper_pearson_upper(changed, len(served), delta) if served else 1.0,
+        changed_rate=changed / trials if trials else 0.0,
+        changed_bound=clopper_pearson_upper(changed, trials, delta) if trials else 1.0,
         certified_after=certified_after,
+        served=len(served),
+        served_exits=exits,
+        thresholds=tuple(in_force),
     )
 
 
@@ -172,4 +190,6 @@ def replay_cold(
     certified: list[int] = []
     outcomes = replay_online(records, ids, golds, settings, on_certified=certified.append)
     first = certified[0] if certified else None
-    return summarize_online(outcomes, records, settings.miss_probability, first)
+    return summarize_online(
+        outcomes, records, settings.miss_probability, first, settings.changed_rate_over
+    )

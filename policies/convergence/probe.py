@@ -4,6 +4,10 @@ Pure: no I/O, no clock. The gateway feeds the thinking as it streams, asks `due(
 send a probe, sends the prompt `start()` built to the endpoint's text-completions API, and hands
 the probe's short completion to `finish()`, which says when k probes in a row agree with none
 hesitating. Probes are read with the shared answer normaliser, like every other answer.
+
+For calibration a streak of s agreeing calm probes scores 1 - 2^-s (`probe_score`): a shadow
+tracker never exits but keeps the trail of new best scores, the record a `CalibrationBook`
+certifies a threshold from, and a certified threshold becomes the k to exit on (`probe_k`).
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ __all__ = [
     "ProbeResult",
     "ProbeTracker",
     "chatml_prompt",
+    "probe_k",
+    "probe_score",
     "read_probe",
 ]
 
@@ -32,6 +38,19 @@ DEFAULT_SUFFIX = (
     "\n\n... Oh, I suddenly got the answer to the whole problem, **Final Answer**\n\n\\boxed{"
 )
 _BOX_OPEN = "\\boxed{"
+
+
+def probe_score(streak: int) -> float:
+    """The calibration score of a streak of agreeing calm probes: 1 - 2^-streak."""
+    return 1.0 - 0.5**streak
+
+
+def probe_k(threshold: float) -> int:
+    """The shortest streak whose score reaches a certified threshold."""
+    streak = 1
+    while probe_score(streak) < threshold:
+        streak += 1
+    return streak
 
 
 @dataclass(frozen=True)
@@ -124,6 +143,7 @@ class ProbeTracker:
 
     params: ProbeParams = field(default_factory=ProbeParams)
     prompt: str = ""  # the chat as the model saw it, opened for the assistant's thinking
+    shadow: bool = False  # probe, keep the trail, never exit (the stream runs whole)
     tokens: int = field(default=0, init=False)
     results: list[ProbeResult] = field(default_factory=list, init=False)
     decision: ExitDecision | None = field(default=None, init=False)
@@ -135,6 +155,7 @@ class ProbeTracker:
         self._next_due = max(self.params.min_tokens, self.params.interval_tokens)
         self._in_flight: ProbeRequest | None = None
         self._sent = 0
+        self.trail: list[tuple[float, str, int]] = []  # (score, answer, tokens): new bests
 
     @property
     def thinking(self) -> str:
@@ -200,7 +221,9 @@ class ProbeTracker:
         )
         self.results.append(result)
         streak = self._streak()
-        if streak < self.params.k or answer is None:
+        if answer is not None and streak and probe_score(streak) > max((0.0, *self._best())):
+            self.trail.append((probe_score(streak), answer, self.tokens))
+        if self.shadow or streak < self.params.k or answer is None:
             return None
         self.decision = ExitDecision(
             answer=answer,
@@ -211,6 +234,9 @@ class ProbeTracker:
             chars_at_exit=len(self.thinking),
         )
         return self.decision
+
+    def _best(self) -> tuple[float, ...]:
+        return tuple(score for score, _, _ in self.trail[-1:])
 
     def _streak(self) -> int:
         last = self.results[-1]

@@ -1,12 +1,19 @@
 """Risk control for early exit: the lowest exit threshold whose changed-answer rate is certified.
 
-Learn-then-Test (Angelopoulos et al., 2021) with fixed-sequence testing: for each threshold of a
-grid, from the most cautious down, the null "exiting at this threshold changes more than
-`max_changed` of the answers" is tested with an exact binomial p-value; the first threshold that
-cannot be rejected at level `delta` ends the sequence. Fixed-sequence testing spends the whole
-`delta` on every test (no splitting), so a fine grid costs nothing; the guarantee is that the
-threshold returned changes at most `max_changed` of the answers of streams exchangeable with
-the calibration ones, except with probability at most `delta`. Pure functions, no I/O.
+The risk is a rate over streams: the share of all streams whose answer the exit changes from
+the full stream's, i.e. the points of accuracy an exit may cost (or, with `over="exits"`, the
+stricter share of the threshold's own exits that it changes). Learn-then-Test (Angelopoulos et
+al., 2021) with fixed-sequence testing: for each threshold of a grid, from the most cautious
+down, the null "the rate exceeds `max_changed`" is tested with an exact binomial p-value (over
+the n streams, or over the threshold's exits: given how many exit there, those are i.i.d. draws
+of the exiting ones); the first threshold that cannot be rejected at level `delta` ends the
+sequence. Over exits, a threshold too few streams reach to ever be rejected (fewer than
+`streams_needed` exits) is passed over untested: which thresholds are testable depends on how
+many streams reach them, never on whether their answers changed, and exits only grow as the
+threshold falls, so this only moves the start of the sequence down to where there is evidence.
+The guarantee: with probability at least 1 - `delta`, the threshold returned changes the answer
+of at most `max_changed` of the streams (or of its exits) exchangeable with the calibration
+ones. Pure functions, no I/O.
 """
 
 from __future__ import annotations
@@ -26,10 +33,12 @@ __all__ = [
 ]
 
 # Exit thresholds on the scorer's probability, most cautious first. Fine near 1, where the
-# certified thresholds of the bundled traces lie; an ordering that starts at the top spends
-# nothing on thresholds that never exit.
+# certified thresholds of the bundled traces lie (32 steps per decade of 1 - t: fixed-sequence
+# testing spends the whole miss probability on each test, so a finer grid costs no confidence
+# and lets the certified threshold sit closer to the first failing one); an ordering that
+# starts at the top spends nothing on thresholds that never exit.
 THRESHOLDS: tuple[float, ...] = tuple(
-    [round(1 - 10 ** (-e / 8), 6) for e in range(32, 9, -1)]  # 0.9999 .. 0.9438
+    [round(1 - 10 ** (-e / 32), 6) for e in range(128, 39, -1)]  # 0.9999 .. 0.9438
     + [round(0.94 - 0.01 * i, 2) for i in range(0, 45)]  # 0.94 .. 0.50
 )
 
@@ -77,7 +86,7 @@ def clopper_pearson_upper(changed: int, n: int, delta: float) -> float:
 
 
 def streams_needed(max_changed: float, delta: float) -> int:
-    """Fewest calibration streams that can certify any exit (all of them unchanged)."""
+    """Fewest exits that can certify a threshold (all of them unchanged)."""
     return math.ceil(math.log(delta) / math.log1p(-max_changed))
 
 
@@ -86,21 +95,27 @@ class Certificate:
     """What the test certified: the threshold (None: none yet), at n streams, and its evidence."""
 
     threshold: float | None
-    n: int
-    changed: int  # streams whose answer the certified threshold would change
+    n: int  # calibration streams
+    changed: int  # of its exits, those whose answer the certified threshold would change
     exits: int  # streams it would cut
     max_changed: float
     delta: float
+    over: str = "streams"  # the rate's denominator: every stream, or the threshold's exits
+
+    @property
+    def denominator(self) -> int:
+        """How many streams the rate is counted over."""
+        return self.exits if self.over == "exits" else self.n
 
     @property
     def changed_rate(self) -> float:
-        """The changed-answer rate seen on the calibration streams."""
-        return self.changed / self.n if self.n else 0.0
+        """The changed-answer rate on the calibration streams (over `denominator`)."""
+        return self.changed / self.denominator if self.denominator else 0.0
 
     @property
     def upper_bound(self) -> float:
         """Its exact (1 - delta) upper bound."""
-        return clopper_pearson_upper(self.changed, self.n, self.delta)
+        return clopper_pearson_upper(self.changed, self.denominator, self.delta)
 
 
 def fixed_sequence(
@@ -111,20 +126,31 @@ def fixed_sequence(
     max_changed: float = 0.01,
     delta: float = 0.1,
     thresholds: Sequence[float] = THRESHOLDS,
+    over: str = "streams",
 ) -> Certificate:
     """The lowest threshold of the descending grid reached before the first non-rejection.
 
-    `changed[i]` and `exits[i]` count the calibration streams threshold i would change / cut.
+    `changed[i]` and `exits[i]` count the calibration streams threshold i would change / cut
+    (of `n`); the top thresholds with fewer exits than `streams_needed` are passed over.
     """
     if not 0 < max_changed < 1 or not 0 < delta < 1:
         raise ValueError("max_changed and delta must lie in (0, 1)")
     if not len(changed) == len(exits) == len(thresholds):
         raise ValueError("one count per threshold")
+    if over not in ("exits", "streams"):
+        raise ValueError("over must be 'exits' or 'streams'")
+    per_exit = over == "exits"
+    testable = streams_needed(max_changed, delta)
     best: int | None = None
+    started = False
     for index in range(len(thresholds)):
-        if binomial_p_value(changed[index], n, max_changed) > delta:
+        if per_exit and not started and exits[index] < testable:
+            continue  # no outcome here could be rejected: start where the evidence is
+        started = True
+        trials = exits[index] if per_exit else n
+        if binomial_p_value(changed[index], trials, max_changed) > delta:
             break
         best = index
     if best is None or exits[best] == 0:  # a threshold nothing reaches certifies nothing useful
-        return Certificate(None, n, 0, 0, max_changed, delta)
-    return Certificate(thresholds[best], n, changed[best], exits[best], max_changed, delta)
+        return Certificate(None, n, 0, 0, max_changed, delta, over)
+    return Certificate(thresholds[best], n, changed[best], exits[best], max_changed, delta, over)

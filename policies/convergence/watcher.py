@@ -12,6 +12,7 @@ from typing import Any
 
 from policies.convergence.candidates import KINDS, Candidate, StatementScanner
 from policies.convergence.features import Checkpoint, FeatureTracker
+from policies.convergence.history import HistoryScore, StreamHistory, default_history
 from policies.convergence.loops import LOOP_ACTIONS, LoopDetector
 from policies.convergence.rule import ExitRule, default_rule
 from policies.convergence.thinking import DEFAULT_MARKERS, TokenEstimate, hesitation_pattern
@@ -27,6 +28,7 @@ __all__ = [
 ]
 
 RULES: tuple[str, ...] = ("learned", "streak")
+SCORES: tuple[str, ...] = ("history", "rule")
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,10 @@ class WatcherParams:
     rule: str = "learned"
     # The learned rule's probability threshold; None takes the one shipped with its weights.
     confidence: float | None = None
+    # What a calibrated (or shadow) watcher certifies and exits on: "history", the rule's
+    # probability sharpened by how the stream has held its leader (policies.convergence.history),
+    # or "rule", the probability alone. A fixed `confidence` always reads the rule's.
+    score: str = "history"
     # A stream going round in circles (policies.convergence.loops): "off", or stop it and
     # "answer" (from the thinking so far) or "abstain". Outside the changed-answer guarantee.
     loop_action: str = "off"
@@ -63,6 +69,8 @@ class WatcherParams:
     def __post_init__(self) -> None:
         if self.rule not in RULES:
             raise ValueError(f"rule must be one of {', '.join(RULES)}")
+        if self.score not in SCORES:
+            raise ValueError(f"score must be one of {', '.join(SCORES)}")
         if self.loop_action not in LOOP_ACTIONS:
             raise ValueError(f"loop_action must be one of {', '.join(LOOP_ACTIONS)}")
         if not 0.0 < self.loop_share <= 1.0 or self.loop_window < 1:
@@ -97,7 +105,7 @@ class WatcherParams:
                 if isinstance(value, str):
                     value = [value]
                 values[name] = tuple(str(v) for v in value)
-            elif name in ("rule", "loop_action"):
+            elif name in ("rule", "loop_action", "score"):
                 values[name] = str(value)
             elif name == "loop_share":
                 values[name] = float(value)
@@ -106,6 +114,14 @@ class WatcherParams:
             else:
                 values[name] = int(value)
         return replace(cls(), **values)
+
+    def calibration_family(self, family: str) -> str:
+        """The calibration key's family for streams this watcher scores: a score other than
+        the rule's keeps its own records (a threshold certified on one score means nothing on
+        another)."""
+        return (
+            family if self.score == "rule" or self.rule != "learned" else f"{family}/{self.score}"
+        )
 
     def to_config(self) -> dict[str, Any]:
         """The params as a plain dict (the inverse of `from_config`)."""
@@ -118,6 +134,7 @@ class WatcherParams:
             "kinds": list(self.kinds),
             "rule": self.rule,
             "confidence": self.confidence,
+            "score": self.score,
             "loop_action": self.loop_action,
             "loop_share": self.loop_share,
             "loop_window": self.loop_window,
@@ -156,6 +173,12 @@ class ConvergenceWatcher:
     checkpoints_seen: list[Checkpoint] = field(default_factory=list, init=False)
     # (score, candidate, tokens) at every checkpoint whose score beat all earlier ones.
     trail: list[tuple[float, str, int]] = field(default_factory=list, init=False)
+    # The history score's weights; None loads the shipped ones.
+    exit_history: HistoryScore | None = field(default=None)
+    # With `record` and the history score: (rule log-odds, history features, leader) per checkpoint.
+    history_seen: list[tuple[float, tuple[float, ...], str]] = field(
+        default_factory=list, init=False
+    )
 
     def __post_init__(self) -> None:
         self._parts: list[str] = []
@@ -175,6 +198,11 @@ class ConvergenceWatcher:
         if self.params.rule == "learned":
             self._tracker = FeatureTracker(window_tokens=self.params.hesitation_window)
             self._rule = self.exit_rule or default_rule()
+        self._history: StreamHistory | None = None
+        # The history score needs a calibrated threshold: a fixed one is the rule's.
+        calibrated = self.shadow or self.threshold is not None
+        if self._tracker is not None and self.params.score == "history" and calibrated:
+            self._history = StreamHistory(self.exit_history or default_history())
 
     @property
     def text(self) -> str:
@@ -242,10 +270,18 @@ class ConvergenceWatcher:
         seen = self._tracker.update(text, self.tokens)
         if self.record:
             self.checkpoints_seen.append(seen)
-        scored = [(self._rule.probability(f), c) for c, f in seen.options]
-        confidence, candidate = max(scored, key=lambda s: s[0], default=(0.0, None))
-        if candidate is None or self.tokens < self.params.min_tokens:
+        scored = [(self._rule.probability(f), i) for i, (_, f) in enumerate(seen.options)]
+        confidence, best = max(scored, key=lambda s: s[0], default=(0.0, -1))
+        if best < 0 or self.tokens < self.params.min_tokens:
             return None
+        candidate, features = seen.options[best]
+        if self._history is not None:
+            runner_up = max((p for p, i in scored if i != best), default=None)
+            args = (confidence, runner_up, candidate.normalized, self.tokens, features)
+            confidence = self._history.update(*args)
+            if self.record:
+                z, values = self._history.last
+                self.history_seen.append((z, values, candidate.text))
         if not self.trail or confidence > self.trail[-1][0]:
             self.trail.append((confidence, candidate.text, self.tokens))
         if self.shadow or confidence < self.exit_threshold:

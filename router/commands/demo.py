@@ -107,6 +107,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
         "address with --serve",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="start early exit's calibration cold (no seed from the thinking model's "
+        "training-split traces)",
+    )
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -122,6 +128,7 @@ def _options(args: argparse.Namespace) -> Any:
         limit=args.limit,
         out_dir=Path(args.out),
         port=args.port,
+        seed_calibration=not args.cold,
     )
     if args.direct_profile:
         options.direct_profile = args.direct_profile

@@ -78,6 +78,13 @@ def register(subparsers: Any) -> None:
         default=0.1,
         help="calibration: share of streams run whole once certified (default 0.1)",
     )
+    parser.add_argument(
+        "--changed-rate-over",
+        choices=("streams", "exits"),
+        default="streams",
+        help="calibration: what --max-changed is a rate of (default streams: points of accuracy; "
+        "exits is stricter)",
+    )
     parser.add_argument("--report", type=Path, help="write the JSON report here")
     parser.set_defaults(func=run)
 

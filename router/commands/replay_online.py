@@ -26,12 +26,14 @@ def run_online(args: argparse.Namespace, params: Any, sets: dict[str, list[Any]]
             max_changed_answers=args.max_changed,
             miss_probability=args.miss_probability,
             shadow_share=args.shadow_share,
+            changed_rate_over=args.changed_rate_over,
         )
     except ValueError as exc:
         raise InvalidInputError(str(exc)) from None
     print(
         f"self-calibrating replay: cold start, shadow share {settings.shadow_share:.0%} once "
-        f"certified, changed answers <= {settings.max_changed_answers:.1%} with miss "
+        f"certified, changed answers <= {settings.max_changed_answers:.1%} of the "
+        f"{settings.changed_rate_over} with miss "
         f"probability {settings.miss_probability:.0%} (>= {settings.streams_needed} shadow "
         "streams per model and family)"
     )

@@ -208,6 +208,7 @@ def format_figures(figures: Mapping[str, Any]) -> str:
         f"{figures['requests_by_profile'].get(figures['think_profile'], 0)} thinking requests "
         f"exited early)",
     ]
+    lines.extend(_calibration_lines(figures))
     if saved_by["rest"]:
         lines.append(f"  other            {saved_by['rest']:,}")
     lines.append(
@@ -235,3 +236,26 @@ def format_figures(figures: Mapping[str, Any]) -> str:
     for message in figures.get("error_messages", ()):
         lines.append(f"error              {message}")
     return "\n".join(lines)
+
+
+def _calibration_lines(figures: Mapping[str, Any]) -> list[str]:
+    """Where early exit's threshold came from: the seed, and what is certified."""
+    lines = []
+    for row in figures.get("exit_calibration") or ():
+        over = row.get("changed_rate_over", "streams")
+        guarantee = (
+            f"<= {row['max_changed_answers']:.0%} of {over} changed, miss probability "
+            f"{row['miss_probability']:.0%}"
+        )
+        if row["threshold"] is None:
+            state = f"no threshold certified ({guarantee}): every thinking stream ran whole"
+        else:
+            state = (
+                f"threshold {row['threshold']} certified ({guarantee}; seen "
+                f"{row['changed_rate']:.2%}, bound {row['changed_rate_bound']:.2%})"
+            )
+        lines.append(
+            f"  exit calibration {row['model']}: {row['sample_size']} streams "
+            f"({figures.get('exit_seed', 0)} seeded from training-split traces); {state}"
+        )
+    return lines

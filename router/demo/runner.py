@@ -62,6 +62,8 @@ class DemoOptions:
     limit: int | None = None
     out_dir: Path = field(default_factory=lambda: Path("thinkgate-demo"))
     port: int = 0  # the gateway's port (0: a free one)
+    # Seed early exit's calibration from the thinking model's training-split traces.
+    seed_calibration: bool = True
 
     def check(self) -> None:
         """Refuse impossible values before anything starts."""
@@ -176,6 +178,7 @@ class Demo:
         self.prompts: list[DemoPrompt] = []
         self.recorded: list[RecordedPrompt] = []
         self.think_gateway = ""
+        self.seeded = 0  # calibration seed records stored before the gateway started
         self._settings: Settings | None = None
         self._upstream: Any = None
         self._gateway: Any = None
@@ -241,6 +244,7 @@ class Demo:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):  # a fresh ledger: the report shows this run only
             Path(f"{self.ledger_path}{suffix}").unlink(missing_ok=True)
+        self.seeded = self._seed(settings)
         self._upstream.start()
         try:
             config = gateway_settings(
@@ -255,6 +259,42 @@ class Demo:
             self._upstream = None
             raise
         return self
+
+    def _seed(self, settings: Settings) -> int:
+        """Seed the demo ledger's calibration book from the thinking model's traces of the
+        training split (none of them replayed here); 0 when the profile does not calibrate."""
+        from difficulty.traces import load_traces, trace_dataset_names
+        from policies.convergence import WatcherParams
+        from router.calibrator import seed_records, store_seed, training_traces
+
+        opts = self.options
+        profile = settings.profiles[self.think_gateway]
+        config = profile.convergence or {}
+        if not opts.seed_calibration or opts.outcomes_path or not profile.watches_convergence:
+            return 0
+        if config.get("calibration") is False or profile.probes:
+            return 0
+        known = {n.lower(): n for n in trace_dataset_names()}
+        names = [known.get(f"{d}-{opts.think_profile}".lower()) for d in opts.datasets]
+        replayed = {p.item_id for p in self.prompts}
+        traces = [
+            t
+            for name in names
+            if name is not None
+            for t in training_traces(load_traces(name))
+            if t.id not in replayed
+        ]
+        family = str(config.get("family", "default"))
+        params = WatcherParams.from_config(config)
+        records = seed_records(traces, profile.upstream_name, family, params)
+        return asyncio.run(store_seed(self.ledger_url, records)) if records else 0
+
+    def _calibration(self) -> list[dict[str, Any]]:
+        """Early exit's calibration rows as the gateway reports them (`/v1/savings`)."""
+        import httpx
+
+        body = httpx.get(f"{self.gateway_url}/v1/savings", timeout=30).json()
+        return list(body.get("early_exit_calibration") or [])
 
     def _recorded(self, settings: Settings) -> list[RecordedPrompt]:
         catalog = self._upstream.app.state.replay.catalog
@@ -325,6 +365,8 @@ class Demo:
         )
         figures["reference_model"] = self.options.think_profile
         figures["seconds"] = round(seconds, 1)
+        figures["exit_seed"] = self.seeded
+        figures["exit_calibration"] = self._calibration()
         figures["concurrency"] = self.options.concurrency
         figures["tokens_per_second"] = self.options.tokens_per_second
         figures["report"] = str(self.report_path)

@@ -9,7 +9,12 @@ from typing import Any
 
 from router.ledger.errors import LedgerFormatError
 
-__all__ = ["LedgerRecord", "SAVED_BY_KEYS"]
+__all__ = ["LedgerRecord", "MAX_SHADOW_RECORDS", "SAVED_BY_KEYS"]
+
+# The newest early-exit shadow records a store keeps (`max_shadow` in the ledger URL; 0 keeps
+# all): about 10 MB of trails. Reads stay correct past the cap because they name records by
+# their place in the whole history, not in what is kept.
+MAX_SHADOW_RECORDS = 20_000
 
 # The mechanisms that save tokens; every record's `saved_by` is reported under these keys.
 SAVED_BY_KEYS = ("routing", "early_exit", "sampling")

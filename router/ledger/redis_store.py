@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 
 from router.ledger.counterfactual import CounterfactualRecord, counterfactual_deltas
 from router.ledger.errors import LedgerError
-from router.ledger.record import LedgerRecord
+from router.ledger.record import MAX_SHADOW_RECORDS, LedgerRecord
 from router.ledger.savings import SavingsState, record_deltas
 from router.ledger.series import (
     MAX_FINE,
@@ -85,6 +85,27 @@ return 1
 """
 
 
+# KEYS: the shadow list, its count of records dropped from the head. ARGV: the record, the cap
+# (0: none). Past the cap the oldest leave, and the count says how many ever did, so a reader's
+# place in the whole history stays meaningful.
+_SHADOW_APPEND = """
+local n = redis.call('RPUSH', KEYS[1], ARGV[1])
+local cap = tonumber(ARGV[2])
+if cap > 0 and n > cap then
+  redis.call('LTRIM', KEYS[1], n - cap, -1)
+  redis.call('INCRBY', KEYS[2], n - cap)
+end
+return n
+"""
+
+# KEYS: as above. ARGV: records of the whole history already read. Returns where the records
+# returned start in that history (later than asked when older ones were dropped), then them.
+_SHADOW_READ = """
+local dropped = tonumber(redis.call('GET', KEYS[2]) or '0')
+local skip = math.max(tonumber(ARGV[1]) - dropped, 0)
+return {dropped + skip, redis.call('LRANGE', KEYS[1], skip, -1)}
+"""
+
 # KEYS: the (one or two) series shards of a window, in order.
 # ARGV: width, first, end, bucket_seconds, shard span, first shard number, then the metrics.
 # Sums stored buckets into reported buckets inside Redis, so a window of MAX_FINE stored buckets
@@ -133,10 +154,12 @@ class RedisLedger:
         prefix: str = "thinkgate",
         max_connections: int = 32,
         max_records: int = 0,
+        max_shadow: int = MAX_SHADOW_RECORDS,
         timeout_s: float = 2.0,
     ) -> None:
-        if max_records < 0:
-            raise ValueError("max_records must be >= 0")
+        if max_records < 0 or max_shadow < 0:
+            raise ValueError("max_records and max_shadow must be >= 0")
+        self.max_shadow = max_shadow
         self.prefix = prefix
         self.max_records = max_records
         self.url = url
@@ -158,6 +181,8 @@ class RedisLedger:
         self._append = self._client.register_script(_APPEND)
         self._feedback = self._client.register_script(_FEEDBACK)
         self._window = self._client.register_script(_WINDOW)
+        self._shadow_append = self._client.register_script(_SHADOW_APPEND)
+        self._shadow_read = self._client.register_script(_SHADOW_READ)
 
     @property
     def keys(self) -> list[str]:
@@ -325,20 +350,30 @@ class RedisLedger:
         """The list of early exit's shadow records, shared by every replica."""
         return f"{self.prefix}:exit:shadow"
 
+    @property
+    def _shadow_keys(self) -> list[str]:
+        return [self.shadow_key, f"{self.shadow_key}:dropped"]
+
     async def append_shadow(self, record: dict[str, Any]) -> None:
-        """Store one early-exit shadow record (JSON-ready)."""
+        """Store one early-exit shadow record (JSON-ready); drop the oldest past `max_shadow`."""
+        text = json.dumps(record, separators=(",", ":"))
         try:
-            await self._client.rpush(self.shadow_key, json.dumps(record, separators=(",", ":")))
+            await self._shadow_append(keys=self._shadow_keys, args=[text, self.max_shadow])
         except RedisError as exc:
             raise LedgerError(f"shadow record append to Redis failed: {exc}") from None
 
-    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
-        """The shadow records stored after the first `since`, oldest first."""
+    async def shadow_read(self, since: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """The shadow records after the first `since` ever stored, and where they start (past
+        `since` when older ones were dropped)."""
         try:
-            rows = await self._client.lrange(self.shadow_key, since, -1)
+            start, rows = await self._shadow_read(keys=self._shadow_keys, args=[since])
         except RedisError as exc:
             raise LedgerError(f"shadow record read from Redis failed: {exc}") from None
-        return [json.loads(row) for row in rows]
+        return int(start), [json.loads(row) for row in rows]
+
+    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The shadow records after the first `since` ever stored, oldest first."""
+        return (await self.shadow_read(since))[1]
 
     @property
     def counterfactual_key(self) -> str:
@@ -380,7 +415,7 @@ class RedisLedger:
         try:
             shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
             await self._client.delete(
-                *self.keys, *shards, self.policy_key, self.shadow_key, self.counterfactual_key
+                *self.keys, *shards, self.policy_key, *self._shadow_keys, self.counterfactual_key
             )
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None

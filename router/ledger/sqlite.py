@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from difficulty.errors import NotFoundError
 from router.ledger.counterfactual import CounterfactualRecord, counterfactual_deltas
 from router.ledger.errors import LedgerConfigError, LedgerError
-from router.ledger.record import LedgerRecord
+from router.ledger.record import MAX_SHADOW_RECORDS, LedgerRecord
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
 
 __all__ = ["MIGRATIONS", "SQLiteLedger", "migrate"]
@@ -97,9 +97,19 @@ class SQLiteLedger:
     would be missing from this process's savings: replicas share a Redis ledger instead.
     """
 
-    def __init__(self, path: str | Path, *, synchronous: str = "full", create: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "full",
+        create: bool = True,
+        max_shadow: int = MAX_SHADOW_RECORDS,
+    ) -> None:
         if synchronous.lower() not in ("full", "normal"):
             raise LedgerConfigError("sqlite ledger option synchronous must be 'full' or 'normal'")
+        if max_shadow < 0:
+            raise LedgerConfigError("sqlite ledger option max_shadow must be >= 0")
+        self.max_shadow = max_shadow
         self.path = Path(path)
         if not create and not self.path.is_file():
             raise NotFoundError(f"ledger file not found: {self.path}", param="ledger")
@@ -235,20 +245,33 @@ class SQLiteLedger:
         return await self._run(lambda _conn: self._state.summary(bucket_seconds))
 
     async def append_shadow(self, record: dict[str, Any]) -> None:
-        """Store one early-exit shadow record (JSON-ready)."""
+        """Store one early-exit shadow record (JSON-ready); drop the oldest past `max_shadow`."""
         text = json.dumps(record, separators=(",", ":"))
-        await self._run(
-            lambda conn: conn.execute("INSERT INTO exit_shadow (record) VALUES (?)", (text,))
-        )
 
-    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
-        """The shadow records stored after the first `since`, oldest first."""
+        def work(conn: sqlite3.Connection) -> None:
+            conn.execute("BEGIN")
+            try:
+                cursor = conn.execute("INSERT INTO exit_shadow (record) VALUES (?)", (text,))
+                seq, cap = cursor.lastrowid or 0, self.max_shadow
+                if cap and seq > cap:
+                    conn.execute("DELETE FROM exit_shadow WHERE seq <= ?", (seq - cap,))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
 
-        def work(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+        await self._run(work)
+
+    async def shadow_read(self, since: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """The shadow records after the first `since` ever stored, and where they start (past
+        `since` when older ones were dropped). AUTOINCREMENT numbers them 1, 2, ... for good."""
+
+        def work(conn: sqlite3.Connection) -> tuple[int, list[dict[str, Any]]]:
             rows = conn.execute(
-                "SELECT record FROM exit_shadow ORDER BY seq LIMIT -1 OFFSET ?", (since,)
-            )
-            return [json.loads(text) for (text,) in rows]
+                "SELECT seq, record FROM exit_shadow WHERE seq > ? ORDER BY seq", (since,)
+            ).fetchall()
+            start = rows[0][0] - 1 if rows else since
+            return start, [json.loads(text) for _, text in rows]
 
         return await self._run(work)
 
@@ -273,6 +296,10 @@ class SQLiteLedger:
             return [CounterfactualRecord.from_json(text) for (text,) in rows]
 
         return await self._run(work)
+
+    async def shadow_records(self, since: int = 0) -> list[dict[str, Any]]:
+        """The shadow records after the first `since` ever stored, oldest first."""
+        return (await self.shadow_read(since))[1]
 
     async def ping(self) -> bool:
         """True when the file answers a query."""

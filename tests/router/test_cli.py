@@ -12,6 +12,7 @@ COMMANDS = {
     "route",
     "simulate",
     "replay",
+    "calibrate",
     "serve",
     "replay-upstream",
     "ledger",

@@ -74,7 +74,7 @@ def test_cold_start_shadows_then_certified_exits(gw: RunningGateway, ledger_url:
         assert reply["thinkgate"].get("early_exit") is None
         assert len(reply["choices"][0]["message"]["reasoning_content"]) == len(REASONING)
     row = _calibration(gw)[0]
-    assert (row["model"], row["family"], row["sample_size"]) == ("QwQ-32B", "default", 3)
+    assert (row["model"], row["family"], row["sample_size"]) == ("QwQ-32B", "default/history", 3)
     assert row["streams_needed"] == 3 and row["threshold"] is not None
     assert row["changed_rate"] == 0.0 and 0 < row["changed_rate_bound"] < 1
     assert row["shadow_tokens"] > 0 and row["shadow_tokens_forgone"] == 0
@@ -98,7 +98,7 @@ async def test_a_new_replica_reads_the_book_from_the_store(ledger_url: str) -> N
         calibrator = ExitCalibrator(ledger)
         book = calibrator.book(CalibrationSettings.from_config(CALIBRATION))
         await calibrator.refresh(force=True)
-        assert book.certified("QwQ-32B", "default")
+        assert book.certified("QwQ-32B", "default/history")
         assert calibrator.summary()[0]["sample_size"] == 3
     finally:
         await ledger.close()

@@ -61,6 +61,7 @@ def probe_config(
         "min_tokens": 40,
         "api_base": probes_at,
         "system": "You are a careful assistant.",
+        "calibration": False,  # exit on k agreeing probes from the first stream
         **probe,
     }
     return config
@@ -147,6 +148,31 @@ def test_agreeing_probes_cut_the_stream(
     # The savings aggregate counts the probe tokens as spent beside the stream.
     savings = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()
     assert savings["tokens"]["probe"] == spent
+
+
+def test_calibrated_probes_shadow_then_exit_on_the_certified_streak(
+    paced: ReplayUpstream,
+    agreeing: CompletionsServer,
+    gateway_factory: Callable[..., RunningGateway],
+    tmp_path: Any,
+) -> None:
+    # A loose guarantee: three shadow streams certify (ceil(log .25 / log .6) = 3).
+    loose = {"max_changed_answers": 0.4, "miss_probability": 0.5, "shadow_share": 0.0}
+    gw = gateway_factory(probe_config(paced, agreeing.base_url, tmp_path, calibration=loose))
+    for _ in range(3):  # cold: probed, never cut; each a record for both keys
+        _, chunks, _ = stream_chat(gw)
+        assert joined(chunks, "reasoning_content") == REASONING
+    rows = httpx.get(f"{gw.url}/v1/savings", timeout=10).json()["early_exit_calibration"]
+    by_family = {row["family"]: row for row in rows}
+    assert set(by_family) == {"default/history", "default/probe"}
+    probe = by_family["default/probe"]
+    assert probe["model"] == "QwQ-32B" and probe["sample_size"] == 3
+    # Every probe said 72, the stream's answer: one calm probe (score 0.5) is certified.
+    assert probe["threshold"] == 0.5 and probe["changed_rate"] == 0.0
+    rid, chunks, _ = stream_chat(gw)
+    assert len(joined(chunks, "reasoning_content")) < len(REASONING) / 2
+    record = next(r for r in gw.records() if r.request_id == rid)
+    assert record.early_exit is not None and record.early_exit["probes"] == 1
 
 
 def test_hesitant_probes_never_cut(

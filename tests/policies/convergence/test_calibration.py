@@ -9,6 +9,7 @@ from policies.convergence.calibration import (
     CalibrationSettings,
     ShadowRecord,
     in_shadow,
+    seed_rows,
 )
 
 
@@ -67,3 +68,32 @@ def test_settings_from_config() -> None:
         CalibrationSettings.from_config({"bogus": 1})
     with pytest.raises(ValueError):
         CalibrationSettings(shadow_share=2)
+
+
+def test_a_seed_takes_a_look_at_its_end() -> None:
+    # 400 offline records: certified at 400 (the seed's look), not at the next scheduled 598.
+    book = CalibrationBook()
+    book.seed([_record() for _ in range(400)])
+    assert book.certified("m", "math") and book.looks[("m", "math")] == 1
+    assert book.summary()[0]["certified_at"] == 400
+    rows = seed_rows([_record(), _record(model="n"), _record()])
+    assert [r.get("look", False) for r in rows] == [False, True, True]
+    assert all(r["seed"] and r["threshold"] is None for r in rows)
+    book.extend(_record() for _ in range(198))  # the scheduled look at 598 is the second one
+    assert book.looks[("m", "math")] == 2
+
+
+def test_the_rate_is_over_streams_unless_configured() -> None:
+    # 299 streams, 100 of which exit at 0.97 (unchanged) and 199 never reach it.
+    never = ShadowRecord("m", "math", ((0.5, "7", 100),), 1000, "42")
+    records = [_record()] * 100 + [never] * 199
+    over_streams = CalibrationBook()
+    over_streams.extend(records)
+    assert over_streams.threshold("m", "math") == 0.51
+    assert over_streams.summary()[0]["changed_rate_over"] == "streams"
+    settings = CalibrationSettings.from_config({"changed_rate_over": "exits"})
+    over_exits = CalibrationBook(settings)
+    over_exits.extend(records)
+    assert not over_exits.certified("m", "math")  # 100 exits cannot certify 1% at 5%
+    with pytest.raises(ValueError, match="changed_rate_over"):
+        CalibrationSettings(changed_rate_over="requests")

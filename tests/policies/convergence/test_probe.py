@@ -9,6 +9,8 @@ from policies.convergence.probe import (
     ProbeParams,
     ProbeTracker,
     chatml_prompt,
+    probe_k,
+    probe_score,
     read_probe,
 )
 
@@ -107,6 +109,20 @@ def test_a_hesitant_or_empty_probe_breaks_the_streak() -> None:
         False,
         True,
     ]
+
+
+def test_a_shadow_tracker_never_exits_and_keeps_its_best_scores() -> None:
+    tracker = ProbeTracker(ProbeParams(k=2, interval_tokens=20, min_tokens=0), "", shadow=True)
+    assert _run(tracker, ["41}", "42}", "42}", "42} hmm", "42}", "42}", "42}"]) == [False] * 7
+    assert tracker.decision is None
+    # New bests only: 41 once (0.5), 42 twice (0.75); after the doubt, 42 three times (0.875).
+    assert [(score, answer) for score, answer, _ in tracker.trail] == [
+        (0.5, "41"),
+        (0.75, "42"),
+        (0.875, "42"),
+    ]
+    assert [t for _, _, t in tracker.trail] == sorted(t for _, _, t in tracker.trail)
+    assert probe_score(3) == 0.875 and probe_k(0.875) == 3 and probe_k(0.88) == 4
 
 
 def test_equivalent_answers_agree_through_the_normaliser() -> None:

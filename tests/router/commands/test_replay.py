@@ -73,6 +73,11 @@ def test_default_is_cold_start_with_online_calibration(tmp_path: Path) -> None:
     assert tiny["certified_after"] == 4 and tiny["exits"] == 8
     assert tiny["changed"] == 0 and tiny["saved"] > 0.3
     assert tiny["accuracy_full"] == tiny["accuracy_used"] == 1.0
+    data = json.loads(report.read_text())
+    assert tiny["served_exits"] == 8 and data["settings"]["changed_rate_over"] == "streams"
+    over = ["--changed-rate-over", "exits"]
+    assert main(["replay", "--traces", str(traces), *loose, *over, "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["settings"]["changed_rate_over"] == "exits"
 
 
 def test_fixed_learned_rule_and_its_confidence_can_be_set(tmp_path: Path) -> None:

@@ -75,6 +75,22 @@ def test_demo_on_held_out_prompts(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert report.is_file() and "<html" in report.read_text()
     assert f"dashboard          {report}" in printed
     assert f"tokens spent       {tokens['spent']:,} completion tokens" in printed
+    # Early exit's book was seeded from QwQ-32B's training-split traces, none of them replayed.
+    assert figures["exit_seed"] == 494
+    calibration = figures["exit_calibration"][0]
+    assert calibration["model"] == "QwQ-32B" and calibration["sample_size"] >= 494
+    assert "exit calibration QwQ-32B:" in printed and "(494 seeded from" in printed
+
+
+def test_cold_demo_seeds_nothing(tmp_path: Path) -> None:
+    figures_path = tmp_path / "figures.json"
+    args = ["demo", "--cold", "--limit", "3", "--out", str(tmp_path / "demo")]
+    fast = ["--tokens-per-second", "20000", "--no-progress", "--json", str(figures_path)]
+    assert main([*args, *fast]) == 0
+    figures = json.loads(figures_path.read_text())
+    assert figures["exit_seed"] == 0
+    thinking = figures["requests_by_profile"].get(figures["think_profile"], 0)
+    assert sum(row["sample_size"] for row in figures["exit_calibration"]) == thinking
 
 
 def _recordings(path: Path) -> Path:
@@ -156,6 +172,7 @@ def test_demo_on_a_users_recordings_and_config_counts_failures(tmp_path: Path) -
         figures = demo.run()
         assert figures["errors"] == 0
         assert figures["requests_by_profile"] == {"deep": 2}
+        assert figures["exit_seed"] == 0  # a user's recordings: no bundled traces to seed from
         assert figures["reference_model"] == "large"
         tokens = figures["tokens"]
         assert figures["early_exits"] == 1  # the long, settled thought is cut
