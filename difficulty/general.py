@@ -1,8 +1,7 @@
 """GeneralModel: P(good enough) and tokens for any profile described by effort and strength.
 
 P(good) = sigmoid(base(prompt, strength) + gain_effort(base, strength)): `base` is LightGBM on
-the prompt's features, one booster per strength tier (monotone in strength: difficulty.
-general_base) from every direct row; the gain of
+the prompt's features and strength (monotone in strength) from every direct row; the gain of
 cot or thinking is a penalised logistic model on the base logit and strength, fitted only on
 items answered both ways (difficulty.general_gain), so where a direct answer is near certain
 effort has no headroom to add. A novelty index of training-prompt embeddings says how far a
@@ -22,7 +21,6 @@ from difficulty.descriptions import EFFORTS, Description
 from difficulty.encoder import Encoder
 from difficulty.errors import InvalidInputError, ModelFormatError
 from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
-from difficulty.general_base import TieredBase
 from difficulty.general_data import DescribedRows
 from difficulty.general_gain import LinearGain, gain_inputs
 from difficulty.novelty import NoveltyIndex
@@ -31,7 +29,7 @@ from difficulty.predictions import ProfilePrediction
 __all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
 
 GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
-_FORMAT = 2  # 2: one base booster per strength tier
+_FORMAT = 1
 _FOLDS = 3  # cross-fitting of the base logit the gain boosts from
 
 
@@ -49,8 +47,8 @@ class GeneralModel:
         *,
         n_estimators: int = 400,
         learning_rate: float = 0.05,
-        num_leaves: int = 31,
-        min_child_samples: int = 20,
+        num_leaves: int = 15,
+        min_child_samples: int = 50,
         colsample_bytree: float = 0.5,
         reg_lambda: float = 5.0,
         source_balance: bool = True,
@@ -76,7 +74,10 @@ class GeneralModel:
     # -- fitting ---------------------------------------------------------------------------
 
     def _params(self, objective: str, n_desc: int, n_features: int) -> dict[str, Any]:
+        # Success rises with strength (column n_features), whatever the prompt.
         monotone = [0] * (n_features + n_desc)
+        if objective == "binary":
+            monotone[n_features] = 1  # strength
         return {
             "objective": objective,
             "learning_rate": self.learning_rate,
@@ -106,7 +107,7 @@ class GeneralModel:
     def fit(self, rows: DescribedRows, embeddings: np.ndarray | None = None) -> GeneralModel:
         """Learn from described rows; `embeddings` has one row per `rows.prompts` entry.
 
-        `base_` = logit P(good | prompt, strength) of a direct answer (a booster per tier), from
+        Three boosters: `base` = logit P(good | prompt, strength) of a direct answer, from
         every direct row; `gains_` = what cot or thinking adds to that logit, learned only from
         items answered both ways at the same strength (offset by the base's cross-fitted
         logit, so a source where only thinking models appear cannot pass its own base rate off
@@ -126,35 +127,22 @@ class GeneralModel:
         known = ~np.isnan(rows.correct)
         direct = known & (np.asarray(rows.effort) == "direct")
         paired = known & _paired(rows)
-        tokens = np.log1p(rows.tokens)
-        has_tokens = ~np.isnan(tokens)
-        token_params = self._params("regression", 3, self.n_features_in_)
+        base_params = self._params("binary", 1, self.n_features_in_)
+        base_x = x[:, : self.n_features_in_ + 1]
 
-        def tokens_fit(mask: np.ndarray) -> Any:
-            data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
-            return lgb.train(token_params, data, num_boost_round=self.n_estimators)
+        def base_fit(mask: np.ndarray) -> Any:
+            data = lgb.Dataset(base_x[mask], rows.correct[mask], weight=self._weights(rows, mask))
+            return lgb.train(base_params, data, num_boost_round=self.n_estimators)
 
-        self.boosters_: dict[str, Any] = {"tokens": tokens_fit(has_tokens)}
-        fold = rows.prompt_index % _FOLDS
-        base_params = self._params("binary", 0, px.shape[1])
-        base_x = px[rows.prompt_index]
-
-        def base_fit(mask: np.ndarray) -> TieredBase:
-            def train(tier: np.ndarray) -> Any:
-                m = mask & tier
-                data = lgb.Dataset(base_x[m], rows.correct[m], weight=self._weights(rows, m))
-                return lgb.train(base_params, data, num_boost_round=self.n_estimators)
-
-            return TieredBase.fit(base_x, np.where(mask, rows.strength, -1.0), train)
-
-        self.base_ = base_fit(direct)
+        self.boosters_: dict[str, Any] = {"base": base_fit(direct)}
         # The gain boosts from the base logit of a model that never saw the item.
         offset = np.zeros(len(rows))
+        fold = rows.prompt_index % _FOLDS
         for k in range(_FOLDS):
             held = paired & (fold == k)
             if held.any():
                 model = base_fit(direct & (fold != k))
-                offset[held] = model.predict(base_x[held], rows.strength[held])
+                offset[held] = model.predict(base_x[held], raw_score=True)
         efforts = np.asarray(rows.effort)
         text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
         self.gains_: dict[str, LinearGain] = {}
@@ -164,6 +152,11 @@ class GeneralModel:
             self.gains_[effort] = LinearGain.fit(
                 z, rows.correct[mask], offset[mask], self._weights(rows, mask), self.gain_penalty
             )
+        tokens = np.log1p(rows.tokens)
+        mask = ~np.isnan(tokens)
+        data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
+        params = self._params("regression", 3, self.n_features_in_)
+        self.boosters_["tokens"] = lgb.train(params, data, num_boost_round=self.n_estimators)
         used = np.unique(rows.prompt_index)
         self.novelty_ = NoveltyIndex.fit(
             embeddings[used], size=self.index_size, random_state=self.random_state
@@ -189,9 +182,11 @@ class GeneralModel:
         strength = np.asarray([d.strength_level for d in descriptions])
         desc = description_columns(strength, [d.effort for d in descriptions])
         x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
-        tiers = self.base_.tier_logits(features)
-        levels = np.clip(np.rint(strength).astype(np.int64), 0, tiers.shape[1] - 1)
-        base = tiers[:, levels].reshape(-1)
+        # One thread: serving predicts one row, and OpenMP threads spinning on a busy 2-core
+        # machine took 8 ms a booster instead of 0.05 ms.
+        base = self.boosters_["base"].predict(
+            x[:, : self.n_features_in_ + 1], raw_score=True, num_threads=1
+        )
         gain = np.zeros_like(base)
         text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
         for j, effort in enumerate(EFFORTS[1:]):
@@ -243,7 +238,6 @@ class GeneralModel:
         self._check_fitted()
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        self.base_.save(out)
         for target, booster in self.boosters_.items():
             booster.save_model(str(out / f"general.{target}.txt"))
         self.novelty_.save(out / "novelty.npz")
@@ -275,8 +269,10 @@ class GeneralModel:
             if meta["feature_version"] != FEATURE_VERSION:
                 raise ModelFormatError(f"model at {root} has another feature version")
             model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
-            model.base_ = TieredBase.load(root)
-            model.boosters_ = {"tokens": lgb.Booster(model_file=str(root / "general.tokens.txt"))}
+            model.boosters_ = {
+                t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
+                for t in ("base", "tokens")
+            }
             model.gains_ = {e: LinearGain.from_json(g) for e, g in meta["gains"].items()}
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
