@@ -49,6 +49,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from fit_exit_history import SETS as FIT_SETS
 from fit_exit_history import collect, fit, training_item
 
 from difficulty.answers import answers_match
@@ -67,15 +68,7 @@ from policies.convergence import (
 )
 from policies.convergence.online import replay_cold, shadow_record
 
-SETS = (
-    "mip-gsm8k-QwQ-32B",
-    "mip-math-QwQ-32B",
-    "mip-gsm8k-s1.1",
-    "mip-math-s1.1",
-    "mip-gsm8k-R1-Distill-Qwen-32B",
-    "mip-math-R1-Distill-Qwen-32B",
-    "thought-anchors",
-)
+SETS = (*FIT_SETS, "thought-anchors")  # thought-anchors is never fitted on
 MODELS = ("QwQ-32B", "s1.1", "R1-Distill-Qwen-32B")
 
 

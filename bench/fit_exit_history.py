@@ -13,7 +13,6 @@ the same, fitted by Newton steps with an L2 penalty (numpy only).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from policies.convergence import (
     HistoryScore,
     PreparedTrace,
 )
-from policies.convergence.simulator import SPLIT_SALT
+from policies.convergence.simulator import in_tuning_part
 
 SETS = (
     "mip-gsm8k-QwQ-32B",
@@ -46,8 +45,7 @@ HISTORY_PATH = Path(__file__).resolve().parent.parent / "policies" / "convergenc
 
 def training_item(item_id: str) -> bool:
     """In the tuning half of `split_traces` and outside the documented held-out split."""
-    digest = hashlib.sha256(f"{SPLIT_SALT}:{item_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < 0.5 and not is_holdout(item_id)
+    return in_tuning_part(item_id) and not is_holdout(item_id)
 
 
 @dataclass

@@ -62,7 +62,9 @@ async def _wave(url: str, prompts: list[str]) -> list[tuple[bool, int]]:
         return await asyncio.gather(*(_stream(client, url, p) for p in prompts))
 
 
-def _side(watch: bool, upstream: str, prompts: list[str], rounds: int, tmp: Path) -> dict[str, Any]:
+def _side(
+    watch: bool, upstream: str, prompts: list[str], streams: int, rounds: int, tmp: Path
+) -> dict[str, Any]:
     port = free_port()
     config = {
         "profiles": {
@@ -92,7 +94,8 @@ def _side(watch: bool, upstream: str, prompts: list[str], rounds: int, tmp: Path
         cpu0, t0 = cpu_s(proc.pid), time.perf_counter()
         results: list[tuple[bool, int]] = []
         for k in range(rounds):
-            results += asyncio.run(_wave(url, prompts[k * len(prompts) // rounds :][:64]))
+            wave = prompts[k * streams : (k + 1) * streams]
+            results += asyncio.run(_wave(url, wave))
         cpu, wall = cpu_s(proc.pid) - cpu0, time.perf_counter() - t0
     finally:
         stop(proc)
@@ -137,8 +140,10 @@ def main() -> int:
               f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         print(f"{args.streams} concurrent streams x {args.rounds} rounds, upstream "
               f"{args.tokens_per_second:g} tokens/s a stream")  # fmt: skip
-        sides = {name: _side(name.strip() == "on", upstream, prompts, args.rounds, tmp)
-                 for name in ("off", "on", "off ", "on ")}  # fmt: skip
+        sides = {
+            name: _side(name.strip() == "on", upstream, prompts, args.streams, args.rounds, tmp)
+            for name in ("off", "on", "off ", "on ")
+        }
     finally:
         stop(up)
     for name, r in sides.items():

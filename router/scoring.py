@@ -67,7 +67,7 @@ def scored_text(prompt: str) -> str:
     return sanitize_text(prompt)
 
 
-def _single_threaded_openmp() -> None:
+def _single_threaded_math() -> None:
     # OpenMP's thread count is per calling thread: set it in each worker as it starts. BLAS
     # too (OpenBLAS's count is process-wide): the novelty index's one-row product spun its
     # threads against the other streams' and took 7 ms instead of 0.1 on a busy 2-core box.
@@ -88,7 +88,7 @@ class Scorer:
         self.workers = workers or os.cpu_count() or 1
         self._loop_limited = False
         self._pool = ThreadPoolExecutor(
-            self.workers, thread_name_prefix="thinkgate-score", initializer=_single_threaded_openmp
+            self.workers, thread_name_prefix="thinkgate-score", initializer=_single_threaded_math
         )
         self._slots = asyncio.Semaphore(self.workers)
 
@@ -98,7 +98,7 @@ class Scorer:
         if self.inline and len(text) <= INLINE_CHARS:
             if not self._loop_limited:
                 # LightGBM's OpenMP threads would spin against the loop for a one-row predict.
-                _single_threaded_openmp()
+                _single_threaded_math()
                 self._loop_limited = True
             return self.model.predict_one(text)
         return await self._on_worker(text)

@@ -28,6 +28,7 @@ __all__ = [
     "replay",
     "summarize",
     "split_traces",
+    "in_tuning_part",
     "SweepPoint",
     "DEFAULT_GRID",
     "sweep",
@@ -216,9 +217,14 @@ def split_traces(
     tune: list[Trace] = []
     held: list[Trace] = []
     for trace in traces:
-        digest = hashlib.sha256(f"{salt}:{trace.id}".encode()).digest()
-        (tune if int.from_bytes(digest[:8], "big") / 2**64 < share else held).append(trace)
+        (tune if in_tuning_part(trace.id, share, salt) else held).append(trace)
     return tune, held
+
+
+def in_tuning_part(item_id: str, share: float = 0.5, salt: str = SPLIT_SALT) -> bool:
+    """Whether `split_traces` puts this item in the tuning part."""
+    digest = hashlib.sha256(f"{salt}:{item_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 @dataclass(frozen=True)
