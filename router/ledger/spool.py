@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from router.ledger.errors import LedgerError
+from router.ledger.wal import open_wal
 
 __all__ = ["Spool", "SpoolStats", "DEFAULT_MAX_RECORDS", "DEFAULT_MAX_BYTES"]
 
@@ -63,14 +64,9 @@ class Spool:
         self.dropped = 0
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn: sqlite3.Connection | None = sqlite3.connect(
-                self.path, check_same_thread=False, isolation_level=None
+            self._conn: sqlite3.Connection | None = open_wal(
+                self.path, synchronous="FULL", busy_ms=2000, setup=lambda c: c.execute(_SCHEMA)
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.execute("PRAGMA busy_timeout=2000")
-            self._conn.execute(_SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(f"cannot open the ledger spool {str(self.path)!r}: {exc}") from None
 

@@ -16,6 +16,7 @@ from router.ledger.counterfactual import CounterfactualRecord, counterfactual_de
 from router.ledger.errors import LedgerConfigError, LedgerError
 from router.ledger.record import MAX_SHADOW_RECORDS, LedgerRecord
 from router.ledger.savings import SavingsState, feedback_deltas, record_deltas
+from router.ledger.wal import open_wal
 
 __all__ = ["MIGRATIONS", "SQLiteLedger", "migrate"]
 
@@ -119,12 +120,9 @@ class SQLiteLedger:
         self._flusher: asyncio.Task[None] | None = None
         conn: sqlite3.Connection | None = None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
-            conn.execute("PRAGMA busy_timeout=5000")
-            migrate(conn)
+            conn = open_wal(
+                self.path, synchronous=synchronous.upper(), busy_ms=5000, setup=migrate
+            )
             self._state = self._load_state(conn)
         except (sqlite3.Error, OSError, LedgerError) as exc:
             if conn is not None:

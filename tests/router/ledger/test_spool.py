@@ -81,3 +81,37 @@ def test_a_closed_spool_raises_the_ledger_error(tmp_path: Path) -> None:
         spool.put(items(1))
     with pytest.raises(ValueError):
         Spool(tmp_path / "other.db", max_records=0)
+
+
+_OPEN_TOGETHER = """
+import sys, time
+from router.ledger.spool import Spool
+from router.ledger.sqlite import SQLiteLedger
+start = float(sys.argv[3])
+time.sleep(max(0.0, start - time.time()))
+Spool(sys.argv[1]).close()
+SQLiteLedger(sys.argv[2])
+print("opened")
+"""
+
+
+def test_replicas_opening_one_new_file_together_all_start(tmp_path: Path) -> None:
+    # Replicas race to switch a new file to WAL and create its tables; SQLite answers
+    # "database is locked" at once there (a CI run lost a replica to it): each must retry.
+    import time
+
+    start = str(time.time() + 1.5)
+    spool, ledger = str(tmp_path / "spool.db"), str(tmp_path / "ledger.db")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _OPEN_TOGETHER, spool, ledger, start],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[3],
+        )
+        for _ in range(8)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0 and "opened" in out, err
