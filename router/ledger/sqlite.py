@@ -120,9 +120,7 @@ class SQLiteLedger:
         self._flusher: asyncio.Task[None] | None = None
         conn: sqlite3.Connection | None = None
         try:
-            conn = open_wal(
-                self.path, synchronous=synchronous.upper(), busy_ms=5000, setup=migrate
-            )
+            conn = open_wal(self.path, synchronous=synchronous.upper(), busy_ms=5000, setup=migrate)
             self._state = self._load_state(conn)
         except (sqlite3.Error, OSError, LedgerError) as exc:
             if conn is not None:
