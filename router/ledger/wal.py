@@ -22,7 +22,7 @@ def open_wal(
     *,
     synchronous: str,
     busy_ms: int,
-    setup: Callable[[sqlite3.Connection], None],
+    setup: Callable[[sqlite3.Connection], object],
     patience_s: float = OPEN_PATIENCE_S,
 ) -> sqlite3.Connection:
     """A connection to `path` in WAL mode after `setup(conn)` ran; retries while it is locked.
