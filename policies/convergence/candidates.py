@@ -209,6 +209,11 @@ class StatementScanner:
 
     def latest(self, text: str) -> Candidate | None:
         """The latest candidate in `text`, which must extend the text of the previous call."""
+        self.scan(text)
+        return _pick(self._found)
+
+    def scan(self, text: str) -> None:
+        """Read the statements of `text` (which must extend the previous call's) into `found`."""
         # Statements ending before the overlap are settled; the tail is scanned afresh, from
         # far enough back that a statement crossing the boundary is seen whole.
         settled = max(0, self._scanned - _OVERLAP)
@@ -221,7 +226,6 @@ class StatementScanner:
         ]
         self._found = kept + fresh
         self._scanned = len(text)
-        return _pick(self._found)
 
     @property
     def found(self) -> list[tuple[int, str, str]]:

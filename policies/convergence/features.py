@@ -66,6 +66,7 @@ _TOTAL_WORDS = re.compile(
     re.IGNORECASE,
 )
 _CONTEXT = 80
+_BLOCK_AFTER = 40
 
 _HESITATION = re.compile(
     r"\b(?:wait|but|hmm|hold on|mistake|not sure|alternatively|however|actually|no,)\b",
@@ -152,6 +153,8 @@ class FeatureTracker:
     _numbers_done: int = 0
     _first_mention: dict[str, int] = field(default_factory=dict)
     _conditional: dict[int, bool] = field(default_factory=dict)
+    _total_words: dict[int, bool] = field(default_factory=dict)
+    _block_end: dict[int, bool] = field(default_factory=dict)
 
     def _norm(self, value: str) -> str:
         if value not in self._norms:
@@ -202,6 +205,25 @@ class FeatureTracker:
             self._conditional[end] = _CONDITIONAL.search(text, start, end) is not None
         return self._conditional[end]
 
+    def total_words(self, text: str, end: int) -> bool:
+        """Whether "total", "altogether", "answer"... comes shortly before the statement ending
+        at `end` (the text before it no longer changes, so it is read once)."""
+        if end not in self._total_words:
+            self._total_words[end] = (
+                _TOTAL_WORDS.search(text, max(0, end - _CONTEXT), end) is not None
+            )
+        return self._total_words[end]
+
+    def block_end(self, text: str, end: int) -> bool:
+        """Whether the statement ending at `end` closes a paragraph (a blank line within
+        _BLOCK_AFTER characters); settled, and kept, once that much text follows it."""
+        if end in self._block_end:
+            return self._block_end[end]
+        found = "\n\n" in text[end : end + _BLOCK_AFTER]
+        if found or len(text) >= end + _BLOCK_AFTER:
+            self._block_end[end] = found
+        return found
+
     def number_role(self, norm: str, since: int) -> tuple[int, int, int, int]:
         """(operand uses since, results since, operand uses, mentions) of a numeric value."""
         key = _number_key(norm)
@@ -227,7 +249,7 @@ class FeatureTracker:
 
     def update(self, text: str, tokens: int) -> Checkpoint:
         """Features of every candidate value; `text` must extend the previous call's text."""
-        self._scanner.latest(text)
+        self._scanner.scan(text)
         found = [(end, kind, value, self._norm(value)) for end, kind, value in self._scanner.found]
         found = [s for s in _dedupe(found) if s[3]]
         self._scan_phrases(text)
@@ -282,6 +304,12 @@ class _Context:
         tail = recycled[-10:]
         self.recycled_share = sum(tail) / len(tail) if tail else 0.0
         self.last10 = found[-10:]
+        # Each value's statements and the index of its latest, found in one pass.
+        self.same: dict[str, list[tuple[int, str, str, str]]] = {}
+        self.index_last: dict[str, int] = {}
+        for index, s in enumerate(found):
+            self.same.setdefault(s[3], []).append(s)
+            self.index_last[s[3]] = index
 
     def candidate(self, norm: str) -> Candidate:
         end, kind, value, _ = next(s for s in reversed(self.found) if s[3] == norm)
@@ -289,11 +317,10 @@ class _Context:
 
     def features(self, norm: str) -> tuple[float, ...]:
         text = self.text
-        same = [s for s in self.found if s[3] == norm]
+        same = self.same[norm]
         kinds = {s[1] for s in same}
         first, last = same[0][0], same[-1][0]
-        index_last = max(i for i, s in enumerate(self.found) if s[3] == norm)
-        others_after = len(self.found) - 1 - index_last
+        others_after = len(self.found) - 1 - self.index_last[norm]
         marks = self.tracker
         final = marks.count("final", max(marks.last("hesitation"), first))
         operand_after, results_after, operands, mentions = marks.number_role(norm, last)
@@ -326,8 +353,8 @@ class _Context:
             math.log1p(marks.count("alternative", last)),
             math.log1p(marks.count("verify", last)),
             100.0 * marks.count("alternative", 0) / max(self.tokens, 1),
-            float(any(_TOTAL_WORDS.search(text, max(0, s[0] - _CONTEXT), s[0]) for s in same)),
-            float(any("\n\n" in text[s[0] : s[0] + 40] for s in same)),
+            float(any(marks.total_words(text, s[0]) for s in same)),
+            float(any(marks.block_end(text, s[0]) for s in same)),
             float(marks.count("verify", first, last) > 0),
             self.recycled_share,
             float(sum(s[3] == norm for s in self.last10)),

@@ -270,7 +270,8 @@ class ConvergenceWatcher:
         seen = self._tracker.update(text, self.tokens)
         if self.record:
             self.checkpoints_seen.append(seen)
-        scored = [(self._rule.probability(f), i) for i, (_, f) in enumerate(seen.options)]
+        probabilities = self._rule.probabilities([f for _, f in seen.options])
+        scored = [(p, i) for i, p in enumerate(probabilities)]
         confidence, best = max(scored, key=lambda s: s[0], default=(0.0, -1))
         if best < 0 or self.tokens < self.params.min_tokens:
             return None

@@ -52,3 +52,19 @@ def test_model_thresholds_fall_back_to_the_shared_one() -> None:
     )
     assert rule.threshold_for("m") == 0.8 and rule.threshold_for("other") == 0.9
     assert ExitRule.from_dict(rule.to_dict()) == rule
+
+
+def test_scoring_a_checkpoints_rows_at_once_gives_the_same_numbers_bit_for_bit() -> None:
+    # The watcher scores every option of a checkpoint in one call; decisions, calibration and
+    # fitting all read `probability`, so the batch must agree exactly, not approximately.
+    import random
+
+    rng = random.Random(7)
+    n = len(FEATURE_NAMES)
+    rows = [[rng.choice((0.0, 1.0, rng.uniform(-1, 12))) for _ in range(n)] for _ in range(300)]
+    for rule in (default_rule(), ExitRule.never()):
+        for size in (1, 2, 8):
+            for start in range(0, len(rows), size):
+                batch = rows[start : start + size]
+                assert rule.probabilities(batch) == [rule.probability(r) for r in batch]
+    assert default_rule().probabilities([]) == []
