@@ -1,7 +1,8 @@
 """Early exit with a guarantee on the bundled traces: held-out, unseen-model and ordering figures.
 
 python bench/exit_calibration.py [--orderings 20] [--over streams|exits|both]
-                                  [--score history|rule|both] [--json FILE]
+                                  [--score history|rule|both] [--interval-tokens 25]
+                                  [--json FILE]
 
 Every trace is first turned into its shadow record (the default watcher in shadow over the
 whole trace: where each threshold would exit, on which candidate). The score is the history
@@ -105,9 +106,10 @@ def records_of(
     return out
 
 
-def unseen_histories() -> dict[str, HistoryScore]:
+def unseen_histories(params: WatcherParams | None = None) -> dict[str, HistoryScore]:
     """History weights per model, each fitted on the other models' training items only."""
-    rows = collect(t for name in SETS[:6] for t in load_traces(name) if training_item(t.id))
+    traces = (t for name in SETS[:6] for t in load_traces(name) if training_item(t.id))
+    rows = collect(traces, params)
     fitted = {model: fit([r for r in rows if r.model != model]) for model in MODELS}
     fitted["thought-anchors"] = fit(rows)
     return fitted
@@ -312,6 +314,12 @@ def main() -> int:
         default="history",
         help="the score certified: the history score (default), the rule's probability, or both",
     )
+    parser.add_argument(
+        "--interval-tokens",
+        type=int,
+        default=WatcherParams().interval_tokens,
+        help="tokens between the watcher's checkpoints (fewer checkpoints: less CPU, later exits)",
+    )
     parser.add_argument("--json", help="write every figure here")
     args = parser.parse_args()
     print(
@@ -321,8 +329,8 @@ def main() -> int:
     traces = {name: load_traces(name) for name in SETS}
     report: dict[str, Any] = {}
     for score in ("history", "rule") if args.score == "both" else (args.score,):
-        params = WatcherParams(score=score)
-        histories = unseen_histories() if score == "history" else {}
+        params = WatcherParams(score=score, interval_tokens=args.interval_tokens)
+        histories = unseen_histories(params) if score == "history" else {}
         costs: list[float] = []
         data: dict[str, tuple[list[Trace], list[ShadowRecord]]] = {}
         for name in SETS:

@@ -28,6 +28,7 @@ from policies.convergence import (
     ConvergenceWatcher,
     HistoryScore,
     PreparedTrace,
+    WatcherParams,
 )
 from policies.convergence.simulator import in_tuning_part
 
@@ -58,12 +59,17 @@ class TraceCheckpoints:
     agrees: np.ndarray
 
 
-def collect(traces: Iterable[Trace]) -> list[TraceCheckpoints]:
+def collect(traces: Iterable[Trace], params: WatcherParams | None = None) -> list[TraceCheckpoints]:
     """Run each trace through a shadow watcher with a neutral history; keep every checkpoint."""
     out = []
     for trace in traces:
         prepared = PreparedTrace.of(trace)
-        watcher = ConvergenceWatcher(shadow=True, record=True, exit_history=HistoryScore.neutral())
+        watcher = ConvergenceWatcher(
+            params or WatcherParams(),
+            shadow=True,
+            record=True,
+            exit_history=HistoryScore.neutral(),
+        )
         for delta in prepared.deltas:
             watcher.feed(delta)
             watcher.checkpoints_seen.clear()  # the features are what is kept, not the options

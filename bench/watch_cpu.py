@@ -10,6 +10,7 @@ relayed as well as per stream. Prints, for each side: streams, errors, gateway C
 thinking tokens relayed, CPU per 1,000 tokens, and the watcher's share.
 
 Usage: python bench/watch_cpu.py [--streams 64] [--rounds 2] [--tokens-per-second 1500]
+       [--interval-tokens 25]   (the watcher's checkpoint spacing on the "on" side)
 """
 
 from __future__ import annotations
@@ -63,7 +64,13 @@ async def _wave(url: str, prompts: list[str]) -> list[tuple[bool, int]]:
 
 
 def _side(
-    watch: bool, upstream: str, prompts: list[str], streams: int, rounds: int, tmp: Path
+    watch: bool,
+    upstream: str,
+    prompts: list[str],
+    streams: int,
+    rounds: int,
+    tmp: Path,
+    interval: int = 25,
 ) -> dict[str, Any]:
     port = free_port()
     config = {
@@ -76,7 +83,11 @@ def _side(
                 "retries": 0,
                 "max_tokens": 16384,
                 "prefill": True,
-                "convergence": {"enabled": watch, "calibration": False},
+                "convergence": {
+                    "enabled": watch,
+                    "calibration": False,
+                    "interval_tokens": interval,
+                },
             },
         },
         "policy": {"kind": "fixed", "profile": "think"},
@@ -121,6 +132,7 @@ def main() -> int:
     parser.add_argument("--streams", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--tokens-per-second", type=float, default=1500.0)
+    parser.add_argument("--interval-tokens", type=int, default=25)
     args = parser.parse_args()
     from difficulty.datasets import load_dataset
 
@@ -139,9 +151,18 @@ def main() -> int:
         print(f"machine: {os.cpu_count()} cores, python {platform.python_version()}, "
               f"load average {os.getloadavg()[0]:.2f}")  # fmt: skip
         print(f"{args.streams} concurrent streams x {args.rounds} rounds, upstream "
-              f"{args.tokens_per_second:g} tokens/s a stream")  # fmt: skip
+              f"{args.tokens_per_second:g} tokens/s a stream, a checkpoint every "
+              f"{args.interval_tokens} tokens")  # fmt: skip
         sides = {
-            name: _side(name.strip() == "on", upstream, prompts, args.streams, args.rounds, tmp)
+            name: _side(
+                name.strip() == "on",
+                upstream,
+                prompts,
+                args.streams,
+                args.rounds,
+                tmp,
+                args.interval_tokens,
+            )
             for name in ("off", "on", "off ", "on ")
         }
     finally:

@@ -65,6 +65,8 @@ _PATTERNS = {
     "result": _RESULT,
     "equals": _EQUALS,
 }
+# Words a statement of the kind cannot do without: a text with none of them is not scanned for it.
+_NEEDS = {"answer": ("answer",), "conclusion": ("therefore", "thus", "hence")}
 # A statement the model hedges, before ("maybe the answer is") or right after ("5, but"),
 # is a hypothesis, not an answer.
 _HEDGE_BEFORE = re.compile(
@@ -158,8 +160,9 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
             value = clean_value(raw) or (raw.strip() if _SHORT_STRING.match(raw.strip()) else None)
             if value:
                 found.append((end, "boxed", value))
+    folded = text.casefold()
     for kind, pattern in _PATTERNS.items():
-        if kind not in kinds:
+        if kind not in kinds or not any(word in folded for word in _NEEDS.get(kind, ("",))):
             continue
         for m in pattern.finditer(text):
             if m.group("stop").startswith("?"):
