@@ -40,9 +40,12 @@ _log = logging.getLogger("thinkgate.exploration")
 
 
 def counterfactual_store(ledger: Ledger | None) -> Any:
-    """The store under `ledger` that keeps counterfactual records (None when it has none)."""
+    """What keeps `ledger`'s counterfactual records (None when nothing does): a Redis store
+    through its spool, so a pair explored while Redis is down waits on disk for it."""
     store = ledger.store if isinstance(ledger, DurableLedger) else ledger
-    return store if hasattr(store, "append_counterfactual") else None
+    if not hasattr(store, "append_counterfactual"):
+        return None
+    return ledger
 
 
 class Explorer:

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from router.ledger.base import Ledger
 from router.ledger.breaker import CircuitBreaker
+from router.ledger.counterfactual import CounterfactualRecord
 from router.ledger.errors import LedgerError
 from router.ledger.record import LedgerRecord
 from router.ledger.redis_store import RedisLedger
@@ -33,6 +34,9 @@ _log = logging.getLogger("thinkgate.ledger")
 _BATCH = 256
 _DRAIN_EVERY_S = 0.25
 _LEASE_S = 30.0
+# Spool key prefix of an explored pair (router.exploration) waiting for the store; the
+# request's own record is spooled under its bare request id.
+_PAIR = "counterfactual:"
 
 
 @dataclass(frozen=True)
@@ -173,6 +177,56 @@ class DurableLedger:
         self._spool_puts += 1
         self._ensure_drainer()
 
+    async def append_counterfactual(self, record: CounterfactualRecord) -> None:
+        """Store an explored pair, or spool it while the store is down; LedgerError only when
+        neither takes it."""
+        if self._closed:
+            raise LedgerError("the ledger is closed")
+        text = record.dumps()
+        try:
+            await self._guarded(
+                lambda: self._pair_store.append_counterfactual(record), self.write_timeout_s
+            )
+            return
+        except LedgerError:
+            pass
+        refused = await asyncio.to_thread(self.spool.put, [(_PAIR + record.request_id, text)])
+        if refused:
+            raise LedgerError("the ledger spool is full: the explored pair was dropped")
+        self._spooled = max(self._spooled, 0) + 1
+        self._spool_puts += 1
+        self._ensure_drainer()
+
+    async def counterfactual_records(self) -> list[CounterfactualRecord]:
+        """The store's explored pairs, then spooled ones it does not have yet."""
+        stored = await self._guarded(
+            self._pair_store.counterfactual_records, 10 * self.write_timeout_s
+        )
+        seen = {r.request_id for r in stored}
+        for key, text in await asyncio.to_thread(self.spool.all):
+            if key.startswith(_PAIR) and key[len(_PAIR) :] not in seen:
+                stored.append(CounterfactualRecord.from_json(text))
+        return list(stored)
+
+    @property
+    def _pair_store(self) -> Any:
+        if not hasattr(self.store, "append_counterfactual"):
+            raise LedgerError("the ledger store keeps no explored pairs")
+        return self.store
+
+    async def _pairs_to_store(self, pairs: list[CounterfactualRecord]) -> int:
+        written = 0
+
+        async def send() -> None:
+            nonlocal written
+            for pair in pairs:
+                await self._pair_store.append_counterfactual(pair)
+                written += 1
+
+        with contextlib.suppress(LedgerError):
+            await self._guarded(send, self.write_timeout_s)
+        return written
+
     # -- draining ---------------------------------------------------------------------------
 
     def _ensure_drainer(self) -> None:
@@ -197,14 +251,18 @@ class DurableLedger:
 
     async def _drain_batch(self) -> int:
         rows = await asyncio.to_thread(self.spool.lease, _BATCH, time.time(), _LEASE_S)
-        records = [LedgerRecord.from_json(text) for _, text in rows]
-        written = await self._to_store(records)
-        seqs = [seq for seq, _ in rows]
-        await asyncio.to_thread(self.spool.remove, seqs[:written])
-        await asyncio.to_thread(self.spool.release, seqs[written:])
-        if written:
-            _log.info("ledger spool: %d records drained to the store", written)
-        return written
+        own = [(seq, text) for seq, key, text in rows if not key.startswith(_PAIR)]
+        pairs = [(seq, text) for seq, key, text in rows if key.startswith(_PAIR)]
+        written = await self._to_store([LedgerRecord.from_json(text) for _, text in own])
+        done = [seq for seq, _ in own[:written]]
+        if pairs and written == len(own):  # pairs wait behind records, in no order of their own
+            sent = await self._pairs_to_store([CounterfactualRecord.from_json(t) for _, t in pairs])
+            done += [seq for seq, _ in pairs[:sent]]
+        await asyncio.to_thread(self.spool.remove, done)
+        await asyncio.to_thread(self.spool.release, [s for s, _, _ in rows if s not in set(done)])
+        if done:
+            _log.info("ledger spool: %d records drained to the store", len(done))
+        return len(done)
 
     # -- reads and labels -------------------------------------------------------------------
 
@@ -239,7 +297,8 @@ class DurableLedger:
             lambda: self.store.records(labelled_only=labelled_only), 10 * self.write_timeout_s
         )
         seen = {r.request_id for r in stored}
-        waiting = [LedgerRecord.from_json(t) for t in await asyncio.to_thread(self.spool.all)]
+        spooled = await asyncio.to_thread(self.spool.all)
+        waiting = [LedgerRecord.from_json(t) for key, t in spooled if not key.startswith(_PAIR)]
         waiting += [r for r, _ in self._pending]
         for record in waiting:
             if record.request_id not in seen and (record.feedback is not None or not labelled_only):

@@ -88,6 +88,20 @@ return 1
 # KEYS: the shadow list, its count of records dropped from the head. ARGV: the record, the cap
 # (0: none). Past the cap the oldest leave, and the count says how many ever did, so a reader's
 # place in the whole history stays meaningful.
+# One explored pair, once: a pair drained again after a lost reply is not counted twice.
+_COUNTERFACTUAL_APPEND = """
+if redis.call('SADD', KEYS[2], ARGV[1]) == 0 then return 0 end
+redis.call('RPUSH', KEYS[1], ARGV[2])
+for i = 3, #ARGV, 3 do
+  if ARGV[i + 1] == 'i' then
+    redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 2])
+  else
+    redis.call('HINCRBYFLOAT', KEYS[3], ARGV[i], ARGV[i + 2])
+  end
+end
+return 1
+"""
+
 _SHADOW_APPEND = """
 local n = redis.call('RPUSH', KEYS[1], ARGV[1])
 local cap = tonumber(ARGV[2])
@@ -182,6 +196,7 @@ class RedisLedger:
         self._feedback = self._client.register_script(_FEEDBACK)
         self._window = self._client.register_script(_WINDOW)
         self._shadow_append = self._client.register_script(_SHADOW_APPEND)
+        self._counterfactual_append = self._client.register_script(_COUNTERFACTUAL_APPEND)
         self._shadow_read = self._client.register_script(_SHADOW_READ)
 
     @property
@@ -381,17 +396,16 @@ class RedisLedger:
         return f"{self.prefix}:ledger:counterfactual"
 
     async def append_counterfactual(self, record: CounterfactualRecord) -> None:
-        """Store one explored pair and count its cost into the shared savings counters."""
+        """Store one explored pair and count its cost into the shared savings counters; a
+        request id already stored is left as it is."""
+        args = [record.request_id, record.dumps()]
+        for _table, name, amount in counterfactual_deltas(record):
+            value, kind = _amount(amount)
+            args += [name, kind, value]
+        keys = [self.counterfactual_key, f"{self.counterfactual_key}:ids", self._keys["counters"]]
         try:
-            # MULTI: the pair and the counters its cost moves land together.
-            async with self._client.pipeline(transaction=True) as pipe:
-                pipe.rpush(self.counterfactual_key, record.dumps())
-                for _table, name, amount in counterfactual_deltas(record):
-                    if isinstance(amount, int):
-                        pipe.hincrby(self._keys["counters"], name, amount)
-                    else:
-                        pipe.hincrbyfloat(self._keys["counters"], name, amount)
-                await pipe.execute()
+            # One script: the pair, its id and the counters its cost moves land together.
+            await self._counterfactual_append(keys=keys, args=args)
         except RedisError as exc:
             raise LedgerError(f"counterfactual append to Redis failed: {exc}") from None
 
@@ -415,7 +429,12 @@ class RedisLedger:
         try:
             shards = [key async for key in self._client.scan_iter(f"{self.prefix}:ledger:series:*")]
             await self._client.delete(
-                *self.keys, *shards, self.policy_key, *self._shadow_keys, self.counterfactual_key
+                *self.keys,
+                *shards,
+                self.policy_key,
+                *self._shadow_keys,
+                self.counterfactual_key,
+                f"{self.counterfactual_key}:ids",
             )
         except RedisError as exc:
             raise LedgerError(f"ledger delete in Redis failed: {exc}") from None

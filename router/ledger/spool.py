@@ -76,9 +76,10 @@ class Spool:
         return self._conn
 
     def put(self, items: list[tuple[str, str]]) -> int:
-        """Store (request_id, record JSON) pairs in one commit; returns how many it refused.
+        """Store (key, record JSON) pairs in one commit; returns how many it refused.
 
-        A request id already spooled is kept as it is (not refused, not duplicated).
+        The key is the record's request id (the durable ledger prefixes other kinds of record).
+        A key already spooled is kept as it is (not refused, not duplicated).
         """
         with self._lock:
             conn = self._db()
@@ -107,22 +108,24 @@ class Spool:
             self.dropped += refused
             return refused
 
-    def lease(self, limit: int, now: float, lease_s: float) -> list[tuple[int, str]]:
-        """Up to `limit` oldest unleased rows as (seq, record JSON), leased until now + lease_s."""
+    def lease(self, limit: int, now: float, lease_s: float) -> list[tuple[int, str, str]]:
+        """Up to `limit` oldest unleased rows as (seq, key, record JSON), leased until
+        now + lease_s."""
         with self._lock:
             try:
                 rows = (
                     self._db()
                     .execute(
                         "UPDATE spool SET lease_until = ? WHERE seq IN (SELECT seq FROM spool "
-                        "WHERE lease_until <= ? ORDER BY seq LIMIT ?) RETURNING seq, record",
+                        "WHERE lease_until <= ? ORDER BY seq LIMIT ?) "
+                        "RETURNING seq, request_id, record",
                         (now + lease_s, now, limit),
                     )
                     .fetchall()
                 )
             except sqlite3.Error as exc:
                 raise LedgerError(f"ledger spool read failed: {exc}") from None
-        return sorted((int(seq), str(text)) for seq, text in rows)
+        return sorted((int(seq), str(key), str(text)) for seq, key, text in rows)
 
     def remove(self, seqs: list[int]) -> None:
         """Delete rows that reached the store."""
@@ -160,11 +163,13 @@ class Spool:
             )
         return cursor.rowcount == 1
 
-    def all(self) -> list[str]:
-        """Every spooled record JSON, oldest first."""
+    def all(self) -> list[tuple[str, str]]:
+        """Every spooled (key, record JSON), oldest first."""
         with self._lock:
-            rows = self._db().execute("SELECT record FROM spool ORDER BY seq").fetchall()
-        return [str(text) for (text,) in rows]
+            rows = (
+                self._db().execute("SELECT request_id, record FROM spool ORDER BY seq").fetchall()
+            )
+        return [(str(key), str(text)) for key, text in rows]
 
     def stats(self) -> SpoolStats:
         """Records and bytes held now, and records refused since this process opened it."""

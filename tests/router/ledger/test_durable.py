@@ -169,3 +169,32 @@ async def test_a_full_spool_counts_what_it_dropped(
         await asyncio.sleep(0.05)
     assert (backlog.spooled, backlog.dropped, backlog.store) == (5, 3, "open")
     await ledger.close()
+
+
+async def test_pairs_explored_while_redis_is_down_wait_in_the_spool_and_count_once(
+    ledger: DurableLedger, redis_server: RedisServer
+) -> None:
+    from tests.router.ledger.test_counterfactual import make_pair
+
+    await ledger.append(make_record(1))
+    await ledger.append_counterfactual(make_pair(1))
+    assert await settled(ledger)
+    redis_server.kill()
+    await ledger.append(make_record(2))
+    await ledger.append_counterfactual(make_pair(2))
+    await ledger.append_counterfactual(make_pair(3))
+    assert (await ledger.backlog()).spooled == 3
+    redis_server.start()
+    assert await settled(ledger)
+    store = RedisLedger(redis_server.url, prefix="durable-test")
+    try:
+        pairs = await store.counterfactual_records()
+        assert sorted(p.request_id for p in pairs) == ["req-1", "req-2", "req-3"]
+        assert await ledger.counterfactual_records() == pairs
+        # A pair drained again (its reply lost) is neither stored nor counted twice.
+        runs = (await store.savings())["exploration"]["runs"]
+        await store.append_counterfactual(make_pair(2))
+        assert len(await store.counterfactual_records()) == 3 == runs
+        assert (await store.savings())["exploration"]["runs"] == 3
+    finally:
+        await store.close()

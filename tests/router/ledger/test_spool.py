@@ -20,9 +20,9 @@ def test_put_lease_remove_in_order(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool.db")
     assert spool.put(items(5)) == 0
     rows = spool.lease(3, now=0.0, lease_s=10.0)
-    assert [text for _, text in rows] == ["x" * 10] * 3
+    assert [(key, text) for _, key, text in rows] == [(f"req-{i}", "x" * 10) for i in range(3)]
     assert spool.find("req-0") == "x" * 10
-    spool.remove([seq for seq, _ in rows])
+    spool.remove([seq for seq, _, _ in rows])
     assert spool.find("req-0") is None
     assert spool.stats().records == 2
     rest = spool.lease(10, now=0.0, lease_s=10.0)
@@ -34,10 +34,10 @@ def test_leased_rows_are_not_leased_twice_until_released_or_lapsed(tmp_path: Pat
     spool.put(items(4))
     first = spool.lease(2, now=0.0, lease_s=10.0)
     second = spool.lease(10, now=1.0, lease_s=10.0)
-    assert {s for s, _ in first}.isdisjoint(s for s, _ in second)
+    assert {s for s, _, _ in first}.isdisjoint(s for s, _, _ in second)
     assert spool.lease(10, now=2.0, lease_s=10.0) == []
-    spool.release([s for s, _ in first])
-    assert [s for s, _ in spool.lease(10, now=3.0, lease_s=10.0)] == [s for s, _ in first]
+    spool.release([s for s, _, _ in first])
+    assert [s for s, _, _ in spool.lease(10, now=3.0, lease_s=10.0)] == [s for s, _, _ in first]
     # A drainer that died holding a lease: the rows come back once it lapses.
     assert len(spool.lease(10, now=20.0, lease_s=10.0)) == 4
 
@@ -57,7 +57,7 @@ def test_a_request_id_is_kept_once(tmp_path: Path) -> None:
     assert spool.put([("req-1", "second")]) == 0
     assert spool.stats().records == 1 and spool.find("req-1") == "first"
     assert spool.replace("req-1", "labelled")
-    assert spool.all() == ["labelled"]
+    assert spool.all() == [("req-1", "labelled")]
 
 
 def test_what_was_put_survives_a_killed_process(tmp_path: Path) -> None:
