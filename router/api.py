@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 
 from difficulty.errors import InvalidInputError, NotFoundError
 from router.chat_request import Message, parse_json, read_body, validated
+from router.conversation import earlier_turns
 from router.gateway import GatewayDep, caller_key, require_admin, require_api_key
 from router.ledger.durable import DurableLedger
 from router.pipeline import AUTO_MODEL, MODEL_PREFIX
@@ -63,14 +64,16 @@ async def route(request: Request, gateway: GatewayDep) -> dict[str, Any]:
     pipeline = gateway.ready_pipeline()
     body = validated(RouteRequest, await _json(request, gateway.settings.limits.max_body_bytes))
     gateway.keys.check_model(caller_key(request, gateway), body.model, None)
+    earlier: list[str] = []
     if body.prompt is not None:
         prompt = body.prompt
     else:
-        users = [m for m in body.messages or [] if m.role == "user"]
-        prompt = users[-1].text if users else ""
+        users = [m.text for m in body.messages or [] if m.role == "user"]
+        prompt = users[-1] if users else ""
+        earlier = earlier_turns(users, gateway.settings.conversation.turns)
     if not prompt.strip():
         raise InvalidInputError("give a non-empty 'prompt' or user message", param="prompt")
-    routing = await pipeline.route(body.model, prompt)
+    routing = await pipeline.route(body.model, prompt, earlier=earlier)
     d = routing.decision
     sampling = None
     if d.sampling is not None:

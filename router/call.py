@@ -89,8 +89,14 @@ class Call:
         """Route the request among the profiles that can take it and begin its call; `key`
         names the caller's API key (its effort setting)."""
         plan = plan_chat(gateway.settings, chat, gateway.capabilities(), key)
+        earlier = chat.earlier_turns(gateway.settings.conversation.turns)
         routing = await gateway.ready_pipeline().route(
-            chat.model, chat.prompt, n=chat.n, eligible=plan.eligible, check=plan.check
+            chat.model,
+            chat.prompt,
+            n=chat.n,
+            eligible=plan.eligible,
+            check=plan.check,
+            earlier=earlier,
         )
         if gateway.metrics is not None:
             gateway.metrics.observe_decision(routing.decision_ms / 1000.0)

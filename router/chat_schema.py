@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from policies.effort import EFFORT_LEVELS, EFFORT_MODES, client_effort
+from router.conversation import earlier_turns
 from router.dialects import REASONING_OUTPUTS
 
 __all__ = [
@@ -231,6 +232,11 @@ class ChatRequest(BaseModel):
     def prompt(self) -> str:
         """The last user message's text: what the difficulty model scores."""
         return next((m.text for m in reversed(self.messages) if m.role == "user"), "")
+
+    def earlier_turns(self, turns: int) -> list[str]:
+        """The user messages before the last one that the difficulty model scores too
+        (router.conversation: the latest `turns` user turns in all)."""
+        return earlier_turns([m.text for m in self.messages if m.role == "user"], turns)
 
     @property
     def transcript(self) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,7 @@ from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
 from policies.routing import PolicyConfig, PredictionLike, decide, forced
 from policies.savings import Money, record_money
+from router.conversation import lowest_forecasts
 from router.errors import ModelNotFoundError
 from router.novelty import is_novel
 from router.scoring import Predictor, Scorer
@@ -234,9 +235,11 @@ class Pipeline:
         n: int | None = None,
         eligible: Collection[str] | None = None,
         check: Callable[[str], None] | None = None,
+        earlier: Sequence[str] = (),
     ) -> Routing:
         """Resolve `model` (once), score the prompt and decide its profile: among the
-        `eligible` profiles (those that can take the request), after `check` when forced."""
+        `eligible` profiles (those that can take the request), after `check` when forced.
+        `earlier`: the conversation's earlier user turns to score too (router.conversation)."""
         t0 = time.perf_counter()
         route = self.resolve(model)
         if route.profile is None and n is not None and n > 1:
@@ -245,6 +248,9 @@ class Pipeline:
             check(route.profile)
         raw = await self._scorer.score(prompt)
         predictions = {name: raw[name] for name in self.settings.profiles if name in raw}
+        if earlier:
+            before = [await self._scorer.score(text) for text in earlier]
+            predictions = lowest_forecasts(predictions, before)
         novelty, novel = self.novelty_of(raw)
         if route.profile is not None:
             name = route.profile

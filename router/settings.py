@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from router.conversation import ConversationSettings
 from router.errors import ConfigError, validation_problem
 from router.exploration_settings import ExplorationSettings, exploration_problem
 from router.novelty import NoveltySettings
@@ -314,6 +315,7 @@ class Settings(BaseSettings):
     model_dir: str | None = None  # the model `predictor` heads name (None: the shipped one)
     general_model_dir: str | None = None  # None: the general model shipped with the package
     novelty: NoveltySettings = Field(default_factory=lambda: NoveltySettings())
+    conversation: ConversationSettings = Field(default_factory=lambda: ConversationSettings())
     ledger: LedgerSettings = Field(default_factory=lambda: LedgerSettings())
     auth: AuthSettings = Field(default_factory=lambda: AuthSettings())
     limits: LimitSettings = Field(default_factory=lambda: LimitSettings())
