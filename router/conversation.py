@@ -1,22 +1,24 @@
 """What of a conversation the difficulty model scores: its latest user turns, each on its own,
-and for each profile the lowest P(good) among them.
+and for each profile the mean of their P(good).
 
-A follow-up ("Now rewrite it as a limerick", "critique your own answer") is as hard as the
+A follow-up ("Now rewrite it as a limerick", "critique your own answer") is about as hard as the
 thread it continues, and read alone it looks easy. Scoring the latest user message and the one
-before it, and keeping each profile's lowest forecast, routes MT-Bench's second turns better
-than the latest message alone (`python bench/conversation_figures.py`, a general model that
-never saw MT-Bench). The price: a short closer after a hard question ("thanks!") is routed as
-that question was. `turns: 1` scores the latest user message only.
+before it and averaging each profile's forecasts routes MT-Bench's second turns better than the
+latest message alone (`python bench/conversation_figures.py`, a general model that never saw
+MT-Bench). The price: a short closer after a hard question ("thanks!") is routed partly as that
+question was. `turns: 1` scores the latest user message only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["ConversationSettings", "earlier_turns", "lowest_forecasts"]
+from difficulty.predictions import ProfilePrediction
+from policies.routing import PredictionLike
+
+__all__ = ["ConversationSettings", "earlier_turns", "thread_forecasts"]
 
 
 class ConversationSettings(BaseModel):
@@ -35,14 +37,13 @@ def earlier_turns(texts: Sequence[str], turns: int) -> list[str]:
     return kept[-(turns - 1) :]
 
 
-def lowest_forecasts(
-    latest: Mapping[str, Any], earlier: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """Per profile, the prediction with the lowest P(good) among the latest turn's and the
-    earlier turns' (a profile the latest turn has no prediction for is left out)."""
-    out = dict(latest)
-    for predictions in earlier:
-        for name, prediction in predictions.items():
-            if name in out and prediction.p_correct < out[name].p_correct:
-                out[name] = prediction
+def thread_forecasts(
+    latest: Mapping[str, PredictionLike], earlier: Sequence[Mapping[str, PredictionLike]]
+) -> dict[str, PredictionLike]:
+    """Per profile of the latest turn's forecasts: the mean P(good) over the latest and the
+    earlier turns' forecasts, with the latest turn's token forecast (what this answer writes)."""
+    out: dict[str, PredictionLike] = {}
+    for name, prediction in latest.items():
+        values = [prediction.p_correct] + [f[name].p_correct for f in earlier if name in f]
+        out[name] = ProfilePrediction(sum(values) / len(values), prediction.tokens)
     return out

@@ -18,7 +18,7 @@ from policies.decision import Decision, SamplingPlan
 from policies.profiles import ProfileCost
 from policies.routing import PolicyConfig, PredictionLike, decide, forced
 from policies.savings import Money, record_money
-from router.conversation import lowest_forecasts
+from router.conversation import thread_forecasts
 from router.errors import ModelNotFoundError
 from router.novelty import is_novel
 from router.scoring import Predictor, Scorer
@@ -250,7 +250,7 @@ class Pipeline:
         predictions = {name: raw[name] for name in self.settings.profiles if name in raw}
         if earlier:
             before = [await self._scorer.score(text) for text in earlier]
-            predictions = lowest_forecasts(predictions, before)
+            predictions = thread_forecasts(predictions, before)
         novelty, novel = self.novelty_of(raw)
         if route.profile is not None:
             name = route.profile

@@ -1,24 +1,26 @@
-"""A conversation's earlier user turn is scored beside its latest: each profile keeps its lowest
-forecast, so a follow-up is routed as the thread it continues (router.conversation)."""
+"""A conversation's earlier user turn is scored beside its latest: each profile gets the mean of
+its forecasts, so a follow-up is routed partly as the thread it continues (router.conversation)."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 
 from difficulty.outcomes import Outcome
+from difficulty.predictions import ProfilePrediction
 from router.app import load_predictor
-from router.conversation import earlier_turns, lowest_forecasts
+from router.conversation import earlier_turns, thread_forecasts
 from router.pipeline import Pipeline
 from router.replay.server import ReplayUpstream
 from router.settings import settings_from_mapping
 from tests.router.conftest import HARD, replay_rows
 from tests.router.test_novelty import AIME, _described
+
+THANKS = "thanks, that was helpful"
 
 
 def test_earlier_turns_are_the_nearest_non_blank_user_messages() -> None:
@@ -30,18 +32,16 @@ def test_earlier_turns_are_the_nearest_non_blank_user_messages() -> None:
     assert earlier_turns(["only"], 2) == []
 
 
-def test_each_profile_keeps_its_lowest_forecast() -> None:
-    def p(x: float) -> Any:
-        return SimpleNamespace(p_correct=x)
-
-    latest = {"direct": p(0.9), "think": p(0.95)}
-    earlier = [{"direct": p(0.6), "think": p(0.97), "other": p(0.1)}]
-    got = lowest_forecasts(latest, earlier)
-    assert {k: v.p_correct for k, v in got.items()} == {"direct": 0.6, "think": 0.95}
-    assert lowest_forecasts(latest, []) == latest
+def test_each_profile_gets_the_mean_of_its_forecasts_and_the_latest_tokens() -> None:
+    latest = {"direct": ProfilePrediction(0.9, 20.0), "think": ProfilePrediction(0.95, 900.0)}
+    earlier = [{"direct": ProfilePrediction(0.6, 5.0), "other": ProfilePrediction(0.1, 1.0)}]
+    got = thread_forecasts(latest, earlier)
+    assert got["direct"].p_correct == pytest.approx(0.75) and got["direct"].tokens == 20.0
+    assert got["think"] == latest["think"] and "other" not in got
+    assert thread_forecasts(latest, []) == latest
 
 
-def test_a_follow_up_is_routed_as_the_hard_question_it_continues() -> None:
+def test_a_follow_up_is_routed_partly_as_the_hard_question_it_continues() -> None:
     settings = settings_from_mapping(_described("http://127.0.0.1:9/v1", "sqlite:///unused.db"))
     pipeline = Pipeline(settings, load_predictor(settings))
     follow_up = "Thanks! Now explain the last step more simply."
@@ -52,14 +52,10 @@ def test_a_follow_up_is_routed_as_the_hard_question_it_continues() -> None:
     finally:
         pipeline.close()
     for name in ("direct", "think"):
-        expected = min(alone.predictions[name].p_correct, hard.predictions[name].p_correct)
-        assert thread.predictions[name].p_correct == expected
+        pair = (alone.predictions[name].p_correct, hard.predictions[name].p_correct)
+        assert thread.predictions[name].p_correct == pytest.approx(sum(pair) / 2)
     assert thread.predictions["direct"].p_correct < alone.predictions["direct"].p_correct
-    assert thread.profile == hard.profile == "think"
     assert thread.novelty == alone.novelty  # novelty is the latest message's
-
-
-THANKS = "thanks, that was helpful"
 
 
 @pytest.fixture(scope="module")
@@ -97,17 +93,17 @@ def test_chat_and_route_score_the_earlier_turn_unless_turns_is_one(
     ]
     routed = httpx.post(f"{gateway.url}/v1/route", json={"messages": messages}).json()
     alone = httpx.post(f"{gateway.url}/v1/route", json={"prompt": THANKS}).json()
-    assert alone["profile"] == "direct"
-    expected = "think" if turns == 2 else "direct"
-    assert routed["profile"] == expected, routed
-    if turns == 1:
-        assert routed["predictions"] == alone["predictions"]
-    else:
-        assert (
-            routed["predictions"]["direct"]["p_correct"]
-            < alone["predictions"]["direct"]["p_correct"]
+    hard = httpx.post(f"{gateway.url}/v1/route", json={"prompt": HARD}).json()
+    assert (alone["profile"], hard["profile"]) == ("direct", "think")
+    for name, got in routed["predictions"].items():
+        mine, before = (
+            alone["predictions"][name]["p_correct"],
+            hard["predictions"][name]["p_correct"],
         )
+        expected = mine if turns == 1 else (mine + before) / 2
+        assert got["p_correct"] == pytest.approx(expected), name
+        assert got["tokens"] == alone["predictions"][name]["tokens"]
     body = {"model": "thinkgate/auto", "messages": messages, "max_tokens": 64}
     resp = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=60)
     assert resp.status_code == 200, resp.text
-    assert resp.headers["x-thinkgate-profile"] == expected
+    assert resp.headers["x-thinkgate-profile"] == routed["profile"]
