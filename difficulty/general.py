@@ -21,6 +21,7 @@ from difficulty.descriptions import EFFORTS, Description
 from difficulty.encoder import Encoder
 from difficulty.errors import InvalidInputError, ModelFormatError
 from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
+from difficulty.general_benefit import fit_benefit, predict_benefit
 from difficulty.general_data import DescribedRows
 from difficulty.general_gain import LinearGain, gain_inputs
 from difficulty.novelty import NoveltyIndex
@@ -53,6 +54,7 @@ class GeneralModel:
         reg_lambda: float = 5.0,
         source_balance: bool = True,
         gain_penalty: float = 1.0,
+        benefit: str | None = None,
         index_size: int = 4000,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
@@ -66,6 +68,7 @@ class GeneralModel:
         self.reg_lambda = reg_lambda
         self.source_balance = source_balance
         self.gain_penalty = gain_penalty  # L2 on the standardised gain weights (x 1e-3)
+        self.benefit = benefit  # None, or a difficulty.general_benefit rule: a gain input
         self.index_size = index_size
         self.encoder = encoder
         self.n_jobs = n_jobs
@@ -111,7 +114,8 @@ class GeneralModel:
         every direct row; `gains_` = what cot or thinking adds to that logit, learned only from
         items answered both ways at the same strength (offset by the base's cross-fitted
         logit, so a source where only thinking models appear cannot pass its own base rate off
-        as a gain of thinking); `tokens` = log completion tokens from every row.
+        as a gain of thinking); `tokens` = log completion tokens from every row. With
+        `benefit` set, a fourth, `benefit` (difficulty.general_benefit), is a gain input.
         """
         import lightgbm as lgb
 
@@ -143,15 +147,18 @@ class GeneralModel:
             if held.any():
                 model = base_fit(direct & (fold != k))
                 offset[held] = model.predict(base_x[held], raw_score=True)
-        efforts = np.asarray(rows.effort)
-        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
-        self.gains_: dict[str, LinearGain] = {}
-        for effort in EFFORTS[1:]:  # one gain per effort: CoT and thinking differ
-            mask = paired & (efforts == effort)
-            z = gain_inputs(text[mask], rows.strength[mask], offset[mask])
-            self.gains_[effort] = LinearGain.fit(
-                z, rows.correct[mask], offset[mask], self._weights(rows, mask), self.gain_penalty
+        benefit = None
+        if self.benefit:
+            params = self._params("regression", 1, self.n_features_in_)
+
+            def train(xb: np.ndarray, target: np.ndarray, weight: np.ndarray) -> Any:
+                data = lgb.Dataset(xb, target, weight=weight)
+                return lgb.train(params, data, num_boost_round=self.n_estimators // 2)
+
+            self.boosters_["benefit"], benefit = fit_benefit(
+                rows, px, paired, train, self.benefit, _FOLDS
             )
+        self.gains_ = self._fit_gains(rows, x, offset, paired, benefit)
         tokens = np.log1p(rows.tokens)
         mask = ~np.isnan(tokens)
         data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
@@ -164,6 +171,42 @@ class GeneralModel:
         self.sources_ = sorted(set(rows.source))
         self.metrics_: dict[str, Any] = {}
         return self
+
+    def _fit_gains(
+        self,
+        rows: DescribedRows,
+        x: np.ndarray,
+        offset: np.ndarray,
+        paired: np.ndarray,
+        benefit: np.ndarray | None,
+    ) -> dict[str, LinearGain]:
+        """One linear gain per effort on the paired rows. With a benefit, its weight is learned
+        by the CoT gain (ten task types, math and not) and reused by the thinking gain: fitted
+        on the math and code items thinking was measured on, it came out anywhere from -0.4 to
+        0.8 (standardised) from one benefit variant to the next."""
+        efforts = np.asarray(rows.effort)
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        gains: dict[str, LinearGain] = {}
+        shared: float | None = None  # the benefit's weight in logits per unit, from CoT
+        for effort in EFFORTS[1:]:  # one gain per effort: CoT and thinking differ
+            mask = paired & (efforts == effort)
+            row_benefit = None if benefit is None else benefit[mask]
+            own = row_benefit if shared is None else None  # CoT comes first: it learns the weight
+            fixed = 0.0 if row_benefit is None or shared is None else shared * row_benefit
+            z = gain_inputs(text[mask], rows.strength[mask], offset[mask], own)
+            gain = LinearGain.fit(
+                z,
+                rows.correct[mask],
+                offset[mask] + fixed,
+                self._weights(rows, mask),
+                self.gain_penalty,
+            )
+            if own is not None:
+                shared = float(gain.weights[2] / gain.scale[2])
+            elif shared is not None:
+                gain = gain.with_input(2, shared)
+            gains[effort] = gain
+        return gains
 
     # -- predicting ------------------------------------------------------------------------
 
@@ -189,10 +232,14 @@ class GeneralModel:
         )
         gain = np.zeros_like(base)
         text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        benefit = None
+        if "benefit" in self.boosters_:
+            benefit = predict_benefit(self.boosters_["benefit"], x[:, : self.n_features_in_ + 1])
         for j, effort in enumerate(EFFORTS[1:]):
             rows = np.tile(desc[:, 1 + j] > 0, n)
             if rows.any():
-                z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows])
+                extra = None if benefit is None else benefit[rows]
+                z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows], extra)
                 gain[rows] = self.gains_[effort].predict(z)
         p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
         t = np.expm1(self.boosters_["tokens"].predict(x, num_threads=1)).reshape(n, k)
@@ -269,9 +316,9 @@ class GeneralModel:
             if meta["feature_version"] != FEATURE_VERSION:
                 raise ModelFormatError(f"model at {root} has another feature version")
             model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
+            targets = ["base", "tokens"] + (["benefit"] if meta["params"].get("benefit") else [])
             model.boosters_ = {
-                t: lgb.Booster(model_file=str(root / f"general.{t}.txt"))
-                for t in ("base", "tokens")
+                t: lgb.Booster(model_file=str(root / f"general.{t}.txt")) for t in targets
             }
             model.gains_ = {e: LinearGain.from_json(g) for e, g in meta["gains"].items()}
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
@@ -297,6 +344,7 @@ _PARAMS = (
     "reg_lambda",
     "source_balance",
     "gain_penalty",
+    "benefit",
     "index_size",
     "encoder",
     "n_jobs",

@@ -23,11 +23,18 @@ GAIN_INPUTS: tuple[str, ...] = ()
 _COLUMNS = [FEATURE_NAMES.index(name) for name in GAIN_INPUTS]
 
 
-def gain_inputs(text_features: np.ndarray, strength: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """(n, 2 + len(GAIN_INPUTS)): base logit, strength, then the shape features (counts log1p)."""
+def gain_inputs(
+    text_features: np.ndarray,
+    strength: np.ndarray,
+    base: np.ndarray,
+    benefit: np.ndarray | None = None,
+) -> np.ndarray:
+    """(n, 2 + len(GAIN_INPUTS)): base logit, strength, the reasoning benefit when given
+    (difficulty.general_benefit), then the shape features (counts log1p)."""
     shape = text_features[:, _COLUMNS].astype(np.float64)
     shape = np.log1p(np.maximum(shape, 0.0))
-    return np.column_stack([base, strength, shape])
+    extra = [] if benefit is None else [benefit]
+    return np.column_stack([base, strength, *extra, shape])
 
 
 class LinearGain:
@@ -68,14 +75,24 @@ class LinearGain:
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
         return cls(res.x[:-1], res.x[-1], mean, scale)
 
+    def with_input(self, column: int, weight: float) -> LinearGain:
+        """This gain with one more input at `column`, of a fixed weight in its own units."""
+        return LinearGain(
+            np.insert(self.weights, column, weight),
+            self.bias,
+            np.insert(self.mean, column, 0.0),
+            np.insert(self.scale, column, 1.0),
+        )
+
     def predict(self, z: np.ndarray) -> np.ndarray:
         """The gain in logits for each row of `z`."""
         return ((z - self.mean) / self.scale) @ self.weights + self.bias
 
     def to_json(self) -> dict[str, Any]:
-        """Weights in input units' order (GAIN_INPUTS after base, strength)."""
+        """Weights in input units' order (GAIN_INPUTS after base, strength and benefit)."""
+        benefit = ["benefit"] if len(self.weights) > 2 + len(GAIN_INPUTS) else []
         return {
-            "inputs": ["base_logit", "strength", *GAIN_INPUTS],
+            "inputs": ["base_logit", "strength", *benefit, *GAIN_INPUTS],
             "weights": self.weights.tolist(),
             "bias": self.bias,
             "mean": self.mean.tolist(),

@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Sequence
 
+from difficulty.general_benefit import BENEFIT_RULES
 from difficulty.general_data import GENERAL_SOURCES, DescribedRows
 
 __all__ = ["GENERAL_CAP", "training_rows", "main"]
@@ -41,12 +42,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--source", action="append", help="override the source list")
     parser.add_argument("--cap", type=int, default=GENERAL_CAP, help="items per source")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--benefit",
+        choices=BENEFIT_RULES,
+        default=None,
+        help="feed the gains a reasoning benefit with this target rule (off by default; "
+        "difficulty.general_benefit)",
+    )
     args = parser.parse_args(argv)
 
     sources = tuple(args.source or GENERAL_SOURCES)
     rows = training_rows(sources, args.cap)
     encoder = Encoder(STATIC_ENCODER)
-    model = GeneralModel(encoder=encoder, random_state=args.seed)
+    model = GeneralModel(encoder=encoder, benefit=args.benefit, random_state=args.seed)
     model.fit(rows, encoder.encode(rows.prompts))
     counts: dict[str, int] = {}
     for s in rows.source:
