@@ -110,14 +110,15 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
     from difficulty.encoder import STATIC_ENCODER, Encoder
     from difficulty.general import GeneralModel
     from difficulty.general_data import GENERAL_SOURCES, described_rows
-    from difficulty.train_general import training_rows
+    from difficulty.train_general import SHIPPED_BENEFIT, training_rows
     from difficulty.transfer import SOURCE_PAIRS, pair_report
 
     out: dict[str, dict[str, object]] = {}
     for left in SOURCE_PAIRS:
         t0 = time.perf_counter()
         rows = training_rows([s for s in GENERAL_SOURCES if s != left], cap)
-        model = GeneralModel(encoder=Encoder(STATIC_ENCODER)).fit(rows, _embed(rows.prompts))
+        model = GeneralModel(encoder=Encoder(STATIC_ENCODER), benefit=SHIPPED_BENEFIT)
+        model.fit(rows, _embed(rows.prompts))
         test = load_dataset(left)
         kept = described_rows(test, max_items_per_source=cap)  # the same items a fit would see
         prompts = set(kept.prompts)

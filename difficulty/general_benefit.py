@@ -1,8 +1,9 @@
 """Where effort helps: a "reasoning benefit" per (prompt, strength) that the effort gains read.
 
-Off by default (`GeneralModel(benefit=None)`); the shipped model does not use it. The thinking
-gain is learned from math and code items only, so alone it cannot tell that reasoning adds
-nothing to a greeting or a translation. Faithful-cot answers ten task types (math and not:
+The shipped model reads it (`python -m difficulty.train_general`, rule "pairs");
+`GeneralModel(benefit=None)` or `--benefit none` fits without it. The thinking gain is learned
+from math and code items only, so alone it cannot tell that reasoning adds nothing to a
+greeting or a translation. Faithful-cot answers ten task types (math and not:
 dates, sports, StrategyQA, saycan, CLUTRR) both ways, MiP and CRUXEval answer math and code
 both ways: `benefit_targets` takes, for each item and strength answered both ways, how much
 more often the effortful answer was good than the direct one. A LightGBM regressor on the

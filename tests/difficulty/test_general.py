@@ -40,7 +40,8 @@ def test_gain_of_thinking_shrinks_with_headroom(shipped: GeneralModel) -> None:
     gain = shipped.gains_["think"]
     from difficulty.general_gain import gain_inputs
 
-    z = gain_inputs(np.zeros((4, 18)), np.full(4, 2.0), base)
+    benefit = np.zeros(4) if "benefit" in shipped.boosters_ else None  # held fixed
+    z = gain_inputs(np.zeros((4, 18)), np.full(4, 2.0), base, benefit)
     g = gain.predict(z)
     p_direct, p_think = 1 / (1 + np.exp(-base)), 1 / (1 + np.exp(-(base + g)))
     assert np.all(np.diff(p_think - p_direct) < 0)
