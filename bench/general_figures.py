@@ -190,6 +190,9 @@ def main() -> int:
                 for p in r["pairs"]
             )
             print(f"  {source:<18} APGR {apgr}   ({pairs})")
+        scored = [float(r["apgr"]) for r in moved.values() if r["apgr"] is not None]  # type: ignore[arg-type]
+        if scored:
+            print(f"  mean over {len(scored)} sources: APGR {sum(scored) / len(scored):.3f}")
     if args.json:
         Path(args.json).write_text(json.dumps({"serving": serve, "transfer": moved}, indent=1))
     return 0
