@@ -30,6 +30,7 @@ def main() -> int:
     from difficulty.encoder import STATIC_ENCODER, Encoder
     from difficulty.general import GeneralModel
     from difficulty.general_data import GENERAL_SOURCES
+    from difficulty.predictions import ProfilePrediction
     from difficulty.train_general import SHIPPED_BENEFIT, training_rows
     from policies.routing.metrics import apgr, cpt
     from router.conversation import thread_forecasts
@@ -58,16 +59,14 @@ def main() -> int:
 
     latest, earlier = predict(second), predict(first)
     joined = predict([a + "\n\n" + b for a, b in zip(first, second, strict=True)])
+
+    def forecasts(p: np.ndarray) -> list[dict[str, Any]]:
+        return [{m: ProfilePrediction(row[j], None) for j, m in enumerate(pair)} for row in p]
+
     thread = np.array(
         [
-            [
-                f.p_correct
-                for f in thread_forecasts(
-                    {m: _P(latest[i, j]) for j, m in enumerate(pair)},
-                    [{m: _P(earlier[i, j]) for j, m in enumerate(pair)}],
-                ).values()
-            ]
-            for i in range(len(items))
+            [f.p_correct for f in thread_forecasts(mine, [before]).values()]
+            for mine, before in zip(forecasts(latest), forecasts(earlier), strict=True)
         ]
     )
     ways = {
@@ -145,14 +144,6 @@ def everyday_chats() -> None:
           "share routed to direct:")  # fmt: skip
     for name, routed in shares.items():
         print(f"  {name:24s} {sum(routed) / len(routed):.1%}")
-
-
-class _P:
-    """A bare prediction: what thread_forecasts reads."""
-
-    def __init__(self, p_correct: float) -> None:
-        self.p_correct = float(p_correct)
-        self.tokens = None
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from importlib.resources import files
 from typing import Any
 
 from policies.convergence.features import FEATURE_NAMES
+from policies.convergence.rule import squash, standardised_sum
 
 __all__ = ["HISTORY_FILE", "HISTORY_NAMES", "HistoryScore", "StreamHistory", "default_history"]
 
@@ -82,9 +83,7 @@ class HistoryScore:
     def probability(self, rule_log_odds: float, features: Sequence[float]) -> float:
         """P(the leader is the answer the full stream gives), from the rule's log-odds."""
         z = rule_log_odds + self.bias
-        for x, m, s, w in zip(features, self.mean, self.scale, self.weights, strict=True):
-            z += w * (x - m) / s
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return squash(standardised_sum(z, features, self.mean, self.scale, self.weights))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> HistoryScore:

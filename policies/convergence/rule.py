@@ -20,7 +20,7 @@ import numpy as np
 
 from policies.convergence.features import FEATURE_NAMES
 
-__all__ = ["RULE_FILE", "Tree", "ExitRule", "default_rule"]
+__all__ = ["RULE_FILE", "Tree", "ExitRule", "default_rule", "squash", "standardised_sum"]
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,10 @@ class ExitRule:
 
     def probability(self, features: Sequence[float]) -> float:
         """P(the candidate these features describe is the answer the full trace gives)."""
-        z = self.bias
-        for x, m, s, w in zip(features, self.mean, self.scale, self.weights, strict=True):
-            z += w * (x - m) / s
+        z = standardised_sum(self.bias, features, self.mean, self.scale, self.weights)
         for tree in self.trees:
             z += tree(features)
-        return _squash(z)
+        return squash(z)
 
     def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
         """`probability` of every row at once: what the watcher scores at each checkpoint.
@@ -148,7 +146,7 @@ class ExitRule:
         if self.trees:
             terms.append(self._forest.values(x))
         z = np.add.accumulate(np.concatenate(terms, axis=1), axis=1)[:, -1]
-        return [_squash(float(v)) for v in z]
+        return [squash(float(v)) for v in z]
 
     @cached_property
     def _linear(self) -> np.ndarray:
@@ -167,7 +165,22 @@ class ExitRule:
         return _Forest(self.trees)
 
 
-def _squash(z: float) -> float:
+def standardised_sum(
+    z: float,
+    features: Sequence[float],
+    mean: Sequence[float],
+    scale: Sequence[float],
+    weights: Sequence[float],
+) -> float:
+    """`z` plus each weight times its standardised feature, added in order (the exit rule's
+    and the history score's linear part)."""
+    for x, m, s, w in zip(features, mean, scale, weights, strict=True):
+        z += w * (x - m) / s
+    return z
+
+
+def squash(z: float) -> float:
+    """The logistic function of log-odds `z`, clipped to +-30 first."""
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

@@ -206,7 +206,7 @@ class DurableLedger:
         for key, text in await asyncio.to_thread(self.spool.all):
             if key.startswith(_PAIR) and key[len(_PAIR) :] not in seen:
                 stored.append(CounterfactualRecord.from_json(text))
-        return list(stored)
+        return stored
 
     @property
     def _pair_store(self) -> Any:
@@ -259,7 +259,8 @@ class DurableLedger:
             sent = await self._pairs_to_store([CounterfactualRecord.from_json(t) for _, t in pairs])
             done += [seq for seq, _ in pairs[:sent]]
         await asyncio.to_thread(self.spool.remove, done)
-        await asyncio.to_thread(self.spool.release, [s for s, _, _ in rows if s not in set(done)])
+        removed = set(done)
+        await asyncio.to_thread(self.spool.release, [s for s, _, _ in rows if s not in removed])
         if done:
             _log.info("ledger spool: %d records drained to the store", len(done))
         return len(done)
