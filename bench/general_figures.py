@@ -49,14 +49,16 @@ def dev_math() -> list[str]:
     return [o.prompt for o in rows[:100]]
 
 
-def serving() -> dict[str, object]:
+def serving(model_dir: str | None = None) -> dict[str, object]:
     """Route the everyday and competition prompts (and the dev sets the model's settings were
-    chosen on) through the gateway's pipeline."""
+    chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline."""
     from router.app import load_predictor
     from router.pipeline import Pipeline
     from router.settings import load_settings
 
     settings = load_settings(ROOT / "router" / "configs" / "replay.yaml")
+    if model_dir:
+        settings = settings.model_copy(update={"general_model_dir": model_dir})
     pipeline = Pipeline(settings, load_predictor(settings))
     everyday, competition = _prompts("everyday_prompts.jsonl"), _prompts("competition_math.jsonl")
 
@@ -67,6 +69,12 @@ def serving() -> dict[str, object]:
     comp = asyncio.run(route_all(competition))
     dev_day = asyncio.run(route_all(_prompts("everyday_dev.jsonl")))
     dev_comp = asyncio.run(route_all(dev_math()))
+    fresh_day = asyncio.run(route_all(_prompts("everyday_fresh.jsonl")))
+    fresh_comp = asyncio.run(route_all(_prompts("competition_fresh.jsonl")))
+    fresh_categories: dict[str, list[bool]] = {}
+    fresh_lines = (DATA / "everyday_fresh.jsonl").read_text().splitlines()
+    for line, r in zip(fresh_lines, fresh_day, strict=True):
+        fresh_categories.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")
     times = [r.decision_ms for _ in range(3) for r in asyncio.run(route_all(everyday))]
     categories: dict[str, list[bool]] = {}
     lines = (DATA / "everyday_prompts.jsonl").read_text().splitlines()
@@ -85,6 +93,11 @@ def serving() -> dict[str, object]:
         "dev_everyday_n": len(dev_day),
         "dev_math_think": float(np.mean([r.profile == "think" for r in dev_comp])),
         "dev_math_n": len(dev_comp),
+        "fresh_everyday_direct": float(np.mean([r.profile == "direct" for r in fresh_day])),
+        "fresh_everyday_n": len(fresh_day),
+        "fresh_everyday_by_category": {k: float(np.mean(v)) for k, v in fresh_categories.items()},
+        "fresh_competition_think": float(np.mean([r.profile == "think" for r in fresh_comp])),
+        "fresh_competition_n": len(fresh_comp),
         "decision_ms_median": statistics.median(times),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
@@ -138,21 +151,76 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
     return out
 
 
+def _serve_in_child(model_dir: str | None) -> dict[str, object]:
+    """`serving` in a fresh process, so its peak RSS is the serving path's alone."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, __file__, "--serving"] + (
+        ["--model", model_dir] if model_dir else []
+    )
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _retrained(seed: int) -> str:
+    """The shipped recipe (`python -m difficulty.train_general`) at another seed, cached."""
+    out = CACHE / f"general-seed{seed}"
+    if not (out / "metadata.json").is_file():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "difficulty.train_general",
+                "--seed",
+                str(seed),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            check=True,
+        )
+    return str(out)
+
+
+SPREAD_KEYS = (
+    ("everyday_direct", "everyday -> direct"),
+    ("competition_think", "competition -> think"),
+    ("dev_everyday_direct", "dev everyday -> direct"),
+    ("dev_math_think", "dev MATH L5 -> think"),
+    ("fresh_everyday_direct", "fresh everyday -> direct"),
+    ("fresh_competition_think", "fresh competition -> think"),
+)
+
+
+def _print_spread(shipped: dict[str, object], spread: dict[int, dict[str, object]]) -> None:
+    """How much of each routing figure is the training seed's: the shipped model (seed 0) and
+    the same recipe at seeds 1..N, with the mean over all."""
+    print(f"the same recipe at {len(spread) + 1} training seeds (0 = shipped):")
+    for key, label in SPREAD_KEYS:
+        values = [float(shipped[key])] + [float(r[key]) for r in spread.values()]  # type: ignore[arg-type]
+        cells = " ".join(f"{100 * v:5.1f}" for v in values)
+        print(f"  {label:<27} {cells}   mean {100 * float(np.mean(values)):5.1f}%")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="bench/general_figures.py")
     parser.add_argument("--serving", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--model", help="judge this general model directory (default: shipped)")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=0,
+        help="also retrain the shipped recipe with seeds 1..N and route the same sets with each",
+    )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     if args.serving:
-        print(json.dumps(serving()))
+        print(json.dumps(serving(args.model)))
         return 0
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run(
-        [sys.executable, __file__, "--serving"], capture_output=True, text=True, env=env, check=True
-    )
-    serve = json.loads(proc.stdout.strip().splitlines()[-1])
+    serve = _serve_in_child(args.model)
+    spread = {seed: _serve_in_child(_retrained(seed)) for seed in range(1, args.seeds + 1)}
     moved = None if args.skip_transfer else transfer(args.cap)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
@@ -173,6 +241,14 @@ def main() -> int:
         f"(held-out train) -> think {100 * serve['dev_math_think']:.1f}% of {serve['dev_math_n']}"
     )
     print(
+        f"  fresh sets (bench/data/FRESH.md, written this stop, judged once): everyday -> "
+        f"direct {100 * serve['fresh_everyday_direct']:.1f}% of {serve['fresh_everyday_n']}, "
+        f"competition -> think {100 * serve['fresh_competition_think']:.1f}% of "
+        f"{serve['fresh_competition_n']}"
+    )
+    for cat, share in serve["fresh_everyday_by_category"].items():
+        print(f"    {cat:<16} {100 * share:5.1f}%")
+    print(
         f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
         f"{100 * serve['competition_novel']:.1f}%"
     )
@@ -180,6 +256,8 @@ def main() -> int:
         f"  decision latency median {serve['decision_ms_median']:.2f} ms, "
         f"RSS {serve['rss_mb']:.0f} MB"
     )
+    if spread:
+        _print_spread(serve, spread)
     if moved is not None:
         print("transfer (train on all other sources, test on this one; random = 0.500):")
         for source, r in moved.items():
@@ -194,7 +272,8 @@ def main() -> int:
         if scored:
             print(f"  mean over {len(scored)} sources: APGR {sum(scored) / len(scored):.3f}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"serving": serve, "transfer": moved}, indent=1))
+        figures = {"serving": serve, "seeds": spread, "transfer": moved}
+        Path(args.json).write_text(json.dumps(figures, indent=1))
     return 0
 
 
