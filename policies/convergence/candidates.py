@@ -7,7 +7,9 @@ the way every other figure does. Pure text functions, safe to call on every chec
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from difficulty.answers import normalize_answer
 
@@ -51,12 +53,15 @@ _CONCLUSION = re.compile(
 )
 # A number closing a result sentence ("So she makes $18 every day.", "That's 125 dollars."):
 # the last number of a sentence that opens with a concluding word.
-_RESULT = re.compile(
-    r"(?:^|[.!\n]\s*)(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
+_RESULT_BODY = (
+    r"(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
     r"finally|total|yes|yep|correct)\b[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
-    r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])",
-    re.IGNORECASE,
+    r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])"
 )
+_RESULT = re.compile(r"(?:^|[.!\n]\s*)" + _RESULT_BODY, re.IGNORECASE)
+# `_RESULT` past the text's first character, where `^` cannot match: opening on a character
+# class, it lets the regex engine skip to the next [.!\n] without trying every position.
+_RESULT_LATER = re.compile(r"[.!\n]\s*" + _RESULT_BODY, re.IGNORECASE)
 _EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
 _FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
 _PATTERNS = {
@@ -161,21 +166,50 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
             if value:
                 found.append((end, "boxed", value))
     folded = text.casefold()
-    for kind, pattern in _PATTERNS.items():
+    for kind in _PATTERNS:
         if kind not in kinds or not any(word in folded for word in _NEEDS.get(kind, ("",))):
             continue
-        for m in pattern.finditer(text):
+        for m in _matches(kind, text, folded):
             if m.group("stop").startswith("?"):
                 continue  # "so the answer is 40?" is a guess, not a statement
             if kind == "answer" and _hedged(text, m.start(), m.end("val")):
                 continue
-            value = clean_value(m.group("val"))
+            value = _clean(m.group("val"))
             if value:
                 found.append((m.end("val"), kind, value))
     if "number" in kinds:  # the weakest kind: only used when nothing stronger was stated
         found.extend((m.end("val"), "number", m.group("val")) for m in _FINAL_NUMBER.finditer(text))
     found.sort()
     return found
+
+
+def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
+    # What `_PATTERNS[kind].finditer(text)` yields, found with less work: no match starts before
+    # the first of its opening words, and `_RESULT` past position 0 is `_RESULT_LATER`. The
+    # opening words are looked up in `folded` only when the text is plain ASCII, where its
+    # offsets are the text's and the regex's case-blindness is ASCII case.
+    pattern = _PATTERNS[kind]
+    start = 0
+    if kind in _OPENING and text.isascii():
+        start = min((i for i in map(folded.find, _OPENING[kind]) if i >= 0), default=len(text))
+    if kind != "result":
+        yield from pattern.finditer(text, start)
+        return
+    first = pattern.match(text)
+    if first is not None:
+        yield first
+    yield from _RESULT_LATER.finditer(text, first.end() if first is not None else 0)
+
+
+# The words a statement of the kind opens with ("final answer is", "answer is", "thus ... is").
+_OPENING = {"answer": ("final", "answer"), "conclusion": ("therefore", "thus", "hence")}
+
+
+@lru_cache(maxsize=4096)
+def _clean(raw: str) -> str | None:
+    # The scanner reads each statement again at every checkpoint while it is in the rescanned
+    # tail; cleaning depends on the raw value alone.
+    return clean_value(raw)
 
 
 def latest_candidate(text: str, kinds: tuple[str, ...] = KINDS) -> Candidate | None:

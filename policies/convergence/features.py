@@ -122,6 +122,26 @@ _PHRASES = {
     "alternative": _ALTERNATIVE,
 }
 _PHRASE_OVERLAP = 40
+# Words every match of a phrase kind contains. New text without any of them (checked on its
+# lowered form when it is plain ASCII, where that is exactly the regex's case-blindness) holds
+# no phrase of the kind: most checkpoints skip most of the five case-blind scans, the costliest
+# part of reading new text.
+_PHRASE_WORDS = {
+    "hesitation": (
+        "wait", "but", "hmm", "hold on", "mistake", "not sure", "alternatively", "however",
+        "actually", "no,",
+    ),
+    "verify": ("check", "verif", "confirm", "make sure", "see again"),
+    "confirm": (
+        "correct", "checks out", "matches", "consistent", "same answer", "same result", "yes",
+        "yep", "confirm", "that's right", "makes sense",
+    ),
+    "final": ("final answer",),
+    "alternative": (
+        "alternatively", "maybe", "perhaps", "ambigu", "interpret", "another way", "or is it",
+        "on the other hand", "unless", "could also", "might mean", "misread",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -164,7 +184,11 @@ class FeatureTracker:
     def _scan_phrases(self, text: str) -> None:
         # A phrase crossing the previous end is found whole by rescanning a little before it.
         start = max(0, self._counted - _PHRASE_OVERLAP)
+        fresh = text[start:]
+        lowered = fresh.lower() if fresh.isascii() else None
         for name, pattern in _PHRASES.items():
+            if lowered is not None and not any(w in lowered for w in _PHRASE_WORDS[name]):
+                continue
             marks = self._marks[name]
             known = marks[-1] if marks else -1
             marks.extend(m.end() for m in pattern.finditer(text, start) if m.end() > known)
