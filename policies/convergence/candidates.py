@@ -184,25 +184,47 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
 
 
 def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
-    # What `_PATTERNS[kind].finditer(text)` yields, found with less work: no match starts before
-    # the first of its opening words, and `_RESULT` past position 0 is `_RESULT_LATER`. The
-    # opening words are looked up in `folded` only when the text is plain ASCII, where its
-    # offsets are the text's and the regex's case-blindness is ASCII case.
+    # What `_PATTERNS[kind].finditer(text)` yields, found with less work. In plain ASCII text
+    # (where `folded`'s offsets are the text's and the regex's case-blindness is ASCII case) a
+    # match can only start where one of its opening words does: trying just there skips the
+    # regex engine's attempt at every other position. `_RESULT` past position 0 is
+    # `_RESULT_LATER`.
     pattern = _PATTERNS[kind]
-    start = 0
     if kind in _OPENING and text.isascii():
-        start = min((i for i in map(folded.find, _OPENING[kind]) if i >= 0), default=len(text))
-    if kind != "result":
-        yield from pattern.finditer(text, start)
-        return
-    first = pattern.match(text)
-    if first is not None:
-        yield first
-    yield from _RESULT_LATER.finditer(text, first.end() if first is not None else 0)
+        yield from _matches_at(pattern, text, _occurrences(folded, _OPENING[kind]))
+    elif kind == "result":
+        first = pattern.match(text)
+        if first is not None:
+            yield first
+        yield from _RESULT_LATER.finditer(text, first.end() if first is not None else 0)
+    else:
+        yield from pattern.finditer(text)
 
 
 # The words a statement of the kind opens with ("final answer is", "answer is", "thus ... is").
 _OPENING = {"answer": ("final", "answer"), "conclusion": ("therefore", "thus", "hence")}
+
+
+def _occurrences(folded: str, words: tuple[str, ...]) -> list[int]:
+    found: set[int] = set()
+    for word in words:
+        at = folded.find(word)
+        while at >= 0:
+            found.add(at)
+            at = folded.find(word, at + 1)
+    return sorted(found)
+
+
+def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    # finditer restricted to the only positions a match can start at: the same matches, since
+    # every other position fails and finditer resumes where its last match ended.
+    resume = 0
+    for start in starts:
+        if start >= resume:
+            m = pattern.match(text, start)
+            if m is not None:
+                resume = m.end()
+                yield m
 
 
 @lru_cache(maxsize=4096)

@@ -22,6 +22,7 @@ __all__ = ["FEATURE_NAMES", "SCAN_KINDS", "Checkpoint", "FeatureTracker"]
 SCAN_KINDS: tuple[str, ...] = ("boxed", "answer", "conclusion", "result", "equals")
 _EXPLICIT = ("boxed", "answer")
 _STRONG = ("boxed", "answer", "conclusion", "result")
+_STATED = ("conclusion", "result")
 
 FEATURE_NAMES: tuple[str, ...] = (
     "explicit",  # the value was stated as \boxed{} or "the answer is"
@@ -111,6 +112,10 @@ _OPERATOR_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _RESULT_BEFORE = re.compile(r"(?:=|\bequals|\bgives|\bmakes)\s*\$?$", re.IGNORECASE)
+# The characters those two patterns' words can end with (any case: "ſ" is a case-blind "s").
+# A number whose text before it ends otherwise is neither, and skips the searches.
+_OPERATOR_LAST = frozenset("-+*/×÷^sStTyYſ")
+_RESULT_LAST = frozenset("=sSſ")
 # Context a number's role is read from: enough to see "times $20" after it.
 _ROLE_AFTER = 24
 _ROLE_BEFORE = 16
@@ -210,17 +215,20 @@ class FeatureTracker:
             self._first_mention.setdefault(key, m.end())
             before = text[max(0, m.start() - _ROLE_BEFORE) : m.start()]
             after = text[m.end() : m.end() + _ROLE_AFTER]
-            if _OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before):
+            last = _last_word_end(before)
+            if _OPERATOR_AFTER.match(after) or (
+                last in _OPERATOR_LAST and _OPERATOR_BEFORE.search(before)
+            ):
                 self._operands.setdefault(key, []).append(m.end())
-            if _RESULT_BEFORE.search(before):
+            if last in _RESULT_LAST and _RESULT_BEFORE.search(before):
                 self._results.setdefault(key, []).append(m.end())
         else:
             position = max(position, limit)
         self._numbers_done = max(self._numbers_done, position)
 
-    def first_mention(self, norm: str) -> int | None:
-        """Where a number was first written (None if not read yet or not a number)."""
-        return self._first_mention.get(_number_key(norm))
+    def first_mention(self, key: str) -> int | None:
+        """Where a number (its `_number_key`) was first written (None if not read yet)."""
+        return self._first_mention.get(key)
 
     def conditional(self, text: str, end: int) -> bool:
         """Whether the statement ending at `end` sits in a paragraph weighing a hypothesis."""
@@ -248,9 +256,9 @@ class FeatureTracker:
             self._block_end[end] = found
         return found
 
-    def number_role(self, norm: str, since: int) -> tuple[int, int, int, int]:
-        """(operand uses since, results since, operand uses, mentions) of a numeric value."""
-        key = _number_key(norm)
+    def number_role(self, key: str, since: int) -> tuple[int, int, int, int]:
+        """(operand uses since, results since, operand uses, mentions) of a number (its
+        `_number_key`)."""
         operands = self._operands.get(key, [])
         results = self._results.get(key, [])
         return (
@@ -271,11 +279,23 @@ class FeatureTracker:
         marks = self._marks[name]
         return marks[-1] if marks else 0
 
+    def _statements(self) -> list[tuple[int, str, str, str]]:
+        # The scanner's statements with their normal forms, those without one dropped; one
+        # statement matched by two patterns ("Thus the total is 5.") counts once.
+        found = []
+        previous = -1
+        for end, kind, value in self._scanner.found:
+            if end != previous:
+                previous = end
+                norm = self._norm(value)
+                if norm:
+                    found.append((end, kind, value, norm))
+        return found
+
     def update(self, text: str, tokens: int) -> Checkpoint:
         """Features of every candidate value; `text` must extend the previous call's text."""
         self._scanner.scan(text)
-        found = [(end, kind, value, self._norm(value)) for end, kind, value in self._scanner.found]
-        found = [s for s in _dedupe(found) if s[3]]
+        found = self._statements()
         self._scan_phrases(text)
         strong = [s for s in found if s[1] in _STRONG]
         latest = strong[-1][3] if strong else None
@@ -295,7 +315,8 @@ class FeatureTracker:
 
 
 class _Context:
-    """What every candidate's features share at one checkpoint."""
+    """What every candidate's features share at one checkpoint, gathered in one pass over the
+    statements so that each candidate's features read dictionaries, not the statement list."""
 
     def __init__(
         self,
@@ -308,35 +329,39 @@ class _Context:
     ) -> None:
         self.text, self.tokens, self.found, self.latest = text, tokens, found, latest
         self.chars_per_token = len(text) / max(1, tokens)
-        explicit = [s for s in found if s[1] in _EXPLICIT]
-        self.latest_explicit = explicit[-1][3] if explicit else None
+        self.latest_explicit = next((s[3] for s in reversed(found) if s[1] in _EXPLICIT), None)
         self.counts: dict[str, int] = {}
         for s in strong:
             self.counts[s[3]] = self.counts.get(s[3], 0) + 1
         self.mode = max(self.counts.values(), default=0)
-        self.recent = found[-_RECENT:]
+        self.recent = [s[3] for s in found[-_RECENT:]]
+        self.last10 = [s[3] for s in found[-10:]]
         self.streak = tracker._streak
         self.tracker = tracker
         self.rate = 100.0 * tracker.count("hesitation", 0) / max(tokens, 1)
+        self.alternative_rate = 100.0 * tracker.count("alternative", 0) / max(self.tokens, 1)
+        self.log_tokens = math.log(max(self.tokens, 1))
         self.window_start = len(text) - int(tracker.window_tokens * self.chars_per_token)
         self.n_strong = len(strong)
-        seen: set[str] = set()
-        recycled = []
-        for s in found:
-            recycled.append(s[3] in seen)
-            seen.add(s[3])
-        tail = recycled[-10:]
-        self.recycled_share = sum(tail) / len(tail) if tail else 0.0
-        self.last10 = found[-10:]
-        # Each value's statements and the index of its latest, found in one pass.
+        self.last_hesitation = tracker.last("hesitation")
+        # Each value's statements and the index of its first and latest, found in one pass.
         self.same: dict[str, list[tuple[int, str, str, str]]] = {}
         self.index_last: dict[str, int] = {}
+        index_first: dict[str, int] = {}
         for index, s in enumerate(found):
-            self.same.setdefault(s[3], []).append(s)
+            if s[3] in self.same:
+                self.same[s[3]].append(s)
+            else:
+                self.same[s[3]] = [s]
+                index_first[s[3]] = index
             self.index_last[s[3]] = index
+        # A statement restates an earlier value when that value first came before it.
+        tail = range(max(0, len(found) - 10), len(found))
+        recycled = [index_first[found[i][3]] < i for i in tail]
+        self.recycled_share = sum(recycled) / len(recycled) if recycled else 0.0
 
     def candidate(self, norm: str) -> Candidate:
-        end, kind, value, _ = next(s for s in reversed(self.found) if s[3] == norm)
+        end, kind, value, _ = self.found[self.index_last[norm]]
         return Candidate(text=value, normalized=norm, kind=kind, end=end)
 
     def features(self, norm: str) -> tuple[float, ...]:
@@ -346,23 +371,26 @@ class _Context:
         first, last = same[0][0], same[-1][0]
         others_after = len(self.found) - 1 - self.index_last[norm]
         marks = self.tracker
-        final = marks.count("final", max(marks.last("hesitation"), first))
-        operand_after, results_after, operands, mentions = marks.number_role(norm, last)
-        mention = marks.first_mention(norm)
+        final = marks.count("final", max(self.last_hesitation, first))
+        key = _number_key(norm)
+        operand_after, results_after, operands, mentions = marks.number_role(key, last)
+        mention = marks.first_mention(key)
         strong_same = [s for s in same if s[1] in _STRONG] or same
         conditional = [marks.conditional(text, s[0]) for s in strong_same]
+        latest = norm == self.latest
+        count = self.counts.get(norm, 0)
         return (
-            float(bool(kinds & set(_EXPLICIT))),
-            float(bool(kinds & {"conclusion", "result"})),
-            float(norm == self.latest),
+            float(not kinds.isdisjoint(_EXPLICIT)),
+            float(not kinds.isdisjoint(_STATED)),
+            float(latest),
             float(norm == self.latest_explicit),
             float(self.latest_explicit is not None),
             math.log1p(len(same)),
-            self.counts.get(norm, 0) / max(1, self.n_strong),
-            sum(s[3] == norm for s in self.recent) / len(self.recent),
-            float(self.counts.get(norm, 0) == self.mode),
-            math.log1p(self.streak) if norm == self.latest else 0.0,
-            math.log(max(self.tokens, 1)),
+            count / max(1, self.n_strong),
+            self.recent.count(norm) / len(self.recent),
+            float(count == self.mode),
+            math.log1p(self.streak) if latest else 0.0,
+            self.log_tokens,
             float(marks.count("hesitation", max(last, self.window_start))),
             math.log1p(marks.count("hesitation", last)),
             self.rate,
@@ -373,15 +401,15 @@ class _Context:
             math.log1p(len(self.counts)),
             float(final > 0),
             float(marks.count("confirm", last) > 0),
-            float(not kinds & set(_STRONG)),
+            float(kinds.isdisjoint(_STRONG)),
             math.log1p(marks.count("alternative", last)),
             math.log1p(marks.count("verify", last)),
-            100.0 * marks.count("alternative", 0) / max(self.tokens, 1),
+            self.alternative_rate,
             float(any(marks.total_words(text, s[0]) for s in same)),
             float(any(marks.block_end(text, s[0]) for s in same)),
             float(marks.count("verify", first, last) > 0),
             self.recycled_share,
-            float(sum(s[3] == norm for s in self.last10)),
+            float(self.last10.count(norm)),
             math.log1p(operand_after),
             operands / max(1, mentions),
             math.log1p(results_after),
@@ -399,11 +427,8 @@ def _number_key(value: str) -> str:
     return key
 
 
-def _dedupe(found: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
-    # One statement matched by two patterns ("Thus the total is 5.") counts once.
-    out: list[tuple[int, str, str, str]] = []
-    for s in found:
-        if out and out[-1][0] == s[0]:
-            continue
-        out.append(s)
-    return out
+def _last_word_end(before: str) -> str:
+    # The character the operator or result word before a number would end with: both patterns
+    # end in whitespace, an optional "(" (operators only) and an optional "$".
+    before = before.removesuffix("$")
+    return before.removesuffix("(").rstrip()[-1:]
