@@ -17,6 +17,8 @@ __all__ = [
     "KINDS",
     "Candidate",
     "StatementScanner",
+    "matches_at",
+    "word_starts",
     "statements",
     "latest_candidate",
     "clean_value",
@@ -191,7 +193,7 @@ def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
     # `_RESULT_LATER`.
     pattern = _PATTERNS[kind]
     if kind in _OPENING and text.isascii():
-        yield from _matches_at(pattern, text, _occurrences(folded, _OPENING[kind]))
+        yield from matches_at(pattern, text, word_starts(folded, _OPENING[kind]))
     elif kind == "result":
         first = pattern.match(text)
         if first is not None:
@@ -205,20 +207,22 @@ def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
 _OPENING = {"answer": ("final", "answer"), "conclusion": ("therefore", "thus", "hence")}
 
 
-def _occurrences(folded: str, words: tuple[str, ...]) -> list[int]:
+def word_starts(folded: str, words: tuple[str, ...], start: int = 0) -> list[int]:
+    """Where any of `words` starts in `folded` (from `start`), in order, each place once."""
     found: set[int] = set()
     for word in words:
-        at = folded.find(word)
+        at = folded.find(word, start)
         while at >= 0:
             found.add(at)
             at = folded.find(word, at + 1)
     return sorted(found)
 
 
-def _matches_at(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
-    # finditer restricted to the only positions a match can start at: the same matches, since
-    # every other position fails and finditer resumes where its last match ended.
-    resume = 0
+def matches_at(
+    pattern: re.Pattern[str], text: str, starts: list[int], resume: int = 0
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, resume)` when a match can only start at `starts`: the same
+    matches, since every other position fails and finditer resumes where its last match ended."""
     for start in starts:
         if start >= resume:
             m = pattern.match(text, start)

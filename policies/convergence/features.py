@@ -15,7 +15,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from difficulty.answers import normalize_answer
-from policies.convergence.candidates import Candidate, StatementScanner
+from policies.convergence.candidates import Candidate, StatementScanner, matches_at, word_starts
 
 __all__ = ["FEATURE_NAMES", "SCAN_KINDS", "Checkpoint", "FeatureTracker"]
 
@@ -127,24 +127,26 @@ _PHRASES = {
     "alternative": _ALTERNATIVE,
 }
 _PHRASE_OVERLAP = 40
-# Words every match of a phrase kind contains. New text without any of them (checked on its
-# lowered form when it is plain ASCII, where that is exactly the regex's case-blindness) holds
-# no phrase of the kind: most checkpoints skip most of the five case-blind scans, the costliest
-# part of reading new text.
-_PHRASE_WORDS = {
+# The words each alternative of a phrase kind opens with. In new text that is plain ASCII
+# (where the lowered text's offsets are the text's and the regexes' case-blindness is ASCII
+# case) a phrase can only start where one of them does: the scans try just those places, not
+# every position, the costliest part of reading new text.
+_PHRASE_OPENINGS = {
     "hesitation": (
         "wait", "but", "hmm", "hold on", "mistake", "not sure", "alternatively", "however",
         "actually", "no,",
     ),
-    "verify": ("check", "verif", "confirm", "make sure", "see again"),
+    "verify": (
+        "let me ", "double", "verify", "to confirm", "check again", "sanity check", "cross-check",
+    ),
     "confirm": (
-        "correct", "checks out", "matches", "consistent", "same answer", "same result", "yes",
-        "yep", "confirm", "that's right", "makes sense",
+        "correct", "that", "checks out", "matches", "consistent", "same ", "yes", "yep", "confirm",
+        "makes sense",
     ),
     "final": ("final answer",),
     "alternative": (
-        "alternatively", "maybe", "perhaps", "ambigu", "interpret", "another way", "or is it",
-        "on the other hand", "unless", "could also", "might mean", "misread",
+        "alternatively", "maybe", "perhaps", "ambiguous", "ambiguity", "interpret", "another way",
+        "or is it", "on the other hand", "unless", "could also", "might mean", "misread",
     ),
 }  # fmt: skip
 
@@ -192,11 +194,14 @@ class FeatureTracker:
         fresh = text[start:]
         lowered = fresh.lower() if fresh.isascii() else None
         for name, pattern in _PHRASES.items():
-            if lowered is not None and not any(w in lowered for w in _PHRASE_WORDS[name]):
-                continue
             marks = self._marks[name]
             known = marks[-1] if marks else -1
-            marks.extend(m.end() for m in pattern.finditer(text, start) if m.end() > known)
+            if lowered is None:
+                found = pattern.finditer(text, start)
+            else:
+                starts = [start + i for i in word_starts(lowered, _PHRASE_OPENINGS[name])]
+                found = matches_at(pattern, text, starts, start)
+            marks.extend(m.end() for m in found if m.end() > known)
         self._counted = len(text)
         self._scan_numbers(text)
 
@@ -344,6 +349,7 @@ class _Context:
         self.window_start = len(text) - int(tracker.window_tokens * self.chars_per_token)
         self.n_strong = len(strong)
         self.last_hesitation = tracker.last("hesitation")
+        self.marks = tracker._marks
         # Each value's statements and the index of its first and latest, found in one pass.
         self.same: dict[str, list[tuple[int, str, str, str]]] = {}
         self.index_last: dict[str, int] = {}
@@ -371,7 +377,8 @@ class _Context:
         first, last = same[0][0], same[-1][0]
         others_after = len(self.found) - 1 - self.index_last[norm]
         marks = self.tracker
-        final = marks.count("final", max(self.last_hesitation, first))
+        hesitation, verify = self.marks["hesitation"], self.marks["verify"]
+        final = _since(self.marks["final"], max(self.last_hesitation, first))
         key = _number_key(norm)
         operand_after, results_after, operands, mentions = marks.number_role(key, last)
         mention = marks.first_mention(key)
@@ -391,19 +398,19 @@ class _Context:
             float(count == self.mode),
             math.log1p(self.streak) if latest else 0.0,
             self.log_tokens,
-            float(marks.count("hesitation", max(last, self.window_start))),
-            math.log1p(marks.count("hesitation", last)),
+            float(_since(hesitation, max(last, self.window_start))),
+            math.log1p(_since(hesitation, last)),
             self.rate,
-            math.log1p(marks.count("verify", first)),
+            math.log1p(_since(verify, first)),
             (len(text) - first) / max(1, len(text)),
             math.log1p((len(text) - last) / self.chars_per_token),
             math.log1p(others_after),
             math.log1p(len(self.counts)),
             float(final > 0),
-            float(marks.count("confirm", last) > 0),
+            float(_since(self.marks["confirm"], last) > 0),
             float(kinds.isdisjoint(_STRONG)),
-            math.log1p(marks.count("alternative", last)),
-            math.log1p(marks.count("verify", last)),
+            math.log1p(_since(self.marks["alternative"], last)),
+            math.log1p(_since(verify, last)),
             self.alternative_rate,
             float(any(marks.total_words(text, s[0]) for s in same)),
             float(any(marks.block_end(text, s[0]) for s in same)),
@@ -417,6 +424,11 @@ class _Context:
             float(conditional[-1]),
             sum(conditional) / len(conditional),
         )
+
+
+def _since(marks: list[int], start: int) -> int:
+    # `FeatureTracker.count(kind, start)` on the kind's marks, without the lookups per call.
+    return len(marks) - bisect_left(marks, start)
 
 
 def _number_key(value: str) -> str:
