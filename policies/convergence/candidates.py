@@ -7,6 +7,7 @@ the way every other figure does. Pure text functions, safe to call on every chec
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -281,7 +282,7 @@ class StatementScanner:
         # far enough back that a statement crossing the boundary is seen whole.
         settled = max(0, self._scanned - _OVERLAP)
         start = max(0, settled - _OVERLAP)
-        kept = [s for s in self._found if s[0] <= settled]
+        kept = self._found[: bisect_right(self._found, settled, key=_end)]
         fresh = [
             (end + start, kind, value)
             for end, kind, value in statements(text[start:], self.kinds)
@@ -294,3 +295,7 @@ class StatementScanner:
     def found(self) -> list[tuple[int, str, str]]:
         """Every statement of the latest scan: (end offset, kind, cleaned value), in order."""
         return self._found
+
+
+def _end(statement: tuple[int, str, str]) -> int:
+    return statement[0]
