@@ -56,15 +56,24 @@ _CONCLUSION = re.compile(
 )
 # A number closing a result sentence ("So she makes $18 every day.", "That's 125 dollars."):
 # the last number of a sentence that opens with a concluding word.
-_RESULT_BODY = (
+_RESULT_WORDS = (
     r"(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
-    r"finally|total|yes|yep|correct)\b[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
+    r"finally|total|yes|yep|correct)\b"
+)
+_RESULT_BODY = (
+    _RESULT_WORDS + r"[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
     r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])"
 )
 _RESULT = re.compile(r"(?:^|[.!\n]\s*)" + _RESULT_BODY, re.IGNORECASE)
-# `_RESULT` past the text's first character, where `^` cannot match: opening on a character
-# class, it lets the regex engine skip to the next [.!\n] without trying every position.
+# `_RESULT` past the text's first character, where `^` cannot match.
 _RESULT_LATER = re.compile(r"[.!\n]\s*" + _RESULT_BODY, re.IGNORECASE)
+# Where a `_RESULT_LATER` match can start: a sentence break before a concluding word. Opening on
+# a character class, it lets the regex engine skip to the next [.!\n] in C.
+_RESULT_OPENS = re.compile(r"[.!\n]\s*(?P<word>" + _RESULT_WORDS + ")", re.IGNORECASE)
+# The value's first digit lies within this many characters of the concluding word's start (the
+# word's 10, the 120 before the value, "-$"): a sentence without one there states no result.
+_RESULT_REACH = 133
+_DIGIT = re.compile(r"\d")
 _EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
 _FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
 _PATTERNS = {
@@ -199,9 +208,25 @@ def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
         first = pattern.match(text)
         if first is not None:
             yield first
-        yield from _RESULT_LATER.finditer(text, first.end() if first is not None else 0)
+        yield from _later_results(text, first.end() if first is not None else 0)
     else:
         yield from pattern.finditer(text)
+
+
+def _later_results(text: str, resume: int) -> Iterator[re.Match[str]]:
+    # `_RESULT_LATER.finditer(text, resume)`, tried only at sentence breaks before a concluding
+    # word with a digit in reach. A failed try skips the rest of its break: a newline inside
+    # "\n\n So" opens the same word, so fails the same way.
+    while opens := _RESULT_OPENS.search(text, resume):
+        word = opens.start("word")
+        m = None
+        if _DIGIT.search(text, word, word + _RESULT_REACH):
+            m = _RESULT_LATER.match(text, opens.start())
+        if m is None:
+            resume = opens.end()
+        else:
+            resume = m.end()
+            yield m
 
 
 # The words a statement of the kind opens with ("final answer is", "answer is", "thus ... is").

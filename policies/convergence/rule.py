@@ -151,7 +151,7 @@ class ExitRule:
         if self.trees:
             terms[:, 1 + len(self.weights) :] = self._forest.values(x)
         z = np.add.accumulate(terms, axis=1)[:, -1]
-        return [squash(float(v)) for v in z]
+        return [squash(v) for v in z.tolist()]
 
     @cached_property
     def _linear(self) -> np.ndarray:
