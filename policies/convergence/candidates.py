@@ -171,6 +171,13 @@ def _hedged(text: str, start: int, end: int) -> bool:
 
 def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str, str]]:
     """Every closed answer statement of the given kinds: (end offset, kind, cleaned value)."""
+    return _statements(text, kinds, None, 0)
+
+
+def _statements(
+    text: str, kinds: tuple[str, ...], tries: _ResultTries | None, offset: int
+) -> list[tuple[int, str, str]]:
+    # `statements` of text = whole[offset:], with the result tries already settled in `whole`.
     found: list[tuple[int, str, str]] = []
     if "boxed" in kinds:
         for end, raw in _boxed(text):
@@ -181,36 +188,51 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
     for kind in _PATTERNS:
         if kind not in kinds or not any(word in folded for word in _NEEDS.get(kind, ("",))):
             continue
-        for m in _matches(kind, text, folded):
-            if m.group("stop").startswith("?"):
+        for start, _, raw, end, stop in _matches(kind, text, folded, tries, offset):
+            if stop.startswith("?"):
                 continue  # "so the answer is 40?" is a guess, not a statement
-            if kind == "answer" and _hedged(text, m.start(), m.end("val")):
+            if kind == "answer" and _hedged(text, start, end):
                 continue
-            value = _clean(m.group("val"))
+            value = _clean(raw)
             if value:
-                found.append((m.end("val"), kind, value))
+                found.append((end, kind, value))
     if "number" in kinds:  # the weakest kind: only used when nothing stronger was stated
         found.extend((m.end("val"), "number", m.group("val")) for m in _FINAL_NUMBER.finditer(text))
     found.sort()
     return found
 
 
-def _matches(kind: str, text: str, folded: str) -> Iterator[re.Match[str]]:
+# A pattern's match as statements read it: (start, end, value, value's end, terminator).
+_Match = tuple[int, int, str, int, str]
+
+
+def _as_match(m: re.Match[str]) -> _Match:
+    return m.start(), m.end(), m.group("val"), m.end("val"), m.group("stop")
+
+
+def _matches(
+    kind: str, text: str, folded: str, tries: _ResultTries | None = None, offset: int = 0
+) -> Iterator[_Match]:
     # What `_PATTERNS[kind].finditer(text)` yields, found with less work. In plain ASCII text
     # (where `folded`'s offsets are the text's and the regex's case-blindness is ASCII case) a
     # match can only start where one of its opening words does: trying just there skips the
     # regex engine's attempt at every other position. `_RESULT` past position 0 is
-    # `_RESULT_LATER`.
+    # `_RESULT_LATER`, whose tries `tries` may already hold.
     pattern = _PATTERNS[kind]
     if kind in _OPENING and text.isascii():
-        yield from matches_at(pattern, text, word_starts(folded, _OPENING[kind]))
+        matches = matches_at(pattern, text, word_starts(folded, _OPENING[kind]))
     elif kind == "result":
         first = pattern.match(text)
         if first is not None:
-            yield first
-        yield from _later_results(text, first.end() if first is not None else 0)
+            yield _as_match(first)
+        resume = first.end() if first is not None else 0
+        if tries is not None:
+            yield from tries.later(offset, resume)
+            return
+        matches = _later_results(text, resume)
     else:
-        yield from pattern.finditer(text)
+        matches = pattern.finditer(text)
+    yield from map(_as_match, matches)
 
 
 def _later_results(text: str, resume: int) -> Iterator[re.Match[str]]:
@@ -227,6 +249,83 @@ def _later_results(text: str, resume: int) -> Iterator[re.Match[str]]:
         else:
             resume = m.end()
             yield m
+
+
+# Every sentence break before a concluding word, one match per break character (so "\n" inside
+# ".\n\nSo" is one too): all the places a `_RESULT_LATER` match can start.
+_RESULT_BREAK = re.compile(r"[.!\n](?=\s*" + _RESULT_WORDS + ")", re.IGNORECASE)
+# How far a `_RESULT_LATER` try reads from the concluding word on, at most: the word and the
+# 120 characters before the value stop at [.\n?!]; the value's digits (and its look-ahead) run
+# on through [-$\d,.]; then whitespace and up to three words, and one character more. The same
+# classes as the pattern (case-blind letters included), each run taken whole.
+_RESULT_EXTENT = re.compile(r"[^.\n?!]{0,131}[-$\d,.]*\s*(?:[A-Za-z%]+\s*){0,3}", re.IGNORECASE)
+_SPACES = re.compile(r"\s*")
+# A break's check reads its whitespace and then up to 10 characters of the word.
+_BREAK_READS = 11
+
+
+class _ResultTries:
+    """`_RESULT_LATER` tried at the sentence breaks of a growing text, each outcome kept once no
+    later text can change it.
+
+    The scanner rescans the last ~800 characters at every checkpoint; a try reads only the
+    text from its break to a bounded extent (`_RESULT_EXTENT`), so once that extent lies
+    inside the text its outcome is final and the rescans reuse it instead of retrying.
+    """
+
+    def __init__(self) -> None:
+        self._breaks: list[int] = []  # every break before `_settled`, final
+        self._settled = 0
+        self._fresh: list[int] = []  # breaks from `_settled` on, as of the latest `read`
+        self._tried: dict[int, _Match | None] = {}
+        self._text = ""
+
+    def read(self, text: str) -> None:
+        """Take the text (extending the previous one) the next `later` calls read."""
+        self._text = text
+        found = [m.start() for m in _RESULT_BREAK.finditer(text, self._settled)]
+        # A check reads to at most _BREAK_READS past its whitespace: every break before the last
+        # non-space character with that much text after it is final.
+        settled = len(text) - _BREAK_READS - 1
+        while settled >= 0 and text[settled].isspace():
+            settled -= 1
+        settled = max(settled, self._settled)
+        cut = bisect_right(found, settled - 1)
+        self._breaks.extend(found[:cut])
+        self._fresh = found[cut:]
+        self._settled = settled
+
+    def later(self, offset: int, resume: int) -> Iterator[_Match]:
+        """`_RESULT_LATER.finditer(text[offset:], resume)` in `text[offset:]`'s offsets."""
+        position = offset + resume
+        breaks = self._breaks[bisect_right(self._breaks, position - 1) :] + self._fresh
+        for start in breaks:
+            if start < position:
+                continue
+            match = self._tried.get(start, _UNTRIED)
+            if match is _UNTRIED:
+                match = self._try(start)
+            if match is not None:
+                position = match[1]
+                yield (match[0] - offset, match[1] - offset, match[2], match[3] - offset, match[4])
+
+    def _try(self, start: int) -> _Match | None:
+        text = self._text
+        spaces = _SPACES.match(text, start + 1)
+        extent = _RESULT_EXTENT.match(text, spaces.end()) if spaces else None
+        assert spaces is not None and extent is not None  # both match the empty string
+        word = spaces.end()
+        found = None
+        if _DIGIT.search(text, word, word + _RESULT_REACH):
+            m = _RESULT_LATER.match(text, start)
+            found = None if m is None else _as_match(m)
+        # Final once everything the try read, and the digit check's span, lie inside the text.
+        if max(extent.end() + 2, word + _RESULT_REACH) < len(text):
+            self._tried[start] = found
+        return found
+
+
+_UNTRIED: _Match = (-1, -1, "", -1, "")
 
 
 # The words a statement of the kind opens with ("final answer is", "answer is", "thus ... is").
@@ -295,6 +394,7 @@ class StatementScanner:
         self.kinds = kinds
         self._found: list[tuple[int, str, str]] = []
         self._scanned = 0
+        self._tries = _ResultTries()
 
     def latest(self, text: str) -> Candidate | None:
         """The latest candidate in `text`, which must extend the text of the previous call."""
@@ -308,9 +408,10 @@ class StatementScanner:
         settled = max(0, self._scanned - _OVERLAP)
         start = max(0, settled - _OVERLAP)
         kept = self._found[: bisect_right(self._found, settled, key=_end)]
+        self._tries.read(text)
         fresh = [
             (end + start, kind, value)
-            for end, kind, value in statements(text[start:], self.kinds)
+            for end, kind, value in _statements(text[start:], self.kinds, self._tries, start)
             if end + start > settled
         ]
         self._found = kept + fresh
