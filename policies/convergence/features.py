@@ -350,6 +350,12 @@ class _Context:
         self.n_strong = len(strong)
         self.last_hesitation = tracker.last("hesitation")
         self.marks = tracker._marks
+        # Per-checkpoint parts of the features, computed once for every candidate.
+        self.length = len(text)
+        self.length_floor = max(1, len(text))
+        self.n_strong_floor = max(1, len(strong))
+        self.log_distinct = math.log1p(len(self.counts))
+        self.any_explicit = 1.0 if self.latest_explicit is not None else 0.0
         # Each value's statements and the index of its first and latest, found in one pass.
         self.same: dict[str, list[tuple[int, str, str, str]]] = {}
         self.index_last: dict[str, int] = {}
@@ -371,57 +377,59 @@ class _Context:
         return Candidate(text=value, normalized=norm, kind=kind, end=end)
 
     def features(self, norm: str) -> tuple[float, ...]:
-        text = self.text
+        text, length, marks = self.text, self.length, self.marks
         same = self.same[norm]
         kinds = {s[1] for s in same}
         first, last = same[0][0], same[-1][0]
         others_after = len(self.found) - 1 - self.index_last[norm]
-        marks = self.tracker
-        hesitation, verify = self.marks["hesitation"], self.marks["verify"]
-        final = _since(self.marks["final"], max(self.last_hesitation, first))
+        tracker = self.tracker
+        hesitation, verify = marks["hesitation"], marks["verify"]
+        final = _since(marks["final"], max(self.last_hesitation, first))
         key = _number_key(norm)
-        operand_after, results_after, operands, mentions = marks.number_role(key, last)
-        mention = marks.first_mention(key)
+        operand_after, results_after, operands, mentions = tracker.number_role(key, last)
+        mention = tracker.first_mention(key)
         strong_same = [s for s in same if s[1] in _STRONG] or same
-        conditional = [marks.conditional(text, s[0]) for s in strong_same]
+        conditional = [tracker.conditional(text, s[0]) for s in strong_same]
         latest = norm == self.latest
         count = self.counts.get(norm, 0)
+        hesitations_after = len(hesitation) - bisect_left(hesitation, last)
+        verifies_after = len(verify) - bisect_left(verify, last)
         return (
-            float(not kinds.isdisjoint(_EXPLICIT)),
-            float(not kinds.isdisjoint(_STATED)),
-            float(latest),
-            float(norm == self.latest_explicit),
-            float(self.latest_explicit is not None),
+            0.0 if kinds.isdisjoint(_EXPLICIT) else 1.0,
+            0.0 if kinds.isdisjoint(_STATED) else 1.0,
+            1.0 if latest else 0.0,
+            1.0 if norm == self.latest_explicit else 0.0,
+            self.any_explicit,
             math.log1p(len(same)),
-            count / max(1, self.n_strong),
+            count / self.n_strong_floor,
             self.recent.count(norm) / len(self.recent),
-            float(count == self.mode),
+            1.0 if count == self.mode else 0.0,
             math.log1p(self.streak) if latest else 0.0,
             self.log_tokens,
             float(_since(hesitation, max(last, self.window_start))),
-            math.log1p(_since(hesitation, last)),
+            math.log1p(hesitations_after),
             self.rate,
-            math.log1p(_since(verify, first)),
-            (len(text) - first) / max(1, len(text)),
-            math.log1p((len(text) - last) / self.chars_per_token),
+            math.log1p(len(verify) - bisect_left(verify, first)),
+            (length - first) / self.length_floor,
+            math.log1p((length - last) / self.chars_per_token),
             math.log1p(others_after),
-            math.log1p(len(self.counts)),
-            float(final > 0),
-            float(_since(self.marks["confirm"], last) > 0),
-            float(kinds.isdisjoint(_STRONG)),
-            math.log1p(_since(self.marks["alternative"], last)),
-            math.log1p(_since(verify, last)),
+            self.log_distinct,
+            1.0 if final > 0 else 0.0,
+            1.0 if _since(marks["confirm"], last) > 0 else 0.0,
+            1.0 if kinds.isdisjoint(_STRONG) else 0.0,
+            math.log1p(_since(marks["alternative"], last)),
+            math.log1p(verifies_after),
             self.alternative_rate,
-            float(any(marks.total_words(text, s[0]) for s in same)),
-            float(any(marks.block_end(text, s[0]) for s in same)),
-            float(marks.count("verify", first, last) > 0),
+            1.0 if any(tracker.total_words(text, s[0]) for s in same) else 0.0,
+            1.0 if any(tracker.block_end(text, s[0]) for s in same) else 0.0,
+            1.0 if tracker.count("verify", first, last) > 0 else 0.0,
             self.recycled_share,
             float(self.last10.count(norm)),
             math.log1p(operand_after),
             operands / max(1, mentions),
             math.log1p(results_after),
-            float(mention is not None and mention < self.found[0][0]),
-            float(conditional[-1]),
+            1.0 if mention is not None and mention < self.found[0][0] else 0.0,
+            1.0 if conditional[-1] else 0.0,
             sum(conditional) / len(conditional),
         )
 
