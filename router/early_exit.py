@@ -111,6 +111,7 @@ class WatchedStream:
         self.reasoning: list[str] = []
         self.answering = False  # the model has started its visible answer: stop watching
         self.exit: EarlyExitReport | None = None
+        self._exiting = False  # the chunk just handed on is the last before an exit
         self.content: list[str] = []
 
     @property
@@ -174,6 +175,12 @@ class WatchedStream:
         if self.prober is not None:
             await self.prober.aclose()
 
+    def buffered(self) -> int:
+        """Chunks the upstream already holds, so the relay sends them in one write as it does
+        for an unwatched stream (one write a chunk cost watching ~30% more CPU per stream);
+        none once an exit is decided, whose answer is awaited before the next chunk."""
+        return 0 if self._exiting else self.stream.buffered()
+
     def report(self) -> SourceReport:
         """The profile that answered, the exit (if any) and the probes' spending."""
         probes = self.prober.report() if self.prober is not None else None
@@ -208,13 +215,16 @@ class WatchedStream:
         return decision
 
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
-        template: dict[str, Any] = {}
         async for chunk in self.stream:
-            template = {k: chunk[k] for k in ("object", "created") if k in chunk}
             decision = None if self.answering else self._watch(chunk)
+            self._exiting = decision is not None
             yield chunk
             if decision is not None:
                 await self.stream.aclose()  # the server sees the disconnect and stops
+                # The ending chunks copy the last chunk's (read here, not per chunk).
+                template: dict[str, Any] = {
+                    k: chunk[k] for k in ("object", "created") if k in chunk
+                }
                 async for end in self._finish(decision, template):
                     yield end
                 return

@@ -7,7 +7,10 @@ the way every other figure does. Pure text functions, safe to call on every chec
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 from difficulty.answers import normalize_answer
 
@@ -15,6 +18,8 @@ __all__ = [
     "KINDS",
     "Candidate",
     "StatementScanner",
+    "matches_at",
+    "word_starts",
     "statements",
     "latest_candidate",
     "clean_value",
@@ -51,12 +56,24 @@ _CONCLUSION = re.compile(
 )
 # A number closing a result sentence ("So she makes $18 every day.", "That's 125 dollars."):
 # the last number of a sentence that opens with a concluding word.
-_RESULT = re.compile(
-    r"(?:^|[.!\n]\s*)(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
-    r"finally|total|yes|yep|correct)\b[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
-    r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])",
-    re.IGNORECASE,
+_RESULT_WORDS = (
+    r"(?:so|thus|therefore|hence|that's|that is|in total|altogether|overall|"
+    r"finally|total|yes|yep|correct)\b"
 )
+_RESULT_BODY = (
+    _RESULT_WORDS + r"[^.\n?!]{0,120}?(?<![\d.,])(?P<val>" + _NUMBER + r")"
+    r"\s*(?:[A-Za-z%]+\s*){0,3}(?P<stop>[.!\n])"
+)
+_RESULT = re.compile(r"(?:^|[.!\n]\s*)" + _RESULT_BODY, re.IGNORECASE)
+# `_RESULT` past the text's first character, where `^` cannot match.
+_RESULT_LATER = re.compile(r"[.!\n]\s*" + _RESULT_BODY, re.IGNORECASE)
+# Where a `_RESULT_LATER` match can start: a sentence break before a concluding word. Opening on
+# a character class, it lets the regex engine skip to the next [.!\n] in C.
+_RESULT_OPENS = re.compile(r"[.!\n]\s*(?P<word>" + _RESULT_WORDS + ")", re.IGNORECASE)
+# The value's first digit lies within this many characters of the concluding word's start (the
+# word's 10, the 120 before the value, "-$"): a sentence without one there states no result.
+_RESULT_REACH = 133
+_DIGIT = re.compile(r"\d")
 _EQUALS = re.compile(r"=\s*(?P<val>" + _NUMBER + r")\s*(?:[A-Za-z%$]+\s*){0,2}(?P<stop>[.\n])")
 _FINAL_NUMBER = re.compile(r"(?P<val>" + _NUMBER + r")(?P<stop>[^\d.,])")
 _PATTERNS = {
@@ -154,6 +171,13 @@ def _hedged(text: str, start: int, end: int) -> bool:
 
 def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str, str]]:
     """Every closed answer statement of the given kinds: (end offset, kind, cleaned value)."""
+    return _statements(text, kinds, None, 0)
+
+
+def _statements(
+    text: str, kinds: tuple[str, ...], tries: _ResultTries | None, offset: int
+) -> list[tuple[int, str, str]]:
+    # `statements` of text = whole[offset:], with the result tries already settled in `whole`.
     found: list[tuple[int, str, str]] = []
     if "boxed" in kinds:
         for end, raw in _boxed(text):
@@ -161,21 +185,182 @@ def statements(text: str, kinds: tuple[str, ...] = KINDS) -> list[tuple[int, str
             if value:
                 found.append((end, "boxed", value))
     folded = text.casefold()
-    for kind, pattern in _PATTERNS.items():
+    for kind in _PATTERNS:
         if kind not in kinds or not any(word in folded for word in _NEEDS.get(kind, ("",))):
             continue
-        for m in pattern.finditer(text):
-            if m.group("stop").startswith("?"):
+        for start, _, raw, end, stop in _matches(kind, text, folded, tries, offset):
+            if stop.startswith("?"):
                 continue  # "so the answer is 40?" is a guess, not a statement
-            if kind == "answer" and _hedged(text, m.start(), m.end("val")):
+            if kind == "answer" and _hedged(text, start, end):
                 continue
-            value = clean_value(m.group("val"))
+            value = _clean(raw)
             if value:
-                found.append((m.end("val"), kind, value))
+                found.append((end, kind, value))
     if "number" in kinds:  # the weakest kind: only used when nothing stronger was stated
         found.extend((m.end("val"), "number", m.group("val")) for m in _FINAL_NUMBER.finditer(text))
     found.sort()
     return found
+
+
+# A pattern's match as statements read it: (start, end, value, value's end, terminator).
+_Match = tuple[int, int, str, int, str]
+
+
+def _as_match(m: re.Match[str]) -> _Match:
+    return m.start(), m.end(), m.group("val"), m.end("val"), m.group("stop")
+
+
+def _matches(
+    kind: str, text: str, folded: str, tries: _ResultTries | None = None, offset: int = 0
+) -> Iterator[_Match]:
+    # What `_PATTERNS[kind].finditer(text)` yields, found with less work. In plain ASCII text
+    # (where `folded`'s offsets are the text's and the regex's case-blindness is ASCII case) a
+    # match can only start where one of its opening words does: trying just there skips the
+    # regex engine's attempt at every other position. `_RESULT` past position 0 is
+    # `_RESULT_LATER`, whose tries `tries` may already hold.
+    pattern = _PATTERNS[kind]
+    if kind in _OPENING and text.isascii():
+        matches = matches_at(pattern, text, word_starts(folded, _OPENING[kind]))
+    elif kind == "result":
+        first = pattern.match(text)
+        if first is not None:
+            yield _as_match(first)
+        resume = first.end() if first is not None else 0
+        if tries is not None:
+            yield from tries.later(offset, resume)
+            return
+        matches = _later_results(text, resume)
+    else:
+        matches = pattern.finditer(text)
+    yield from map(_as_match, matches)
+
+
+def _later_results(text: str, resume: int) -> Iterator[re.Match[str]]:
+    # `_RESULT_LATER.finditer(text, resume)`, tried only at sentence breaks before a concluding
+    # word with a digit in reach. A failed try skips the rest of its break: a newline inside
+    # "\n\n So" opens the same word, so fails the same way.
+    while opens := _RESULT_OPENS.search(text, resume):
+        word = opens.start("word")
+        m = None
+        if _DIGIT.search(text, word, word + _RESULT_REACH):
+            m = _RESULT_LATER.match(text, opens.start())
+        if m is None:
+            resume = opens.end()
+        else:
+            resume = m.end()
+            yield m
+
+
+# Every sentence break before a concluding word, one match per break character (so "\n" inside
+# ".\n\nSo" is one too): all the places a `_RESULT_LATER` match can start.
+_RESULT_BREAK = re.compile(r"[.!\n](?=\s*" + _RESULT_WORDS + ")", re.IGNORECASE)
+# How far a `_RESULT_LATER` try reads from the concluding word on, at most: the word and the
+# 120 characters before the value stop at [.\n?!]; the value's digits (and its look-ahead) run
+# on through [-$\d,.]; then whitespace and up to three words, and one character more. The same
+# classes as the pattern (case-blind letters included), each run taken whole.
+_RESULT_EXTENT = re.compile(r"[^.\n?!]{0,131}[-$\d,.]*\s*(?:[A-Za-z%]+\s*){0,3}", re.IGNORECASE)
+_SPACES = re.compile(r"\s*")
+# A break's check reads its whitespace and then up to 10 characters of the word.
+_BREAK_READS = 11
+
+
+class _ResultTries:
+    """`_RESULT_LATER` tried at the sentence breaks of a growing text, each outcome kept once no
+    later text can change it.
+
+    The scanner rescans the last ~800 characters at every checkpoint; a try reads only the
+    text from its break to a bounded extent (`_RESULT_EXTENT`), so once that extent lies
+    inside the text its outcome is final and the rescans reuse it instead of retrying.
+    """
+
+    def __init__(self) -> None:
+        self._breaks: list[int] = []  # every break before `_settled`, final
+        self._settled = 0
+        self._fresh: list[int] = []  # breaks from `_settled` on, as of the latest `read`
+        self._tried: dict[int, _Match | None] = {}
+        self._text = ""
+
+    def read(self, text: str) -> None:
+        """Take the text (extending the previous one) the next `later` calls read."""
+        self._text = text
+        found = [m.start() for m in _RESULT_BREAK.finditer(text, self._settled)]
+        # A check reads to at most _BREAK_READS past its whitespace: every break before the last
+        # non-space character with that much text after it is final.
+        settled = len(text) - _BREAK_READS - 1
+        while settled >= 0 and text[settled].isspace():
+            settled -= 1
+        settled = max(settled, self._settled)
+        cut = bisect_right(found, settled - 1)
+        self._breaks.extend(found[:cut])
+        self._fresh = found[cut:]
+        self._settled = settled
+
+    def later(self, offset: int, resume: int) -> Iterator[_Match]:
+        """`_RESULT_LATER.finditer(text[offset:], resume)` in `text[offset:]`'s offsets."""
+        position = offset + resume
+        breaks = self._breaks[bisect_right(self._breaks, position - 1) :] + self._fresh
+        for start in breaks:
+            if start < position:
+                continue
+            match = self._tried.get(start, _UNTRIED)
+            if match is _UNTRIED:
+                match = self._try(start)
+            if match is not None:
+                position = match[1]
+                yield (match[0] - offset, match[1] - offset, match[2], match[3] - offset, match[4])
+
+    def _try(self, start: int) -> _Match | None:
+        text = self._text
+        spaces = _SPACES.match(text, start + 1)
+        extent = _RESULT_EXTENT.match(text, spaces.end()) if spaces else None
+        assert spaces is not None and extent is not None  # both match the empty string
+        word = spaces.end()
+        found = None
+        if _DIGIT.search(text, word, word + _RESULT_REACH):
+            m = _RESULT_LATER.match(text, start)
+            found = None if m is None else _as_match(m)
+        # Final once everything the try read, and the digit check's span, lie inside the text.
+        if max(extent.end() + 2, word + _RESULT_REACH) < len(text):
+            self._tried[start] = found
+        return found
+
+
+_UNTRIED: _Match = (-1, -1, "", -1, "")
+
+
+# The words a statement of the kind opens with ("final answer is", "answer is", "thus ... is").
+_OPENING = {"answer": ("final", "answer"), "conclusion": ("therefore", "thus", "hence")}
+
+
+def word_starts(folded: str, words: tuple[str, ...], start: int = 0) -> list[int]:
+    """Where any of `words` starts in `folded` (from `start`), in order, each place once."""
+    found: set[int] = set()
+    for word in words:
+        at = folded.find(word, start)
+        while at >= 0:
+            found.add(at)
+            at = folded.find(word, at + 1)
+    return sorted(found)
+
+
+def matches_at(
+    pattern: re.Pattern[str], text: str, starts: list[int], resume: int = 0
+) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text, resume)` when a match can only start at `starts`: the same
+    matches, since every other position fails and finditer resumes where its last match ended."""
+    for start in starts:
+        if start >= resume:
+            m = pattern.match(text, start)
+            if m is not None:
+                resume = m.end()
+                yield m
+
+
+@lru_cache(maxsize=4096)
+def _clean(raw: str) -> str | None:
+    # The scanner reads each statement again at every checkpoint while it is in the rescanned
+    # tail; cleaning depends on the raw value alone.
+    return clean_value(raw)
 
 
 def latest_candidate(text: str, kinds: tuple[str, ...] = KINDS) -> Candidate | None:
@@ -209,6 +394,7 @@ class StatementScanner:
         self.kinds = kinds
         self._found: list[tuple[int, str, str]] = []
         self._scanned = 0
+        self._tries = _ResultTries()
 
     def latest(self, text: str) -> Candidate | None:
         """The latest candidate in `text`, which must extend the text of the previous call."""
@@ -221,10 +407,11 @@ class StatementScanner:
         # far enough back that a statement crossing the boundary is seen whole.
         settled = max(0, self._scanned - _OVERLAP)
         start = max(0, settled - _OVERLAP)
-        kept = [s for s in self._found if s[0] <= settled]
+        kept = self._found[: bisect_right(self._found, settled, key=_end)]
+        self._tries.read(text)
         fresh = [
             (end + start, kind, value)
-            for end, kind, value in statements(text[start:], self.kinds)
+            for end, kind, value in _statements(text[start:], self.kinds, self._tries, start)
             if end + start > settled
         ]
         self._found = kept + fresh
@@ -234,3 +421,7 @@ class StatementScanner:
     def found(self) -> list[tuple[int, str, str]]:
         """Every statement of the latest scan: (end offset, kind, cleaned value), in order."""
         return self._found
+
+
+def _end(statement: tuple[int, str, str]) -> int:
+    return statement[0]

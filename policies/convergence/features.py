@@ -15,13 +15,14 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 
 from difficulty.answers import normalize_answer
-from policies.convergence.candidates import Candidate, StatementScanner
+from policies.convergence.candidates import Candidate, StatementScanner, matches_at, word_starts
 
 __all__ = ["FEATURE_NAMES", "SCAN_KINDS", "Checkpoint", "FeatureTracker"]
 
 SCAN_KINDS: tuple[str, ...] = ("boxed", "answer", "conclusion", "result", "equals")
 _EXPLICIT = ("boxed", "answer")
 _STRONG = ("boxed", "answer", "conclusion", "result")
+_STATED = ("conclusion", "result")
 
 FEATURE_NAMES: tuple[str, ...] = (
     "explicit",  # the value was stated as \boxed{} or "the answer is"
@@ -111,6 +112,10 @@ _OPERATOR_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _RESULT_BEFORE = re.compile(r"(?:=|\bequals|\bgives|\bmakes)\s*\$?$", re.IGNORECASE)
+# The characters those two patterns' words can end with (any case: "ſ" is a case-blind "s").
+# A number whose text before it ends otherwise is neither, and skips the searches.
+_OPERATOR_LAST = frozenset("-+*/×÷^sStTyYſ")
+_RESULT_LAST = frozenset("=sSſ")
 # Context a number's role is read from: enough to see "times $20" after it.
 _ROLE_AFTER = 24
 _ROLE_BEFORE = 16
@@ -122,6 +127,28 @@ _PHRASES = {
     "alternative": _ALTERNATIVE,
 }
 _PHRASE_OVERLAP = 40
+# The words each alternative of a phrase kind opens with. In new text that is plain ASCII
+# (where the lowered text's offsets are the text's and the regexes' case-blindness is ASCII
+# case) a phrase can only start where one of them does: the scans try just those places, not
+# every position, the costliest part of reading new text.
+_PHRASE_OPENINGS = {
+    "hesitation": (
+        "wait", "but", "hmm", "hold on", "mistake", "not sure", "alternatively", "however",
+        "actually", "no,",
+    ),
+    "verify": (
+        "let me ", "double", "verify", "to confirm", "check again", "sanity check", "cross-check",
+    ),
+    "confirm": (
+        "correct", "that", "checks out", "matches", "consistent", "same ", "yes", "yep", "confirm",
+        "makes sense",
+    ),
+    "final": ("final answer",),
+    "alternative": (
+        "alternatively", "maybe", "perhaps", "ambiguous", "ambiguity", "interpret", "another way",
+        "or is it", "on the other hand", "unless", "could also", "might mean", "misread",
+    ),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -164,10 +191,17 @@ class FeatureTracker:
     def _scan_phrases(self, text: str) -> None:
         # A phrase crossing the previous end is found whole by rescanning a little before it.
         start = max(0, self._counted - _PHRASE_OVERLAP)
+        fresh = text[start:]
+        lowered = fresh.lower() if fresh.isascii() else None
         for name, pattern in _PHRASES.items():
             marks = self._marks[name]
             known = marks[-1] if marks else -1
-            marks.extend(m.end() for m in pattern.finditer(text, start) if m.end() > known)
+            if lowered is None:
+                found = pattern.finditer(text, start)
+            else:
+                starts = [start + i for i in word_starts(lowered, _PHRASE_OPENINGS[name])]
+                found = matches_at(pattern, text, starts, start)
+            marks.extend(m.end() for m in found if m.end() > known)
         self._counted = len(text)
         self._scan_numbers(text)
 
@@ -186,17 +220,20 @@ class FeatureTracker:
             self._first_mention.setdefault(key, m.end())
             before = text[max(0, m.start() - _ROLE_BEFORE) : m.start()]
             after = text[m.end() : m.end() + _ROLE_AFTER]
-            if _OPERATOR_AFTER.match(after) or _OPERATOR_BEFORE.search(before):
+            last = _last_word_end(before)
+            if _OPERATOR_AFTER.match(after) or (
+                last in _OPERATOR_LAST and _OPERATOR_BEFORE.search(before)
+            ):
                 self._operands.setdefault(key, []).append(m.end())
-            if _RESULT_BEFORE.search(before):
+            if last in _RESULT_LAST and _RESULT_BEFORE.search(before):
                 self._results.setdefault(key, []).append(m.end())
         else:
             position = max(position, limit)
         self._numbers_done = max(self._numbers_done, position)
 
-    def first_mention(self, norm: str) -> int | None:
-        """Where a number was first written (None if not read yet or not a number)."""
-        return self._first_mention.get(_number_key(norm))
+    def first_mention(self, key: str) -> int | None:
+        """Where a number (its `_number_key`) was first written (None if not read yet)."""
+        return self._first_mention.get(key)
 
     def conditional(self, text: str, end: int) -> bool:
         """Whether the statement ending at `end` sits in a paragraph weighing a hypothesis."""
@@ -224,9 +261,9 @@ class FeatureTracker:
             self._block_end[end] = found
         return found
 
-    def number_role(self, norm: str, since: int) -> tuple[int, int, int, int]:
-        """(operand uses since, results since, operand uses, mentions) of a numeric value."""
-        key = _number_key(norm)
+    def number_role(self, key: str, since: int) -> tuple[int, int, int, int]:
+        """(operand uses since, results since, operand uses, mentions) of a number (its
+        `_number_key`)."""
         operands = self._operands.get(key, [])
         results = self._results.get(key, [])
         return (
@@ -247,11 +284,23 @@ class FeatureTracker:
         marks = self._marks[name]
         return marks[-1] if marks else 0
 
+    def _statements(self) -> list[tuple[int, str, str, str]]:
+        # The scanner's statements with their normal forms, those without one dropped; one
+        # statement matched by two patterns ("Thus the total is 5.") counts once.
+        found = []
+        previous = -1
+        for end, kind, value in self._scanner.found:
+            if end != previous:
+                previous = end
+                norm = self._norm(value)
+                if norm:
+                    found.append((end, kind, value, norm))
+        return found
+
     def update(self, text: str, tokens: int) -> Checkpoint:
         """Features of every candidate value; `text` must extend the previous call's text."""
         self._scanner.scan(text)
-        found = [(end, kind, value, self._norm(value)) for end, kind, value in self._scanner.found]
-        found = [s for s in _dedupe(found) if s[3]]
+        found = self._statements()
         self._scan_phrases(text)
         strong = [s for s in found if s[1] in _STRONG]
         latest = strong[-1][3] if strong else None
@@ -271,7 +320,8 @@ class FeatureTracker:
 
 
 class _Context:
-    """What every candidate's features share at one checkpoint."""
+    """What every candidate's features share at one checkpoint, gathered in one pass over the
+    statements so that each candidate's features read dictionaries, not the statement list."""
 
     def __init__(
         self,
@@ -284,87 +334,109 @@ class _Context:
     ) -> None:
         self.text, self.tokens, self.found, self.latest = text, tokens, found, latest
         self.chars_per_token = len(text) / max(1, tokens)
-        explicit = [s for s in found if s[1] in _EXPLICIT]
-        self.latest_explicit = explicit[-1][3] if explicit else None
+        self.latest_explicit = next((s[3] for s in reversed(found) if s[1] in _EXPLICIT), None)
         self.counts: dict[str, int] = {}
         for s in strong:
             self.counts[s[3]] = self.counts.get(s[3], 0) + 1
         self.mode = max(self.counts.values(), default=0)
-        self.recent = found[-_RECENT:]
+        self.recent = [s[3] for s in found[-_RECENT:]]
+        self.last10 = [s[3] for s in found[-10:]]
         self.streak = tracker._streak
         self.tracker = tracker
         self.rate = 100.0 * tracker.count("hesitation", 0) / max(tokens, 1)
+        self.alternative_rate = 100.0 * tracker.count("alternative", 0) / max(self.tokens, 1)
+        self.log_tokens = math.log(max(self.tokens, 1))
         self.window_start = len(text) - int(tracker.window_tokens * self.chars_per_token)
         self.n_strong = len(strong)
-        seen: set[str] = set()
-        recycled = []
-        for s in found:
-            recycled.append(s[3] in seen)
-            seen.add(s[3])
-        tail = recycled[-10:]
-        self.recycled_share = sum(tail) / len(tail) if tail else 0.0
-        self.last10 = found[-10:]
-        # Each value's statements and the index of its latest, found in one pass.
+        self.last_hesitation = tracker.last("hesitation")
+        self.marks = tracker._marks
+        # Per-checkpoint parts of the features, computed once for every candidate.
+        self.length = len(text)
+        self.length_floor = max(1, len(text))
+        self.n_strong_floor = max(1, len(strong))
+        self.log_distinct = math.log1p(len(self.counts))
+        self.any_explicit = 1.0 if self.latest_explicit is not None else 0.0
+        # Each value's statements and the index of its first and latest, found in one pass.
         self.same: dict[str, list[tuple[int, str, str, str]]] = {}
         self.index_last: dict[str, int] = {}
+        index_first: dict[str, int] = {}
         for index, s in enumerate(found):
-            self.same.setdefault(s[3], []).append(s)
+            if s[3] in self.same:
+                self.same[s[3]].append(s)
+            else:
+                self.same[s[3]] = [s]
+                index_first[s[3]] = index
             self.index_last[s[3]] = index
+        # A statement restates an earlier value when that value first came before it.
+        tail = range(max(0, len(found) - 10), len(found))
+        recycled = [index_first[found[i][3]] < i for i in tail]
+        self.recycled_share = sum(recycled) / len(recycled) if recycled else 0.0
 
     def candidate(self, norm: str) -> Candidate:
-        end, kind, value, _ = next(s for s in reversed(self.found) if s[3] == norm)
+        end, kind, value, _ = self.found[self.index_last[norm]]
         return Candidate(text=value, normalized=norm, kind=kind, end=end)
 
     def features(self, norm: str) -> tuple[float, ...]:
-        text = self.text
+        text, length, marks = self.text, self.length, self.marks
         same = self.same[norm]
         kinds = {s[1] for s in same}
         first, last = same[0][0], same[-1][0]
         others_after = len(self.found) - 1 - self.index_last[norm]
-        marks = self.tracker
-        final = marks.count("final", max(marks.last("hesitation"), first))
-        operand_after, results_after, operands, mentions = marks.number_role(norm, last)
-        mention = marks.first_mention(norm)
+        tracker = self.tracker
+        hesitation, verify = marks["hesitation"], marks["verify"]
+        final = _since(marks["final"], max(self.last_hesitation, first))
+        key = _number_key(norm)
+        operand_after, results_after, operands, mentions = tracker.number_role(key, last)
+        mention = tracker.first_mention(key)
         strong_same = [s for s in same if s[1] in _STRONG] or same
-        conditional = [marks.conditional(text, s[0]) for s in strong_same]
+        conditional = [tracker.conditional(text, s[0]) for s in strong_same]
+        latest = norm == self.latest
+        count = self.counts.get(norm, 0)
+        hesitations_after = len(hesitation) - bisect_left(hesitation, last)
+        verifies_after = len(verify) - bisect_left(verify, last)
         return (
-            float(bool(kinds & set(_EXPLICIT))),
-            float(bool(kinds & {"conclusion", "result"})),
-            float(norm == self.latest),
-            float(norm == self.latest_explicit),
-            float(self.latest_explicit is not None),
+            0.0 if kinds.isdisjoint(_EXPLICIT) else 1.0,
+            0.0 if kinds.isdisjoint(_STATED) else 1.0,
+            1.0 if latest else 0.0,
+            1.0 if norm == self.latest_explicit else 0.0,
+            self.any_explicit,
             math.log1p(len(same)),
-            self.counts.get(norm, 0) / max(1, self.n_strong),
-            sum(s[3] == norm for s in self.recent) / len(self.recent),
-            float(self.counts.get(norm, 0) == self.mode),
-            math.log1p(self.streak) if norm == self.latest else 0.0,
-            math.log(max(self.tokens, 1)),
-            float(marks.count("hesitation", max(last, self.window_start))),
-            math.log1p(marks.count("hesitation", last)),
+            count / self.n_strong_floor,
+            self.recent.count(norm) / len(self.recent),
+            1.0 if count == self.mode else 0.0,
+            math.log1p(self.streak) if latest else 0.0,
+            self.log_tokens,
+            float(_since(hesitation, max(last, self.window_start))),
+            math.log1p(hesitations_after),
             self.rate,
-            math.log1p(marks.count("verify", first)),
-            (len(text) - first) / max(1, len(text)),
-            math.log1p((len(text) - last) / self.chars_per_token),
+            math.log1p(len(verify) - bisect_left(verify, first)),
+            (length - first) / self.length_floor,
+            math.log1p((length - last) / self.chars_per_token),
             math.log1p(others_after),
-            math.log1p(len(self.counts)),
-            float(final > 0),
-            float(marks.count("confirm", last) > 0),
-            float(not kinds & set(_STRONG)),
-            math.log1p(marks.count("alternative", last)),
-            math.log1p(marks.count("verify", last)),
-            100.0 * marks.count("alternative", 0) / max(self.tokens, 1),
-            float(any(marks.total_words(text, s[0]) for s in same)),
-            float(any(marks.block_end(text, s[0]) for s in same)),
-            float(marks.count("verify", first, last) > 0),
+            self.log_distinct,
+            1.0 if final > 0 else 0.0,
+            1.0 if _since(marks["confirm"], last) > 0 else 0.0,
+            1.0 if kinds.isdisjoint(_STRONG) else 0.0,
+            math.log1p(_since(marks["alternative"], last)),
+            math.log1p(verifies_after),
+            self.alternative_rate,
+            1.0 if any(tracker.total_words(text, s[0]) for s in same) else 0.0,
+            1.0 if any(tracker.block_end(text, s[0]) for s in same) else 0.0,
+            1.0 if tracker.count("verify", first, last) > 0 else 0.0,
             self.recycled_share,
-            float(sum(s[3] == norm for s in self.last10)),
+            float(self.last10.count(norm)),
             math.log1p(operand_after),
             operands / max(1, mentions),
             math.log1p(results_after),
-            float(mention is not None and mention < self.found[0][0]),
-            float(conditional[-1]),
+            1.0 if mention is not None and mention < self.found[0][0] else 0.0,
+            1.0 if conditional[-1] else 0.0,
             sum(conditional) / len(conditional),
         )
+
+
+def _since(marks: list[int], start: int) -> int:
+    # `FeatureTracker.count(kind, start)` on the kind's marks, without the lookups per call.
+    return len(marks) - bisect_left(marks, start)
 
 
 def _number_key(value: str) -> str:
@@ -375,11 +447,8 @@ def _number_key(value: str) -> str:
     return key
 
 
-def _dedupe(found: list[tuple[int, str, str, str]]) -> list[tuple[int, str, str, str]]:
-    # One statement matched by two patterns ("Thus the total is 5.") counts once.
-    out: list[tuple[int, str, str, str]] = []
-    for s in found:
-        if out and out[-1][0] == s[0]:
-            continue
-        out.append(s)
-    return out
+def _last_word_end(before: str) -> str:
+    # The character the operator or result word before a number would end with: both patterns
+    # end in whitespace, an optional "(" (operators only) and an optional "$".
+    before = before.removesuffix("$")
+    return before.removesuffix("(").rstrip()[-1:]

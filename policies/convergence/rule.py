@@ -84,6 +84,8 @@ class ExitRule:
         n = len(self.names)
         if any(f >= n for tree in self.trees for f in tree.feature):
             raise ValueError("exit rule trees use features it does not have")
+        if any(_splits(tree) > _MAX_SPLITS for tree in self.trees):
+            raise ValueError(f"exit rule trees may split at most {_MAX_SPLITS} times")
         if not len(self.mean) == len(self.scale) == len(self.weights) == len(self.names):
             raise ValueError("exit rule vectors differ in length")
 
@@ -142,11 +144,14 @@ class ExitRule:
         if not rows:
             return []
         x = np.asarray(rows, dtype=np.float64)
-        terms = [np.full((len(rows), 1), self.bias), self._linear * (x - self._mean) / self._scale]
+        width = 1 + len(self.weights) + len(self.trees)
+        terms = np.empty((len(rows), width), dtype=np.float64)
+        terms[:, 0] = self.bias
+        terms[:, 1 : 1 + len(self.weights)] = self._linear * (x - self._mean) / self._scale
         if self.trees:
-            terms.append(self._forest.values(x))
-        z = np.add.accumulate(np.concatenate(terms, axis=1), axis=1)[:, -1]
-        return [squash(float(v)) for v in z]
+            terms[:, 1 + len(self.weights) :] = self._forest.values(x)
+        z = np.add.accumulate(terms, axis=1)[:, -1]
+        return [squash(v) for v in z.tolist()]
 
     @cached_property
     def _linear(self) -> np.ndarray:
@@ -185,52 +190,55 @@ def squash(z: float) -> float:
 
 
 class _Forest:
-    """The trees' nodes in flat arrays, walked level by level for all trees and rows at once.
+    """The trees as lookup tables: every split compared at once, each tree's outcomes read as
+    the bits of an index into the leaves.
 
-    A leaf points to itself on both sides (and compares +inf), so walking past it stays there.
+    Split j of a tree sets bit 2**j when its row goes left; a table of 2**splits entries a tree
+    gives the leaf each pattern of bits reaches. Four numpy calls score every row and tree (the
+    level-by-level walk took ~25): on a checkpoint's 1-8 rows numpy's per-call overhead, not
+    arithmetic, is the cost.
     """
 
     def __init__(self, trees: Sequence[Tree]) -> None:
-        feature: list[int] = []
-        threshold: list[float] = []
-        left: list[int] = []
-        right: list[int] = []
-        value: list[float] = []
-        roots: list[int] = []
+        width = max(_splits(tree) for tree in trees)
+        feature: list[list[int]] = []
+        threshold: list[list[float]] = []
+        table: list[list[float]] = []
         for tree in trees:
-            base = len(feature)
-            roots.append(base)
-            for i, f in enumerate(tree.feature):
-                leaf = f < 0
-                feature.append(0 if leaf else f)
-                threshold.append(math.inf if leaf else tree.threshold[i])
-                left.append(base + (i if leaf else tree.left[i]))
-                right.append(base + (i if leaf else tree.right[i]))
-                value.append(tree.value[i])
-        self.feature = np.asarray(feature, dtype=np.intp)
-        self.threshold = np.asarray(threshold, dtype=np.float64)
-        self.left = np.asarray(left, dtype=np.intp)
-        self.right = np.asarray(right, dtype=np.intp)
-        self.value = np.asarray(value, dtype=np.float64)
-        self.roots = np.asarray(roots, dtype=np.intp)
-        self.depth = max(_depth(tree) for tree in trees)
+            splits = [i for i, f in enumerate(tree.feature) if f >= 0]
+            # Unused slots compare feature 0 with +inf: their bit is always set, no leaf reads it.
+            padding = width - len(splits)
+            feature.append([tree.feature[i] for i in splits] + [0] * padding)
+            threshold.append([tree.threshold[i] for i in splits] + [math.inf] * padding)
+            slot = {node: j for j, node in enumerate(splits)}
+            table.append([_leaf(tree, slot, bits) for bits in range(2**width)])
+        self.width = width
+        self.feature = np.asarray(feature, dtype=np.intp).ravel()
+        self.threshold = np.asarray(threshold, dtype=np.float64).ravel()
+        self.table = np.asarray(table, dtype=np.float64)
+        self.bit = 2 ** np.arange(width, dtype=np.intp)
+        self.tree = np.arange(len(trees), dtype=np.intp)
 
     def values(self, x: np.ndarray) -> np.ndarray:
         """Each tree's leaf value for each row: shape (rows, trees)."""
-        rows, width = x.shape
-        node = np.tile(self.roots, rows)  # row-major: row r's trees in order
-        offset = np.repeat(np.arange(rows, dtype=np.intp) * width, len(self.roots))
-        flat = x.ravel()
-        for _ in range(self.depth):
-            go_left = flat[offset + self.feature[node]] <= self.threshold[node]
-            node = np.where(go_left, self.left[node], self.right[node])
-        return self.value[node].reshape(rows, len(self.roots))
+        left = x.take(self.feature, axis=1) <= self.threshold  # take: 5x cheaper than x[:, i]
+        return self.table[self.tree, left.reshape(len(x), len(self.tree), self.width) @ self.bit]
 
 
-def _depth(tree: Tree, node: int = 0) -> int:
-    if tree.feature[node] < 0:
-        return 0
-    return 1 + max(_depth(tree, tree.left[node]), _depth(tree, tree.right[node]))
+# Splits a tree may have: its lookup table holds 2**splits leaves (a full depth-3 tree has 7).
+_MAX_SPLITS = 10
+
+
+def _splits(tree: Tree) -> int:
+    return sum(f >= 0 for f in tree.feature)
+
+
+def _leaf(tree: Tree, slot: Mapping[int, int], bits: int) -> float:
+    # The leaf reached when split `node` goes left exactly where bit slot[node] is set.
+    node = 0
+    while tree.feature[node] >= 0:
+        node = tree.left[node] if bits >> slot[node] & 1 else tree.right[node]
+    return tree.value[node]
 
 
 # The shipped rule's data file, a resource of this package.
