@@ -58,6 +58,7 @@ class GeneralModel:
         source_balance: bool = True,
         gain_penalty: float = 1.0,
         benefit: str | None = None,
+        tier_balance: bool = True,
         index_size: int = 4000,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
@@ -72,6 +73,10 @@ class GeneralModel:
         self.source_balance = source_balance
         self.gain_penalty = gain_penalty  # L2 on the standardised gain weights (x 1e-3)
         self.benefit = benefit  # None, or a difficulty.general_benefit rule: a gain input
+        # The base weighs each (source, strength tier) alike: weighed by source alone, a tier
+        # counted as many times as the source had models of it (AlpacaEval: one strong model
+        # of twelve), and the strong tier's everyday success was forecast at ~0.8, not ~1.
+        self.tier_balance = tier_balance
         self.index_size = index_size
         self.encoder = encoder
         self.n_jobs = n_jobs
@@ -100,9 +105,13 @@ class GeneralModel:
             "verbosity": -1,
         }
 
-    def _weights(self, rows: DescribedRows, mask: np.ndarray) -> np.ndarray:
-        """Each source weighs the same in total (else faithful-cot's 120k rows would rule)."""
+    def _weights(self, rows: DescribedRows, mask: np.ndarray, by_tier: bool = False) -> np.ndarray:
+        """Each source weighs the same in total (else faithful-cot's 120k rows would rule);
+        `by_tier`: each strength tier of each source weighs the same."""
         sources = np.asarray(rows.source)[mask]
+        if by_tier:
+            tiers = np.asarray(rows.strength)[mask].astype(str)
+            sources = np.char.add(np.char.add(sources.astype(str), "|"), tiers)
         if not self.source_balance:
             return np.ones(len(sources))
         names, counts = np.unique(sources, return_counts=True)
@@ -138,7 +147,11 @@ class GeneralModel:
         base_x = x[:, : self.n_features_in_ + 1]
 
         def base_fit(mask: np.ndarray) -> Any:
-            data = lgb.Dataset(base_x[mask], rows.correct[mask], weight=self._weights(rows, mask))
+            data = lgb.Dataset(
+                base_x[mask],
+                rows.correct[mask],
+                weight=self._weights(rows, mask, self.tier_balance),
+            )
             return lgb.train(base_params, data, num_boost_round=self.n_estimators)
 
         self.boosters_: dict[str, Any] = {"base": base_fit(direct)}
@@ -349,6 +362,7 @@ _PARAMS = (
     "source_balance",
     "gain_penalty",
     "benefit",
+    "tier_balance",
     "index_size",
     "encoder",
     "n_jobs",

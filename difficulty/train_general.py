@@ -52,13 +52,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="the reasoning benefit the gains read, by its target rule (default pairs, the "
         "shipped model's; none: no benefit input; difficulty.general_benefit)",
     )
+    parser.add_argument(
+        "--no-tier-balance",
+        dest="tier_balance",
+        action="store_false",
+        help="weigh the base's rows by source alone (the model before this option)",
+    )
     args = parser.parse_args(argv)
 
     sources = tuple(args.source or GENERAL_SOURCES)
     rows = training_rows(sources, args.cap)
     encoder = Encoder(STATIC_ENCODER)
     benefit = None if args.benefit == "none" else args.benefit
-    model = GeneralModel(encoder=encoder, benefit=benefit, random_state=args.seed)
+    model = GeneralModel(
+        encoder=encoder, benefit=benefit, random_state=args.seed, tier_balance=args.tier_balance
+    )
     model.fit(rows, encoder.encode(rows.prompts))
     counts: dict[str, int] = {}
     for s in rows.source:
