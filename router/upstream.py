@@ -30,6 +30,12 @@ __all__ = ["UpstreamStream", "Upstream", "uses_http_transport", "supported_param
 
 Chunk = dict[str, Any]
 
+# How long an idle pooled stream connection is kept: under uvicorn's 5 s keep-alive (vLLM's and
+# SGLang's servers, the replay upstream), so the pool drops a connection before the server
+# closes it, instead of sending the next request down a socket the server is closing
+# (aiohttp's default, 15 s, cost 5-24 of 128 streams a 502 in `bench/watch_cpu.py`).
+POOL_IDLE_S = 4.0
+
 
 class UpstreamStream:
     """An open upstream stream: its first chunk is already here; iterate for chunk dicts."""
@@ -125,7 +131,9 @@ class Upstream:
             import aiohttp
 
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=1024, limit_per_host=0),
+                connector=aiohttp.TCPConnector(
+                    limit=1024, limit_per_host=0, keepalive_timeout=POOL_IDLE_S
+                ),
                 auto_decompress=True,
             )
         return self._session
