@@ -161,9 +161,22 @@ def _serve_in_child(model_dir: str | None) -> dict[str, object]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+# The code a retrained model depends on: a change to any of these is a new recipe.
+RECIPE = (
+    "general.py",
+    "general_benefit.py",
+    "general_gain.py",
+    "general_data.py",
+    "descriptions.py",
+    "train_general.py",
+)
+
+
 def _retrained(seed: int) -> str:
-    """The shipped recipe (`python -m difficulty.train_general`) at another seed, cached."""
-    out = CACHE / f"general-seed{seed}"
+    """The shipped recipe (`python -m difficulty.train_general`) at another seed, cached per
+    recipe (a hash of the training code) and seed."""
+    code = b"".join((ROOT / "difficulty" / name).read_bytes() for name in RECIPE)
+    out = CACHE / f"general-{hashlib.sha256(code).hexdigest()[:12]}-seed{seed}"
     if not (out / "metadata.json").is_file():
         subprocess.run(
             [
