@@ -21,18 +21,11 @@ import hashlib
 import sys
 from typing import Any
 
+from fit_exit_history import SETS  # the six trace sets the exit history is fitted on
+
 from difficulty.traces import load_traces
 from policies.convergence.simulator import token_deltas
 from policies.convergence.watcher import ConvergenceWatcher, WatcherParams
-
-SETS = (
-    "mip-gsm8k-QwQ-32B",
-    "mip-math-QwQ-32B",
-    "mip-gsm8k-s1.1",
-    "mip-math-s1.1",
-    "mip-gsm8k-R1-Distill-Qwen-32B",
-    "mip-math-R1-Distill-Qwen-32B",
-)
 
 
 def h(x: object) -> str:

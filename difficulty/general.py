@@ -109,11 +109,11 @@ class GeneralModel:
         """Each source weighs the same in total (else faithful-cot's 120k rows would rule);
         `by_tier`: each strength tier of each source weighs the same."""
         sources = np.asarray(rows.source)[mask]
+        if not self.source_balance:
+            return np.ones(len(sources))
         if by_tier:
             tiers = np.asarray(rows.strength)[mask].astype(str)
             sources = np.char.add(np.char.add(sources.astype(str), "|"), tiers)
-        if not self.source_balance:
-            return np.ones(len(sources))
         names, counts = np.unique(sources, return_counts=True)
         totals = len(sources) / (len(names) * counts)
         share = dict(zip(names.tolist(), totals.tolist(), strict=True))

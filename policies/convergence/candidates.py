@@ -240,15 +240,20 @@ def _later_results(text: str, resume: int) -> Iterator[re.Match[str]]:
     # word with a digit in reach. A failed try skips the rest of its break: a newline inside
     # "\n\n So" opens the same word, so fails the same way.
     while opens := _RESULT_OPENS.search(text, resume):
-        word = opens.start("word")
-        m = None
-        if _DIGIT.search(text, word, word + _RESULT_REACH):
-            m = _RESULT_LATER.match(text, opens.start())
+        m = _result_at(text, opens.start(), opens.start("word"))
         if m is None:
             resume = opens.end()
         else:
             resume = m.end()
             yield m
+
+
+def _result_at(text: str, start: int, word: int) -> re.Match[str] | None:
+    # `_RESULT_LATER` tried at the break `start` whose concluding word begins at `word`; a
+    # sentence with no digit in reach of the word states no result, so is not tried.
+    if _DIGIT.search(text, word, word + _RESULT_REACH):
+        return _RESULT_LATER.match(text, start)
+    return None
 
 
 # Every sentence break before a concluding word, one match per break character (so "\n" inside
@@ -315,10 +320,8 @@ class _ResultTries:
         extent = _RESULT_EXTENT.match(text, spaces.end()) if spaces else None
         assert spaces is not None and extent is not None  # both match the empty string
         word = spaces.end()
-        found = None
-        if _DIGIT.search(text, word, word + _RESULT_REACH):
-            m = _RESULT_LATER.match(text, start)
-            found = None if m is None else _as_match(m)
+        m = _result_at(text, start, word)
+        found = None if m is None else _as_match(m)
         # Final once everything the try read, and the digit check's span, lie inside the text.
         if max(extent.end() + 2, word + _RESULT_REACH) < len(text):
             self._tried[start] = found
