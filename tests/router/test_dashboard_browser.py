@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -119,12 +120,16 @@ async def chromium_page() -> AsyncIterator[DevTools]:
     import aiohttp
 
     binary = _chromium()
-    with tempfile.TemporaryDirectory() as profile:
+    profile = tempfile.mkdtemp(prefix="thinkgate-chromium-")
+    try:
+        # Its own session, so the helpers Chromium forks (zygote, crashpad, utility processes)
+        # can be stopped with it: one still writing to the profile made its removal fail in CI.
         process = subprocess.Popen(
             [binary, *_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,
         )
         try:
             ws_url = None
@@ -150,6 +155,37 @@ async def chromium_page() -> AsyncIterator[DevTools]:
                 yield page
         finally:
             stop_process(process)
+            _stop_group(process.pid)
+    finally:
+        _remove_profile(profile)
+
+
+def _stop_group(pgid: int) -> None:
+    """Kill whatever is left of Chromium's process group and wait until none of it runs."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def _remove_profile(profile: str) -> None:
+    """Remove the throwaway profile, retrying while a dying helper still writes into it."""
+    for _ in range(20):
+        try:
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile, ignore_errors=True)
 
 
 async def _browser_call(ws: Any, method: str, **params: Any) -> dict[str, Any]:
