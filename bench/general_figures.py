@@ -49,9 +49,19 @@ def dev_math() -> list[str]:
     return [o.prompt for o in rows[:100]]
 
 
-def serving(model_dir: str | None = None) -> dict[str, object]:
+def _by_category(name: str, routed: list[object]) -> dict[str, float]:
+    """Share of a categorised prompt file's prompts routed to `direct`, per category."""
+    shares: dict[str, list[bool]] = {}
+    lines = (DATA / name).read_text().splitlines()
+    for line, r in zip(lines, routed, strict=True):
+        shares.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")  # type: ignore[attr-defined]
+    return {k: float(np.mean(v)) for k, v in shares.items()}
+
+
+def serving(model_dir: str | None = None, final: bool = False) -> dict[str, object]:
     """Route the everyday and competition prompts (and the dev sets the model's settings were
-    chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline."""
+    chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline.
+    `final` also routes the second fresh sets, which are judged once, on a chosen variant."""
     from router.app import load_predictor
     from router.pipeline import Pipeline
     from router.settings import load_settings
@@ -71,20 +81,23 @@ def serving(model_dir: str | None = None) -> dict[str, object]:
     dev_comp = asyncio.run(route_all(dev_math()))
     fresh_day = asyncio.run(route_all(_prompts("everyday_fresh.jsonl")))
     fresh_comp = asyncio.run(route_all(_prompts("competition_fresh.jsonl")))
-    fresh_categories: dict[str, list[bool]] = {}
-    fresh_lines = (DATA / "everyday_fresh.jsonl").read_text().splitlines()
-    for line, r in zip(fresh_lines, fresh_day, strict=True):
-        fresh_categories.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")
+    final_figures: dict[str, object] = {}
+    if final:
+        final_day = asyncio.run(route_all(_prompts("everyday_fresh2.jsonl")))
+        final_comp = asyncio.run(route_all(_prompts("competition_fresh2.jsonl")))
+        final_figures = {
+            "final_everyday_direct": float(np.mean([r.profile == "direct" for r in final_day])),
+            "final_everyday_n": len(final_day),
+            "final_everyday_by_category": _by_category("everyday_fresh2.jsonl", final_day),
+            "final_competition_think": float(np.mean([r.profile == "think" for r in final_comp])),
+            "final_competition_n": len(final_comp),
+        }
     times = [r.decision_ms for _ in range(3) for r in asyncio.run(route_all(everyday))]
-    categories: dict[str, list[bool]] = {}
-    lines = (DATA / "everyday_prompts.jsonl").read_text().splitlines()
-    for line, r in zip(lines, day, strict=True):
-        categories.setdefault(json.loads(line)["category"], []).append(r.profile == "direct")
     pipeline.close()
     return {
         "everyday_direct": float(np.mean([r.profile == "direct" for r in day])),
         "everyday_n": len(day),
-        "everyday_by_category": {k: float(np.mean(v)) for k, v in categories.items()},
+        "everyday_by_category": _by_category("everyday_prompts.jsonl", day),
         "everyday_novel": float(np.mean([r.novel for r in day])),
         "competition_think": float(np.mean([r.profile == "think" for r in comp])),
         "competition_n": len(comp),
@@ -95,11 +108,12 @@ def serving(model_dir: str | None = None) -> dict[str, object]:
         "dev_math_n": len(dev_comp),
         "fresh_everyday_direct": float(np.mean([r.profile == "direct" for r in fresh_day])),
         "fresh_everyday_n": len(fresh_day),
-        "fresh_everyday_by_category": {k: float(np.mean(v)) for k, v in fresh_categories.items()},
+        "fresh_everyday_by_category": _by_category("everyday_fresh.jsonl", fresh_day),
         "fresh_competition_think": float(np.mean([r.profile == "think" for r in fresh_comp])),
         "fresh_competition_n": len(fresh_comp),
         "decision_ms_median": statistics.median(times),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        **final_figures,
     }
 
 
@@ -151,12 +165,13 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
     return out
 
 
-def _serve_in_child(model_dir: str | None) -> dict[str, object]:
+def _serve_in_child(model_dir: str | None, final: bool = False) -> dict[str, object]:
     """`serving` in a fresh process, so its peak RSS is the serving path's alone."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, __file__, "--serving"] + (
         ["--model", model_dir] if model_dir else []
     )
+    command += ["--final"] if final else []
     proc = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -225,14 +240,20 @@ def main() -> int:
         default=0,
         help="also retrain the shipped recipe with seeds 1..N and route the same sets with each",
     )
+    parser.add_argument(
+        "--final",
+        action="store_true",
+        help="also route the second fresh sets (bench/data/FRESH.md): judge once, on the "
+        "variant already chosen, never to choose between variants",
+    )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     if args.serving:
-        print(json.dumps(serving(args.model)))
+        print(json.dumps(serving(args.model, args.final)))
         return 0
-    serve = _serve_in_child(args.model)
+    serve = _serve_in_child(args.model, args.final)
     spread = {seed: _serve_in_child(_retrained(seed)) for seed in range(1, args.seeds + 1)}
     moved = None if args.skip_transfer else transfer(args.cap)
     print(
@@ -254,13 +275,22 @@ def main() -> int:
         f"(held-out train) -> think {100 * serve['dev_math_think']:.1f}% of {serve['dev_math_n']}"
     )
     print(
-        f"  fresh sets (bench/data/FRESH.md, written this stop, judged once): everyday -> "
+        f"  first fresh sets (FRESH.md; judged on twice, dev-grade now): everyday -> "
         f"direct {100 * serve['fresh_everyday_direct']:.1f}% of {serve['fresh_everyday_n']}, "
         f"competition -> think {100 * serve['fresh_competition_think']:.1f}% of "
         f"{serve['fresh_competition_n']}"
     )
     for cat, share in serve["fresh_everyday_by_category"].items():
         print(f"    {cat:<16} {100 * share:5.1f}%")
+    if args.final:
+        print(
+            f"  second fresh sets (bench/data/FRESH.md, --final; judged once): everyday -> "
+            f"direct {100 * serve['final_everyday_direct']:.1f}% of "
+            f"{serve['final_everyday_n']}, competition -> think "
+            f"{100 * serve['final_competition_think']:.1f}% of {serve['final_competition_n']}"
+        )
+        for cat, share in serve["final_everyday_by_category"].items():  # type: ignore[attr-defined]
+            print(f"    {cat:<16} {100 * share:5.1f}%")
     print(
         f"  novel: everyday {100 * serve['everyday_novel']:.1f}%, competition "
         f"{100 * serve['competition_novel']:.1f}%"
