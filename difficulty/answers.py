@@ -33,6 +33,9 @@ _ANSWER_PATTERNS = (
     re.compile(r"^[\s*#>]*answer\s*\**\s*[:：]\s*\**\s*(?=(.+)$)", re.IGNORECASE | re.MULTILINE),
     re.compile(r"answer\s+(?:is|would be|will be|=)\s*:?\s*(?=(.+))", re.IGNORECASE),
 )
+_HEADER = 1  # the index in _ANSWER_PATTERNS of the "Answer:" line pattern
+# A prose opening sentence after an "Answer:" line: a heading over an explanation, not a value.
+_HEADER_PROSE_WORDS = 2
 # "(B)", "B)", "B.", "B" alone, or "B because ..." (but "A total of ..." is the article).
 _CHOICE = re.compile(
     r"^\**\s*(?:\(([A-Ea-e])\)|([A-E])(?:[).:]|\s*$)|([B-E])\s+(?=\S)|(A)\s+(?=[^a-z]))"
@@ -162,6 +165,21 @@ def _conclusion(text: str) -> str | None:
     return numbers[-1] if numbers else None
 
 
+def _heads_explanation(text: str, start: int) -> bool:
+    """Whether the "Answer:" line at `start` heads an explanation rather than stating the value:
+    its first sentence is prose with no marked value ("Answer: There are 50 books in total.")
+    and a later sentence marks one (a bold value, or "Thus/Therefore ..." with a number). s1.1
+    opens every answer this way and gives its value at the end."""
+    sentence = _SENTENCE_END.split(text[start:], maxsplit=1)[0]
+    if len(_PROSE_WORD.findall(sentence)) < _HEADER_PROSE_WORDS or _BOLD_VALUE.search(sentence):
+        return False  # a bare value, or a sentence that marks its value ("... is **-25**")
+    rest = text[start + len(sentence) :]
+    return bool(
+        _BOLD_VALUE.search(rest)
+        or any(re.search(r"\d", m.group(1)) for m in _CONCLUSION.finditer(rest))
+    )
+
+
 def with_thinking(reasoning: str | None, answer: str) -> str:
     """A response as one text, the form answers are extracted from: the reasoning closed with
     THINK_CLOSE, then the answer (the answer alone when there was no reasoning)."""
@@ -186,9 +204,9 @@ def extract_answer(text: str) -> str | None:
     # The last announced answer wins, whichever way it was announced.
     mentions = sorted(
         (m.start(), m.group(1))
-        for pattern in _ANSWER_PATTERNS
+        for k, pattern in enumerate(_ANSWER_PATTERNS)
         for m in pattern.finditer(text)
-        if m.group(1).strip()
+        if m.group(1).strip() and not (k == _HEADER and _heads_explanation(text, m.end()))
     )
     for _, phrase in reversed(mentions[-3:]):
         cleaned = _clean_phrase(phrase)

@@ -42,6 +42,25 @@ from difficulty.answers import answer_value, answers_match, extract_answer, norm
         ("Thus, the radius is:\n\u2003r = √5 meters.", "\\sqrt{5}"),
         ("**Answer:** The 720 grams of cat food will last for **4 days**.", "4"),
         ("**Answer:** Mr. Josue now has $17000 in capital.", "17000"),
+        # An "Answer:" line that heads an explanation (s1.1's form): the value comes at the end.
+        (
+            "Answer: There are 50 books in total. Half of them are in English, 25 books. "
+            "\n\nThus, the number of Spanish books is **20**.",
+            "20",
+        ),
+        (
+            "Answer: The toy's price in November was $40. Then it rose by 80% to $72 and fell "
+            "by half. Therefore, the final price was **$36**.",
+            "36",
+        ),
+        # ... but one whose sentence marks its value, or states a bare value, is the answer.
+        (
+            "**Answer:** The difference between their scores is **-25**. This means Emma "
+            "scored 25 points higher.",
+            "-25",
+        ),
+        ("Answer: 42\n\nBecause 40 + 2 = 42 and thus 42 it is.", "42"),
+        ("Answer: The total is 12. Working: 5 + 7 = 12, and 12 - 0 = 12.", "12"),
         ("no digits here at all", None),
         ("", None),
     ],
