@@ -36,15 +36,19 @@ def test_shipped_model_thinks_on_competition_math_not_on_a_greeting(shipped: Gen
 
 
 def test_gain_of_thinking_shrinks_with_headroom(shipped: GeneralModel) -> None:
-    base = np.array([-2.0, 0.0, 2.0, 4.0])
+    # From an even chance of a good direct answer upwards, the less headroom is left, the
+    # less thinking adds. (Below that the gain in probability also falls towards 0, by the
+    # logistic form, whatever the logit gain: it peaks somewhere under P(direct) = 0.5.)
+    base = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
     gain = shipped.gains_["think"]
     from difficulty.general_gain import gain_inputs
 
-    benefit = np.zeros(4) if "benefit" in shipped.boosters_ else None  # held fixed
-    z = gain_inputs(np.zeros((4, 18)), np.full(4, 2.0), base, benefit)
+    benefit = np.zeros(5) if "benefit" in shipped.boosters_ else None  # held fixed
+    z = gain_inputs(np.zeros((5, 18)), np.full(5, 2.0), base, benefit)
     g = gain.predict(z)
     p_direct, p_think = 1 / (1 + np.exp(-base)), 1 / (1 + np.exp(-(base + g)))
     assert np.all(np.diff(p_think - p_direct) < 0)
+    assert p_think[-1] - p_direct[-1] < 0.01  # a near-certain direct answer: nothing to add
 
 
 def test_stronger_profiles_are_never_forecast_worse(shipped: GeneralModel) -> None:
