@@ -2,7 +2,9 @@
 
 python bench/exit_scorer_study.py collect   # every checkpoint of the seven trace sets -> out/
 python bench/exit_scorer_study.py oracle    # oracle bounds beside the history score's ceiling
-python bench/exit_scorer_study.py gbm       # LightGBM, leave-one-model-out: AUC and ceilings
+python bench/exit_scorer_study.py gbm [--certify] [--seed 7] [--monotone] [--blend] [--doubt]
+                                            # LightGBM, leave-one-model-out: AUC and ceilings
+python bench/exit_scorer_study.py oracle|gbm --answer-header   # full answers re-read (see below)
 
 `collect` runs each trace through the default watcher in shadow (a neutral history, as
 bench/fit_exit_history.py collects rows) and keeps, at every scored checkpoint past
@@ -19,6 +21,13 @@ Ceilings: the most a single threshold on a score saves over a set, exiting at th
 checkpoint whose score reaches it, with no changed answer (scanning thresholds down and stopping
 at the first one that changes an answer, as bench/exit_calibration.py's `ceiling` does, but over
 every distinct score, not the 134-point grid), and with at most 1% of the streams changed.
+The "bench" column is bench/exit_calibration.py's own `ceiling` on records built from the cache
+(the history score refitted per model on the other models' training items, as it does).
+
+`--answer-header`: s1.1 opens every answer with "Answer:", and `extract_answer`'s `^answer:`
+pattern then reads the header's first sentence as the announced answer (6 of 582 s1.1 GSM8K
+full answers misread, all right answers read as wrong). The flag re-reads those answers without
+the header and relabels the leaders: a labelling check, not what the gateway does.
 """
 
 from __future__ import annotations
@@ -34,7 +43,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
 from fit_exit_history import SETS as FIT_SETS
 from fit_exit_history import TraceCheckpoints, fit, training_item
 
@@ -48,7 +56,6 @@ from policies.convergence import (
     WatcherParams,
 )
 from policies.convergence.features import FEATURE_NAMES
-from policies.convergence.history import HISTORY_NAMES
 from policies.convergence.risk import THRESHOLDS
 from policies.convergence.rule import default_rule
 
@@ -78,6 +85,7 @@ class TraceRows:
     normalized: list[str] = field(default_factory=list)
     new_value: np.ndarray | None = None  # a value never seen at an earlier checkpoint appeared
     agrees: np.ndarray | None = None  # leader == full stream's answer
+    chars: np.ndarray | None = None  # characters of reasoning at the checkpoint
 
 
 def _prefix_counter(text: str):
@@ -95,7 +103,7 @@ def collect_trace(name: str, trace, rule) -> TraceRows | None:
     )
     count = _prefix_counter(trace.reasoning)
     chars = 0
-    z, hist, lead_f, run_f, n_opt, toks, leaders, norms, new = ([] for _ in range(9))
+    z, hist, lead_f, run_f, n_opt, toks, leaders, norms, new, at = ([] for _ in range(10))
     seen_values: set[str] = set()
     width = len(FEATURE_NAMES)
     for delta in prepared.deltas:
@@ -121,6 +129,7 @@ def collect_trace(name: str, trace, rule) -> TraceRows | None:
         run_f.append(options[order[1]][1] if len(order) > 1 else (0.0,) * width)
         n_opt.append(len(options))
         toks.append(count(chars))
+        at.append(chars)
         leaders.append(leader)
         norms.append(options[best][0].normalized)
         new.append(fresh)
@@ -148,6 +157,7 @@ def collect_trace(name: str, trace, rule) -> TraceRows | None:
         normalized=norms,
         new_value=np.array(new),
         agrees=np.array([verdicts[v] for v in leaders]),
+        chars=np.array(at),
     )
 
 
@@ -198,8 +208,13 @@ def oracle(rows: Sequence[TraceRows], total: int) -> tuple[float, float]:
 
 
 def ceilings(
-    rows: Sequence[TraceRows], scores: Sequence[np.ndarray], total: int, n_streams: int,
-    allowed: float = 0.01, grid: Sequence[float] | None = None, extra: Sequence[int] = (),
+    rows: Sequence[TraceRows],
+    scores: Sequence[np.ndarray],
+    total: int,
+    n_streams: int,
+    allowed: float = 0.01,
+    grid: Sequence[float] | None = None,
+    extra: Sequence[int] = (),
 ) -> tuple[float, ...]:
     """(saved at 0 changed, saved at <= allowed of the streams changed, threshold at 0 changed,
     then saved at <= k changed streams for each k of `extra`).
@@ -299,13 +314,45 @@ def history_scores(rows: Sequence[TraceRows], histories) -> list[np.ndarray]:
     return out
 
 
-def cmd_oracle() -> None:
+def records(
+    rows: Sequence[TraceRows], empty: dict, scores: Sequence[np.ndarray], name: str
+) -> tuple[list, list]:
+    """The set's traces in file order and their shadow records on `scores` (trail: the
+    checkpoints whose score beat every earlier one)."""
+    from difficulty.traces import load_traces
+    from policies.convergence import ShadowRecord
+
+    family = "gsm8k" if "gsm8k" in name else "math"
+    by_id = {r.id: (r, s) for r, s in zip(rows, scores, strict=True) if r.set == name}
+    blank = {i: (t, f) for i, t, f in empty.get(name, [])}
+    traces, out = [], []
+    for trace in load_traces(name):
+        traces.append(trace)
+        if trace.id in by_id:
+            r, s = by_id[trace.id]
+            trail, best = [], -1.0
+            for v, leader, tokens in zip(s, r.leaders, r.tokens, strict=True):
+                if v > best:
+                    best = float(v)
+                    trail.append((best, leader, int(tokens)))
+            out.append(ShadowRecord(r.model, family, tuple(trail), r.tokens_full, r.final))
+        else:
+            tokens, final = blank[trace.id]
+            out.append(ShadowRecord(trace.model or name, family, (), tokens, final))
+    return traces, out
+
+
+def cmd_oracle(answer_header: bool = False) -> None:
     rows, empty = load()
+    if answer_header:
+        print(f"{relabel_answer_header(rows)} full answers re-read without the 'Answer:' header")
     histories = unseen_histories(rows)
     hs = history_scores(rows, histories)
     rule = [1 / (1 + np.exp(-r.z)) for r in rows]
+    from exit_calibration import ceiling  # the bench's own ceiling, on records built from the cache
+
     print(
-        f"{'set':<32}{'n':>5}{'stable':>8}{'first':>8}{'hist grid':>10}{'hist all':>9}"
+        f"{'set':<32}{'n':>5}{'stable':>8}{'first':>8}{'bench':>7}{'hist grid':>10}{'hist all':>9}"
         f"{'hist<=1%':>9}{'rule all':>9}"
     )
     for name in SETS:
@@ -314,10 +361,12 @@ def cmd_oracle() -> None:
         total, n = set_totals(rows, empty, name)
         stable, first = oracle(sub, total)
         g0, *_ = ceilings(sub, [hs[i] for i in pick], total, n, grid=THRESHOLDS)
+        bench = ceiling(records(rows, empty, hs, name)[1])
         h0, h1, *_ = ceilings(sub, [hs[i] for i in pick], total, n)
         r0, *_ = ceilings(sub, [rule[i] for i in pick], total, n)
         print(
-            f"{name:<32}{n:>5}{100 * stable:>7.1f}%{100 * first:>7.1f}%{100 * g0:>9.1f}%"
+            f"{name:<32}{n:>5}{100 * stable:>7.1f}%{100 * first:>7.1f}%{100 * bench:>6.1f}%"
+            f"{100 * g0:>9.1f}%"
             f"{100 * h0:>8.1f}%{100 * h1:>8.1f}%{100 * r0:>8.1f}%"
         )
 
@@ -325,11 +374,18 @@ def cmd_oracle() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("collect", "oracle", "gbm"))
+    parser.add_argument(
+        "--answer-header",
+        action="store_true",
+        help="oracle: re-read full answers that open with 'Answer:' without it (a labelling check)",
+    )
     args, rest = parser.parse_known_args(argv)
+    if args.command == "gbm" and args.answer_header:
+        rest = [*rest, "--answer-header"]
     if args.command == "collect":
         collect()
     elif args.command == "oracle":
-        cmd_oracle()
+        cmd_oracle(args.answer_header)
     else:
         from exit_scorer_gbm import main as gbm_main
 
