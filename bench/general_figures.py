@@ -189,8 +189,10 @@ RECIPE = (
 
 def _retrained(seed: int) -> str:
     """The shipped recipe (`python -m difficulty.train_general`) at another seed, cached per
-    recipe (a hash of the training code) and seed."""
+    recipe (a hash of the training code and the bundled data) and seed."""
     code = b"".join((ROOT / "difficulty" / name).read_bytes() for name in RECIPE)
+    # ... and of the bundled outcomes it trains on: relabelled data is a new recipe too.
+    code += b"".join(p.read_bytes() for p in sorted((ROOT / "difficulty" / "data").glob("*.gz")))
     out = CACHE / f"general-{hashlib.sha256(code).hexdigest()[:12]}-seed{seed}"
     if not (out / "metadata.json").is_file():
         subprocess.run(
@@ -224,7 +226,15 @@ def _print_spread(shipped: dict[str, object], spread: dict[int, dict[str, object
     """How much of each routing figure is the training seed's: the shipped model (seed 0) and
     the same recipe at seeds 1..N, with the mean over all."""
     print(f"the same recipe at {len(spread) + 1} training seeds (0 = shipped):")
-    for key, label in SPREAD_KEYS:
+    final = (
+        (
+            ("final_everyday_direct", "2nd fresh everyday -> direct"),
+            ("final_competition_think", "2nd fresh competition -> think"),
+        )
+        if "final_everyday_direct" in shipped
+        else ()
+    )
+    for key, label in (*SPREAD_KEYS, *final):
         values = [float(shipped[key])] + [float(r[key]) for r in spread.values()]  # type: ignore[arg-type]
         cells = " ".join(f"{100 * v:5.1f}" for v in values)
         print(f"  {label:<27} {cells}   mean {100 * float(np.mean(values)):5.1f}%")
@@ -254,7 +264,9 @@ def main() -> int:
         print(json.dumps(serving(args.model, args.final)))
         return 0
     serve = _serve_in_child(args.model, args.final)
-    spread = {seed: _serve_in_child(_retrained(seed)) for seed in range(1, args.seeds + 1)}
+    spread = {
+        seed: _serve_in_child(_retrained(seed), args.final) for seed in range(1, args.seeds + 1)
+    }
     moved = None if args.skip_transfer else transfer(args.cap)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
