@@ -66,6 +66,8 @@ _BOLD_VALUE = re.compile(r"\*\*([^*]*\d[^*]*)\*\*")
 _SPARE_WORD = re.compile(r"(?<![\\\w])(?:[a-zA-Z]{2,}|a)(?![\w{(])")  # a word, not a LaTeX name
 _YES_NO = {"true": "yes", "false": "no"}
 _PROSE_WORD = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{4,}")
+# Short words count as prose around a value too ("Ali now has $71"), LaTeX names not.
+_SENTENCE_WORDS = re.compile(r"(?<![\\a-zA-Z])[a-zA-Z]{3,}\s+\S")
 _SIMPLE_FRAC = re.compile(r"\\frac\s*\{\s*([+-]?\d+(?:\.\d+)?)\s*\}\s*\{\s*(\d+(?:\.\d+)?)\s*\}")
 _SHORT_FRAC = re.compile(r"\\frac\s*(\d)\s*(\d)")
 _HALF_BRACED_FRAC = (
@@ -125,7 +127,7 @@ def _clean_phrase(phrase: str) -> str:
     if bold:
         return _clean_phrase(bold.group(1))  # "will last for **4 days**"
     phrase = phrase.replace("*", " ").strip() if "**" in phrase else phrase
-    if _PROSE_WORD.search(phrase) and re.search(r"\d", phrase):
+    if (_PROSE_WORD.search(phrase) or _SENTENCE_WORDS.search(phrase)) and re.search(r"\d", phrase):
         # Prose around a value: what follows the last "=" or " is ", without the words.
         for marker in ("=", " is ", " are ", " be "):
             tail = phrase.rsplit(marker, 1)[-1].strip()
@@ -251,6 +253,7 @@ def _normalize_once(answer: str) -> str:
         .replace("%", "")
     )
     s = re.sub(r"\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°", "", s)
+    s = re.sub(r"(?<=\d)\s*(?:\"|”|″|'')$", "", s)  # inches: 67" is 67
     previous = None
     while previous != s:
         previous = s

@@ -60,6 +60,8 @@ from difficulty.answers import answer_value, answers_match, extract_answer, norm
             "-25",
         ),
         ("Answer: 42\n\nBecause 40 + 2 = 42 and thus 42 it is.", "42"),
+        ("**Answer:** Ali now has $71.\n", "71"),  # short words are prose around a value too
+        ('**Answer:** Jackie was 67" tall before summer.', "67"),  # inches
         ("Answer: The total is 12. Working: 5 + 7 = 12, and 12 - 0 = 12.", "12"),
         ("no digits here at all", None),
         ("", None),
