@@ -58,10 +58,11 @@ def _by_category(name: str, routed: list[object]) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in shares.items()}
 
 
-def serving(model_dir: str | None = None, final: bool = False) -> dict[str, object]:
+def serving(model_dir: str | None = None, final: str | None = None) -> dict[str, object]:
     """Route the everyday and competition prompts (and the dev sets the model's settings were
     chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline.
-    `final` also routes the second fresh sets, which are judged once, on a chosen variant."""
+    `final` ("2", "3") also routes that generation of fresh sets, judged once, on a chosen
+    variant."""
     from router.app import load_predictor
     from router.pipeline import Pipeline
     from router.settings import load_settings
@@ -83,12 +84,12 @@ def serving(model_dir: str | None = None, final: bool = False) -> dict[str, obje
     fresh_comp = asyncio.run(route_all(_prompts("competition_fresh.jsonl")))
     final_figures: dict[str, object] = {}
     if final:
-        final_day = asyncio.run(route_all(_prompts("everyday_fresh2.jsonl")))
-        final_comp = asyncio.run(route_all(_prompts("competition_fresh2.jsonl")))
+        final_day = asyncio.run(route_all(_prompts(f"everyday_fresh{final}.jsonl")))
+        final_comp = asyncio.run(route_all(_prompts(f"competition_fresh{final}.jsonl")))
         final_figures = {
             "final_everyday_direct": float(np.mean([r.profile == "direct" for r in final_day])),
             "final_everyday_n": len(final_day),
-            "final_everyday_by_category": _by_category("everyday_fresh2.jsonl", final_day),
+            "final_everyday_by_category": _by_category(f"everyday_fresh{final}.jsonl", final_day),
             "final_competition_think": float(np.mean([r.profile == "think" for r in final_comp])),
             "final_competition_n": len(final_comp),
         }
@@ -165,13 +166,13 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
     return out
 
 
-def _serve_in_child(model_dir: str | None, final: bool = False) -> dict[str, object]:
+def _serve_in_child(model_dir: str | None, final: str | None = None) -> dict[str, object]:
     """`serving` in a fresh process, so its peak RSS is the serving path's alone."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     command = [sys.executable, __file__, "--serving"] + (
         ["--model", model_dir] if model_dir else []
     )
-    command += ["--final"] if final else []
+    command += ["--final", final] if final else []
     proc = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -228,8 +229,8 @@ def _print_spread(shipped: dict[str, object], spread: dict[int, dict[str, object
     print(f"the same recipe at {len(spread) + 1} training seeds (0 = shipped):")
     final = (
         (
-            ("final_everyday_direct", "2nd fresh everyday -> direct"),
-            ("final_competition_think", "2nd fresh competition -> think"),
+            ("final_everyday_direct", "final fresh everyday -> direct"),
+            ("final_competition_think", "final fresh competition -> think"),
         )
         if "final_everyday_direct" in shipped
         else ()
@@ -252,9 +253,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--final",
-        action="store_true",
-        help="also route the second fresh sets (bench/data/FRESH.md): judge once, on the "
-        "variant already chosen, never to choose between variants",
+        choices=("2", "3"),
+        help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
+        "everyday_freshN, competition_freshN): judge once, on the variant already chosen, "
+        "never to choose between variants (2 was judged this way on two refits)",
     )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
@@ -296,7 +298,7 @@ def main() -> int:
         print(f"    {cat:<16} {100 * share:5.1f}%")
     if args.final:
         print(
-            f"  second fresh sets (bench/data/FRESH.md, --final; judged once): everyday -> "
+            f"  fresh sets {args.final} (bench/data/FRESH.md, --final; judged once): everyday -> "
             f"direct {100 * serve['final_everyday_direct']:.1f}% of "
             f"{serve['final_everyday_n']}, competition -> think "
             f"{100 * serve['final_competition_think']:.1f}% of {serve['final_competition_n']}"
