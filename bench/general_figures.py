@@ -144,9 +144,7 @@ def transfer(cap: int, bags: int) -> dict[str, dict[str, object]]:
     for left in SOURCE_PAIRS:
         t0 = time.perf_counter()
         rows = training_rows([s for s in GENERAL_SOURCES if s != left], cap)
-        model = GeneralModel(
-            encoder=Encoder(STATIC_ENCODER), benefit=SHIPPED_BENEFIT, n_bags=bags
-        )
+        model = GeneralModel(encoder=Encoder(STATIC_ENCODER), benefit=SHIPPED_BENEFIT, n_bags=bags)
         model.fit(rows, _embed(rows.prompts))
         test = load_dataset(left)
         kept = described_rows(test, max_items_per_source=cap)  # the same items a fit would see

@@ -148,15 +148,14 @@ class GeneralModel:
         self.n_features_in_ = int(px.shape[1])
         if self.n_bags == 1:
             self._fit_member(rows, px)
-            self.members_: list[GeneralModel] = [self]
         else:
-            params = {**self.get_params(), "n_bags": 1}
-            self.members_ = []
+            members: list[GeneralModel] = []
             for k in range(self.n_bags):
-                params["random_state"] = self.random_state * self.n_bags + k
-                member = GeneralModel(**params)
+                seed = self.random_state * self.n_bags + k
+                member = GeneralModel(**{**self.get_params(), "n_bags": 1, "random_state": seed})
                 member.n_features_in_ = self.n_features_in_
-                self.members_.append(member._fit_member(rows, px))
+                members.append(member._fit_member(rows, px))
+            self.members_ = members
         used = np.unique(rows.prompt_index)
         self.novelty_ = NoveltyIndex.fit(
             embeddings[used], size=self.index_size, random_state=self.random_state
@@ -212,6 +211,7 @@ class GeneralModel:
         data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
         params = self._params("regression", 3, self.n_features_in_)
         self.boosters_["tokens"] = lgb.train(params, data, num_boost_round=self.n_estimators)
+        self.members_ = [self]
         return self
 
     def _fit_gains(
@@ -375,7 +375,7 @@ class GeneralModel:
             gains = meta["gains"] if version == _BAG_FORMAT else [meta["gains"]]
             if version == _BAG_FORMAT and len(gains) != model.n_bags:
                 raise ValueError(f"{len(gains)} members' gains for n_bags={model.n_bags}")
-            model.members_ = []
+            members: list[GeneralModel] = []
             for k, member_gains in enumerate(gains):
                 member = model if version == _FORMAT else cls(**{**model.get_params(), "n_bags": 1})
                 suffix = f".{k}" if version == _BAG_FORMAT else ""
@@ -385,7 +385,9 @@ class GeneralModel:
                 }
                 member.gains_ = {e: LinearGain.from_json(g) for e, g in member_gains.items()}
                 member.n_features_in_ = int(meta["n_features"])
-                model.members_.append(member)
+                member.members_ = [member]
+                members.append(member)
+            model.members_ = members
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
             model.sources_ = list(meta["sources"])
