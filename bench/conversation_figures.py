@@ -31,13 +31,13 @@ def main() -> int:
     from difficulty.general import GeneralModel
     from difficulty.general_data import GENERAL_SOURCES
     from difficulty.predictions import ProfilePrediction
-    from difficulty.train_general import SHIPPED_BENEFIT, training_rows
+    from difficulty.train_general import SHIPPED_BAGS, SHIPPED_BENEFIT, training_rows
     from policies.routing.metrics import apgr, cpt
     from router.conversation import thread_forecasts
 
     rows = training_rows([s for s in GENERAL_SOURCES if s != "routellm-mt-bench"], 3000)
     encoder = Encoder(STATIC_ENCODER)
-    model = GeneralModel(encoder=encoder, benefit=SHIPPED_BENEFIT)
+    model = GeneralModel(encoder=encoder, benefit=SHIPPED_BENEFIT, n_bags=SHIPPED_BAGS)
     model.fit(rows, encoder.encode(rows.prompts))
     turns: dict[str, dict[int, dict[str, object]]] = collections.defaultdict(dict)
     for o in load_dataset("routellm-mt-bench"):

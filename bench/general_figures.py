@@ -131,7 +131,7 @@ def _embed(prompts: list[str]) -> np.ndarray:
     return vectors
 
 
-def transfer(cap: int) -> dict[str, dict[str, object]]:
+def transfer(cap: int, bags: int) -> dict[str, dict[str, object]]:
     """Leave-one-source-out APGR per source."""
     from difficulty.datasets import load_dataset
     from difficulty.descriptions import SOURCE_MODELS
@@ -145,7 +145,7 @@ def transfer(cap: int) -> dict[str, dict[str, object]]:
     for left in SOURCE_PAIRS:
         t0 = time.perf_counter()
         rows = training_rows([s for s in GENERAL_SOURCES if s != left], cap)
-        model = GeneralModel(encoder=Encoder(STATIC_ENCODER), benefit=SHIPPED_BENEFIT)
+        model = GeneralModel(encoder=Encoder(STATIC_ENCODER), benefit=SHIPPED_BENEFIT, n_bags=bags)
         model.fit(rows, _embed(rows.prompts))
         test = load_dataset(left)
         kept = described_rows(test, max_items_per_source=cap)  # the same items a fit would see
@@ -188,13 +188,14 @@ RECIPE = (
 )
 
 
-def _retrained(seed: int) -> str:
-    """The shipped recipe (`python -m difficulty.train_general`) at another seed, cached per
-    recipe (a hash of the training code and the bundled data) and seed."""
+def _retrained(seed: int, bags: int) -> str:
+    """The shipped recipe (`python -m difficulty.train_general`) at another seed (with `bags`
+    members, at seeds disjoint from any other seed's), cached per recipe (a hash of the
+    training code and the bundled data), seed and bags."""
     code = b"".join((ROOT / "difficulty" / name).read_bytes() for name in RECIPE)
     # ... and of the bundled outcomes it trains on: relabelled data is a new recipe too.
     code += b"".join(p.read_bytes() for p in sorted((ROOT / "difficulty" / "data").glob("*.gz")))
-    out = CACHE / f"general-{hashlib.sha256(code).hexdigest()[:12]}-seed{seed}"
+    out = CACHE / f"general-{hashlib.sha256(code).hexdigest()[:12]}-seed{seed}-bags{bags}"
     if not (out / "metadata.json").is_file():
         subprocess.run(
             [
@@ -203,6 +204,8 @@ def _retrained(seed: int) -> str:
                 "difficulty.train_general",
                 "--seed",
                 str(seed),
+                "--bags",
+                str(bags),
                 "--out",
                 str(out),
             ],
@@ -252,6 +255,12 @@ def main() -> int:
         help="also retrain the shipped recipe with seeds 1..N and route the same sets with each",
     )
     parser.add_argument(
+        "--bags",
+        type=int,
+        default=None,
+        help="members of each retrained model (--seeds, transfer); default the shipped count",
+    )
+    parser.add_argument(
         "--final",
         choices=("2", "3"),
         help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
@@ -265,11 +274,15 @@ def main() -> int:
     if args.serving:
         print(json.dumps(serving(args.model, args.final)))
         return 0
+    from difficulty.train_general import SHIPPED_BAGS
+
+    bags = SHIPPED_BAGS if args.bags is None else args.bags
     serve = _serve_in_child(args.model, args.final)
     spread = {
-        seed: _serve_in_child(_retrained(seed), args.final) for seed in range(1, args.seeds + 1)
+        seed: _serve_in_child(_retrained(seed, bags), args.final)
+        for seed in range(1, args.seeds + 1)
     }
-    moved = None if args.skip_transfer else transfer(args.cap)
+    moved = None if args.skip_transfer else transfer(args.cap, bags)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, python {platform.python_version()}"
     )

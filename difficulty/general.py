@@ -6,6 +6,9 @@ cot or thinking is a penalised logistic model on the base logit and strength, fi
 items answered both ways (difficulty.general_gain), so where a direct answer is near certain
 effort has no headroom to add. A novelty index of training-prompt embeddings says how far a
 prompt is from anything seen.
+
+`n_bags` > 1 fits that many complete models at disjoint seeds and averages their logits
+(P(good)) and log tokens: one fit's routing moved by 3-6 points from seed to seed.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from difficulty.predictions import ProfilePrediction
 __all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
 
 GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
-_FORMAT = 1
+_FORMAT = 1  # one model; a bag (n_bags > 1) is written as _BAG_FORMAT
+_BAG_FORMAT = 2
 _FOLDS = 3  # cross-fitting of the base logit the gain boosts from
 # The benefit booster is kept smoother than the base: with the base's 15 leaves, 50 rows a leaf
 # and 200 trees, level-5 MATH read as "a strong model gains little" (MATH L5 dev -> think 87%).
@@ -62,6 +66,7 @@ class GeneralModel:
         index_size: int = 4000,
         encoder: Encoder | None = None,
         n_jobs: int = 1,
+        n_bags: int = 1,
         random_state: int = 0,
     ) -> None:
         self.n_estimators = n_estimators
@@ -80,6 +85,9 @@ class GeneralModel:
         self.index_size = index_size
         self.encoder = encoder
         self.n_jobs = n_jobs
+        # Member k is fitted at seed random_state * n_bags + k, so consecutive random_states
+        # give disjoint bags (random_state + k would share n_bags - 1 members with the next).
+        self.n_bags = n_bags
         self.random_state = random_state
 
     # -- fitting ---------------------------------------------------------------------------
@@ -129,8 +137,8 @@ class GeneralModel:
         as a gain of thinking); `tokens` = log completion tokens from every row. With
         `benefit` set, a fourth, `benefit` (difficulty.general_benefit), is a gain input.
         """
-        import lightgbm as lgb
-
+        if self.n_bags < 1:
+            raise InvalidInputError("n_bags must be at least 1")
         self.encoder_ = self.encoder if self.encoder is not None else Encoder()
         if embeddings is None:
             embeddings = self.encoder_.encode(rows.prompts)
@@ -138,6 +146,28 @@ class GeneralModel:
             raise InvalidInputError("embeddings must have one row per prompt")
         px = feature_matrix(rows.prompts, embeddings).astype(np.float64)
         self.n_features_in_ = int(px.shape[1])
+        if self.n_bags == 1:
+            self._fit_member(rows, px)
+        else:
+            members: list[GeneralModel] = []
+            for k in range(self.n_bags):
+                seed = self.random_state * self.n_bags + k
+                member = GeneralModel(**{**self.get_params(), "n_bags": 1, "random_state": seed})
+                member.n_features_in_ = self.n_features_in_
+                members.append(member._fit_member(rows, px))
+            self.members_ = members
+        used = np.unique(rows.prompt_index)
+        self.novelty_ = NoveltyIndex.fit(
+            embeddings[used], size=self.index_size, random_state=self.random_state
+        )
+        self.sources_ = sorted(set(rows.source))
+        self.metrics_: dict[str, Any] = {}
+        return self
+
+    def _fit_member(self, rows: DescribedRows, px: np.ndarray) -> GeneralModel:
+        """Fit `boosters_` and `gains_` at this model's seed from the prompt features."""
+        import lightgbm as lgb
+
         desc = description_columns(rows.strength, rows.effort)
         x = np.hstack([px[rows.prompt_index], desc])
         known = ~np.isnan(rows.correct)
@@ -181,12 +211,7 @@ class GeneralModel:
         data = lgb.Dataset(x[mask], tokens[mask], weight=self._weights(rows, mask))
         params = self._params("regression", 3, self.n_features_in_)
         self.boosters_["tokens"] = lgb.train(params, data, num_boost_round=self.n_estimators)
-        used = np.unique(rows.prompt_index)
-        self.novelty_ = NoveltyIndex.fit(
-            embeddings[used], size=self.index_size, random_state=self.random_state
-        )
-        self.sources_ = sorted(set(rows.source))
-        self.metrics_: dict[str, Any] = {}
+        self.members_ = [self]
         return self
 
     def _fit_gains(
@@ -228,7 +253,7 @@ class GeneralModel:
     # -- predicting ------------------------------------------------------------------------
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "boosters_"):
+        if not hasattr(self, "members_"):
             from sklearn.exceptions import NotFittedError
 
             raise NotFittedError("this GeneralModel is not fitted yet; call fit() or load()")
@@ -242,6 +267,14 @@ class GeneralModel:
         strength = np.asarray([d.strength_level for d in descriptions])
         desc = description_columns(strength, [d.effort for d in descriptions])
         x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
+        # Logits and log tokens average: the bag is then one additive model, as each member is.
+        logit, log_tokens = np.mean([m._raw(x, desc, n) for m in self.members_], axis=0)
+        p = (1.0 / (1.0 + np.exp(-logit))).reshape(n, k)
+        t = np.expm1(log_tokens).reshape(n, k)
+        return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
+
+    def _raw(self, x: np.ndarray, desc: np.ndarray, n: int) -> np.ndarray:
+        """(2, rows of x): this member's logit of P(good) and its log tokens."""
         # One thread: serving predicts one row, and OpenMP threads spinning on a busy 2-core
         # machine took 8 ms a booster instead of 0.05 ms.
         base = self.boosters_["base"].predict(
@@ -258,9 +291,7 @@ class GeneralModel:
                 extra = None if benefit is None else benefit[rows]
                 z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows], extra)
                 gain[rows] = self.gains_[effort].predict(z)
-        p = (1.0 / (1.0 + np.exp(-(base + gain)))).reshape(n, k)
-        t = np.expm1(self.boosters_["tokens"].predict(x, num_threads=1)).reshape(n, k)
-        return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
+        return np.stack([base + gain, self.boosters_["tokens"].predict(x, num_threads=1)])
 
     def predict(
         self,
@@ -302,18 +333,22 @@ class GeneralModel:
         self._check_fitted()
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        for target, booster in self.boosters_.items():
-            booster.save_model(str(out / f"general.{target}.txt"))
+        bagged = len(self.members_) > 1
+        for k, member in enumerate(self.members_):
+            suffix = f".{k}" if bagged else ""  # a single model keeps format 1's file names
+            for target, booster in member.boosters_.items():
+                booster.save_model(str(out / f"general.{target}{suffix}.txt"))
         self.novelty_.save(out / "novelty.npz")
+        gains = [{e: g.to_json() for e, g in m.gains_.items()} for m in self.members_]
         meta = {
-            "format_version": _FORMAT,
+            "format_version": _BAG_FORMAT if bagged else _FORMAT,
             "feature_version": FEATURE_VERSION,
             "feature_names": list(FEATURE_NAMES),
             "n_features": self.n_features_in_,
             "efforts": list(EFFORTS),
             "encoder": self.encoder_.name,
             "sources": self.sources_,
-            "gains": {e: g.to_json() for e, g in self.gains_.items()},
+            "gains": gains if bagged else gains[0],
             "params": {k: v for k, v in self.get_params().items() if k != "encoder"},
             "metrics": self.metrics_,
         }
@@ -328,16 +363,31 @@ class GeneralModel:
         root = Path(directory)
         try:
             meta = json.loads((root / "metadata.json").read_text())
-            if meta.get("format_version") != _FORMAT or "efforts" not in meta:
-                raise ModelFormatError(f"{root} is not a general model (format {_FORMAT})")
+            version = meta.get("format_version")
+            if version not in (_FORMAT, _BAG_FORMAT) or "efforts" not in meta:
+                raise ModelFormatError(
+                    f"{root} is not a general model (format {_FORMAT} or {_BAG_FORMAT})"
+                )
             if meta["feature_version"] != FEATURE_VERSION:
                 raise ModelFormatError(f"model at {root} has another feature version")
             model = cls(**{k: v for k, v in meta["params"].items() if k in _PARAMS})
             targets = ["base", "tokens"] + (["benefit"] if meta["params"].get("benefit") else [])
-            model.boosters_ = {
-                t: lgb.Booster(model_file=str(root / f"general.{t}.txt")) for t in targets
-            }
-            model.gains_ = {e: LinearGain.from_json(g) for e, g in meta["gains"].items()}
+            gains = meta["gains"] if version == _BAG_FORMAT else [meta["gains"]]
+            if version == _BAG_FORMAT and len(gains) != model.n_bags:
+                raise ValueError(f"{len(gains)} members' gains for n_bags={model.n_bags}")
+            members: list[GeneralModel] = []
+            for k, member_gains in enumerate(gains):
+                member = model if version == _FORMAT else cls(**{**model.get_params(), "n_bags": 1})
+                suffix = f".{k}" if version == _BAG_FORMAT else ""
+                member.boosters_ = {
+                    t: lgb.Booster(model_file=str(root / f"general.{t}{suffix}.txt"))
+                    for t in targets
+                }
+                member.gains_ = {e: LinearGain.from_json(g) for e, g in member_gains.items()}
+                member.n_features_in_ = int(meta["n_features"])
+                member.members_ = [member]
+                members.append(member)
+            model.members_ = members
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
             model.sources_ = list(meta["sources"])
@@ -366,6 +416,7 @@ _PARAMS = (
     "index_size",
     "encoder",
     "n_jobs",
+    "n_bags",
     "random_state",
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -40,10 +41,15 @@ def test_gain_of_thinking_shrinks_with_headroom(shipped: GeneralModel) -> None:
     # less thinking adds. (Below that the gain in probability also falls towards 0, by the
     # logistic form, whatever the logit gain: it peaks somewhere under P(direct) = 0.5.)
     base = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
-    gain = shipped.gains_["think"]
     from difficulty.general_gain import gain_inputs
 
-    benefit = np.zeros(5) if "benefit" in shipped.boosters_ else None  # held fixed
+    for member in shipped.members_:
+        _assert_gain_shrinks(member, base, gain_inputs)
+
+
+def _assert_gain_shrinks(member: GeneralModel, base: np.ndarray, gain_inputs: Any) -> None:
+    gain = member.gains_["think"]
+    benefit = np.zeros(5) if "benefit" in member.boosters_ else None  # held fixed
     z = gain_inputs(np.zeros((5, 18)), np.full(5, 2.0), base, benefit)
     g = gain.predict(z)
     p_direct, p_think = 1 / (1 + np.exp(-base)), 1 / (1 + np.exp(-(base + g)))
@@ -80,3 +86,73 @@ def test_fit_save_load_round_trip(tmp_path: Path) -> None:
     assert np.allclose(a, b)
     with pytest.raises(ModelFormatError):
         GeneralModel.load(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def small_rows() -> Any:
+    return training_rows(("routellm-gsm8k", "mip-gsm8k", "mip-math"), cap=150)
+
+
+def _small(n_bags: int, random_state: int = 0) -> GeneralModel:
+    from difficulty.encoder import STATIC_ENCODER, Encoder
+
+    return GeneralModel(
+        n_estimators=30,
+        index_size=100,
+        benefit="pairs",
+        encoder=Encoder(STATIC_ENCODER),
+        n_bags=n_bags,
+        random_state=random_state,
+    )
+
+
+PROMPTS = ["What is 2 + 3?", "hello", AIME]
+
+
+def test_a_bag_forecasts_the_mean_logit_and_log_tokens_of_its_members(small_rows: Any) -> None:
+    from difficulty.features import feature_matrix
+
+    bag = _small(3, random_state=1).fit(small_rows)
+    assert [m.random_state for m in bag.members_] == [3, 4, 5]  # disjoint from seed 0's bag
+    x = feature_matrix(PROMPTS, bag.encoder_.encode(PROMPTS))
+    p, t = bag.predict_matrix(x, [DIRECT, THINK])
+    each = [m.predict_matrix(x, [DIRECT, THINK]) for m in bag.members_]
+    logits = np.log([q / (1 - q) for q, _ in each])
+    assert np.ptp(logits, axis=0).max() > 1e-3  # the members differ, so the mean is a test
+    assert np.allclose(np.log(p / (1 - p)), logits.mean(axis=0))
+    assert np.allclose(np.log1p(t), np.mean([np.log1p(u) for _, u in each], axis=0))
+
+
+def test_a_bag_round_trips_and_a_missing_member_is_a_format_error(
+    small_rows: Any, tmp_path: Path
+) -> None:
+    bag = _small(2).fit(small_rows)
+    bag.save(tmp_path / "bag")
+    again = GeneralModel.load(tmp_path / "bag")
+    assert again.n_bags == 2 and len(again.members_) == 2
+    assert np.allclose(
+        bag.predict(PROMPTS, [DIRECT, THINK])[0], again.predict(PROMPTS, [DIRECT, THINK])[0]
+    )
+    found, novelty = again.predict_one(AIME, {"think": THINK})
+    assert found["think"].p_correct == pytest.approx(bag.predict([AIME], [THINK])[0][0, 0])
+    assert novelty == pytest.approx(bag.predict_one(AIME, {"think": THINK})[1])
+    (tmp_path / "bag" / "general.tokens.1.txt").unlink()
+    with pytest.raises(ModelFormatError, match="cannot read"):
+        GeneralModel.load(tmp_path / "bag")
+
+
+def test_a_single_model_directory_of_the_format_before_bags_still_loads(
+    small_rows: Any, tmp_path: Path
+) -> None:
+    single = _small(1).fit(small_rows)
+    single.save(tmp_path / "m")
+    meta_path = tmp_path / "m" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["format_version"] == 1 and (tmp_path / "m" / "general.base.txt").is_file()
+    del meta["params"]["n_bags"]  # as written before bags existed
+    meta_path.write_text(json.dumps(meta))
+    old = GeneralModel.load(tmp_path / "m")
+    assert old.n_bags == 1 and old.members_ == [old]
+    assert np.allclose(
+        old.predict(PROMPTS, [DIRECT, THINK])[0], single.predict(PROMPTS, [DIRECT, THINK])[0]
+    )
