@@ -13,7 +13,7 @@ scores, beside the stable oracle. `--certify` adds bench/exit_calibration.py's h
 and cold figures on each score (records built from the cache; the history score's reproduce the
 README's). Options: `--monotone` (constraints on the features whose direction is not in doubt),
 `--blend` (mean log-odds with the history score), `--doubt` (doubt-about-the-question phrases),
-`--features history|rule` (fewer features), `--answer-header` (see exit_scorer_study).
+`--features history|rule` (fewer features).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from exit_scorer_study import (
     model_of,
     oracle,
     records,
-    relabel_answer_header,
     set_totals,
     unseen_histories,
 )
@@ -240,18 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="also certify on each score as bench/exit_calibration.py does (held-out, seeded)",
     )
-    parser.add_argument(
-        "--answer-header",
-        action="store_true",
-        help="re-read full answers that open with 'Answer:' without it (a labelling check)",
-    )
     args = parser.parse_args(argv)
     rows, empty = load()
     if args.doubt:
         from difficulty.traces import load_traces
 
         TEXTS.update({(n, t.id): t.reasoning for n in SETS for t in load_traces(n)})
-    moved = relabel_answer_header(rows) if args.answer_header else 0
     histories = unseen_histories(rows)
     hs = history_scores(rows, histories)
     params = {
@@ -284,7 +277,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (", monotone" if args.monotone else "")
         + (", doubt phrases" if args.doubt else "")
         + (", blended with history" if args.blend else "")
-        + (f", {moved} full answers re-read without the 'Answer:' header" if moved else "")
     )
     print(
         "ceilings: share of the set's thinking a single threshold saves with at most k changed "

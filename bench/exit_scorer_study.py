@@ -4,7 +4,6 @@ python bench/exit_scorer_study.py collect   # every checkpoint of the seven trac
 python bench/exit_scorer_study.py oracle    # oracle bounds beside the history score's ceiling
 python bench/exit_scorer_study.py gbm [--certify] [--seed 7] [--monotone] [--blend] [--doubt]
                                             # LightGBM, leave-one-model-out: AUC and ceilings
-python bench/exit_scorer_study.py oracle|gbm --answer-header   # full answers re-read (see below)
 
 `collect` runs each trace through the default watcher in shadow (a neutral history, as
 bench/fit_exit_history.py collects rows) and keeps, at every scored checkpoint past
@@ -24,10 +23,8 @@ every distinct score, not the 134-point grid), and with at most 1% of the stream
 The "bench" column is bench/exit_calibration.py's own `ceiling` on records built from the cache
 (the history score refitted per model on the other models' training items, as it does).
 
-`--answer-header`: s1.1 opens every answer with "Answer:", and `extract_answer`'s `^answer:`
-pattern then reads the header's first sentence as the announced answer (6 of 582 s1.1 GSM8K
-full answers misread, all right answers read as wrong). The flag re-reads those answers without
-the header and relabels the leaders: a labelling check, not what the gateway does.
+This study found s1.1's "Answer:" openings misread as the answer (6 of 582 GSM8K full answers);
+`difficulty.answers` reads them right since, so the labels here are the gateway's own.
 """
 
 from __future__ import annotations
@@ -35,7 +32,6 @@ from __future__ import annotations
 import argparse
 import bisect
 import pickle
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -46,7 +42,7 @@ import numpy as np
 from fit_exit_history import SETS as FIT_SETS
 from fit_exit_history import TraceCheckpoints, fit, training_item
 
-from difficulty.answers import answers_match, extract_answer
+from difficulty.answers import answers_match
 from difficulty.tokens import _encoding
 from difficulty.traces import load_traces
 from policies.convergence import (
@@ -267,29 +263,6 @@ def set_totals(rows: Sequence[TraceRows], empty: dict, name: str) -> tuple[int, 
     return total, sum(r.set == name for r in rows) + len(extra)
 
 
-_ANSWER_HEADER = re.compile(r"^\s*\**answer\**\s*:\s*\**", re.IGNORECASE)
-
-
-def relabel_answer_header(rows: Sequence[TraceRows]) -> int:
-    """Re-read each full answer with a leading "Answer:" header stripped (s1.1 opens every
-    answer so, and `extract_answer` then reads the header's first sentence as the announced
-    answer); relabel the leaders. Returns how many full answers changed."""
-    texts = {(name, t.id): t.final for name in SETS for t in load_traces(name)}
-    moved = 0
-    for r in rows:
-        text = texts[(r.set, r.id)]
-        if not _ANSWER_HEADER.match(text):
-            continue
-        final = extract_answer(_ANSWER_HEADER.sub("", text, count=1))
-        if final is None or answers_match(final, r.final):
-            continue
-        moved += 1
-        r.final = final
-        verdicts = {v: answers_match(v, final) for v in set(r.leaders)}
-        r.agrees = np.array([verdicts[v] for v in r.leaders])
-    return moved
-
-
 def model_of(name: str) -> str:
     return next((m for m in MODELS if name.endswith(m)), name)
 
@@ -342,10 +315,8 @@ def records(
     return traces, out
 
 
-def cmd_oracle(answer_header: bool = False) -> None:
+def cmd_oracle() -> None:
     rows, empty = load()
-    if answer_header:
-        print(f"{relabel_answer_header(rows)} full answers re-read without the 'Answer:' header")
     histories = unseen_histories(rows)
     hs = history_scores(rows, histories)
     rule = [1 / (1 + np.exp(-r.z)) for r in rows]
@@ -374,18 +345,11 @@ def cmd_oracle(answer_header: bool = False) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=("collect", "oracle", "gbm"))
-    parser.add_argument(
-        "--answer-header",
-        action="store_true",
-        help="oracle: re-read full answers that open with 'Answer:' without it (a labelling check)",
-    )
     args, rest = parser.parse_known_args(argv)
-    if args.command == "gbm" and args.answer_header:
-        rest = [*rest, "--answer-header"]
     if args.command == "collect":
         collect()
     elif args.command == "oracle":
-        cmd_oracle(args.answer_header)
+        cmd_oracle()
     else:
         from exit_scorer_gbm import main as gbm_main
 
