@@ -14,6 +14,7 @@ prompt is from anything seen.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from difficulty.predictions import ProfilePrediction
 __all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
 
 GENERAL_MODEL_DIR = Path(__file__).resolve().parent / "general_model"
+_BOOSTER_FILE = re.compile(r"general\.(?:base|benefit|tokens)(?:\.\d+)?\.txt")
 _FORMAT = 1  # one model; a bag (n_bags > 1) is written as _BAG_FORMAT
 _BAG_FORMAT = 2
 _FOLDS = 3  # cross-fitting of the base logit the gain boosts from
@@ -334,10 +336,17 @@ class GeneralModel:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         bagged = len(self.members_) > 1
+        written: set[str] = set()
         for k, member in enumerate(self.members_):
             suffix = f".{k}" if bagged else ""  # a single model keeps format 1's file names
             for target, booster in member.boosters_.items():
+                written.add(f"general.{target}{suffix}.txt")
                 booster.save_model(str(out / f"general.{target}{suffix}.txt"))
+        # Boosters of an earlier, larger (or single) model saved here would be read by nobody
+        # but shipped with the directory: remove them so the folder is exactly this model.
+        for stale in out.glob("general.*.txt"):
+            if _BOOSTER_FILE.fullmatch(stale.name) and stale.name not in written:
+                stale.unlink()
         self.novelty_.save(out / "novelty.npz")
         gains = [{e: g.to_json() for e, g in m.gains_.items()} for m in self.members_]
         meta = {

@@ -156,3 +156,19 @@ def test_a_single_model_directory_of_the_format_before_bags_still_loads(
     assert np.allclose(
         old.predict(PROMPTS, [DIRECT, THINK])[0], single.predict(PROMPTS, [DIRECT, THINK])[0]
     )
+
+
+def test_saving_over_a_larger_bag_leaves_only_the_new_model_s_boosters(
+    small_rows: Any, tmp_path: Path
+) -> None:
+    folder = tmp_path / "m"
+    _small(3).fit(small_rows).save(folder)
+    assert len(list(folder.glob("general.*.txt"))) == 9
+    (folder / "general.notes.txt").write_text("an operator's file, not a booster")
+    _small(2).fit(small_rows).save(folder)
+    expected = {f"general.{t}.{k}.txt" for t in ("base", "benefit", "tokens") for k in (0, 1)}
+    assert {f.name for f in folder.glob("general.*.txt")} == expected | {"general.notes.txt"}
+    _small(1).fit(small_rows).save(folder)
+    expected = {f"general.{t}.txt" for t in ("base", "benefit", "tokens")}
+    assert {f.name for f in folder.glob("general.*.txt")} == expected | {"general.notes.txt"}
+    assert GeneralModel.load(folder).n_bags == 1
