@@ -49,8 +49,9 @@ def pair_report(
     describe: Mapping[str, Description],
     embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """APGR, CPT(50/80%) and accuracies of routing `pair` (cheaper, stronger) on `outcomes`
-    by the model's forecast gain of the stronger description; no fitting on the table.
+    """APGR, CPT(50/80%), accuracies and each forecast's AUC of routing `pair` (cheaper,
+    stronger) on `outcomes` by the model's forecast gain of the stronger description; no
+    fitting on the table.
     `embeddings` (optional) maps prompt text to its embedding."""
     from policies.routing.metrics import apgr, cpt
 
@@ -73,6 +74,9 @@ def pair_report(
         "pair": list(pair),
         "items": int(len(prompts)),
         "accuracy": {pair[0]: float(weak.mean()), pair[1]: float(strong.mean())},
+        # Whether the forecasts rank this table's outcomes at all (0.5: no; below: upside
+        # down): what an APGR under 0.5 on an unseen source comes from.
+        "auc": {pair[0]: _auc_or_none(weak, p[:, 0]), pair[1]: _auc_or_none(strong, p[:, 1])},
     }
     if strong.mean() - weak.mean() < MIN_GAP:
         out["apgr"] = None  # no gap to recover: PGR divides by it
@@ -85,3 +89,11 @@ def pair_report(
         cpt80=cpt(score, weak, strong, 0.8),
     )
     return out
+
+
+def _auc_or_none(correct: np.ndarray, p: np.ndarray) -> float | None:
+    """ROC AUC of a profile's forecasts for its outcomes; None when every outcome is alike."""
+    from difficulty.evaluation import auc
+
+    value = auc(correct, p)
+    return None if np.isnan(value) else value

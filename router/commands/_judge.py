@@ -50,6 +50,11 @@ def judge(args: argparse.Namespace, outcomes: Sequence[Outcome], profiles: list[
             f"; APGR {report['apgr']:.3f}  CPT(50%) {report['cpt50']:.3f}  "
             f"CPT(80%) {report['cpt80']:.3f} (random 0.500 / 0.500 / 0.800)"
         )
+    ranks = ", ".join(
+        f"{name} {'n/a' if value is None else f'{value:.3f}'}"
+        for name, value in report["auc"].items()
+    )
     print(line)
+    print(f"AUC of each forecast for its outcomes (0.500: no ranking): {ranks}")
     print(f"report: {args.report}")
     return 0

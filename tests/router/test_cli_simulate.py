@@ -187,3 +187,30 @@ def test_bad_price_is_a_usage_error(tmp_path: Path) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["simulate", "--outcomes", "x", "--price", "think=1", "--report", "r.json"])
     assert exc.value.code == 2
+
+
+def test_judging_the_shipped_model_reports_apgr_and_each_forecast_s_auc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    easy = ["hi!", "thanks!", "What is the capital of France?", "Write a haiku about rain."]
+    hard = [
+        "Find the number of ordered pairs of integers (a, b) with -100 <= a, b <= 100 such that "
+        f"a^2 - {k}ab + b^2 is a perfect square and a + b is prime; prove your count."
+        for k in range(3, 7)
+    ]
+    rows = [
+        {"id": f"q{i}", "prompt": p, "profile": name, "correct": ok, "tokens": t}
+        for i, p in enumerate(easy + hard)
+        for name, ok, t in (("small", p in easy, 40), ("big", True, 2000))
+    ]
+    src = _write(tmp_path / "outcomes.jsonl", rows)
+    report = tmp_path / "j.json"
+    argv = ["simulate", "--outcomes", str(src), "--model", "shipped", "--report", str(report)]
+    described = argv + ["--describe", "small=direct:weak", "--describe", "big=think:strong"]
+    assert main(described) == 0
+    judged = json.loads(report.read_text())
+    assert judged["pair"] == ["small", "big"] and judged["items"] == 8
+    assert judged["auc"]["small"] > 0.9 and judged["auc"]["big"] is None
+    assert "AUC of each forecast" in capsys.readouterr().out
+    assert main(argv + ["--describe", "small=direct:weak"]) == 2  # `big` has no description
+    assert "no description for profile 'big'" in capsys.readouterr().err
