@@ -262,10 +262,11 @@ def main() -> int:
     )
     parser.add_argument(
         "--final",
-        choices=("2", "3"),
+        choices=("2", "3", "4"),
         help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
         "everyday_freshN, competition_freshN): judge once, on the variant already chosen, "
-        "never to choose between variants (2 was judged this way on two refits)",
+        "never to choose between variants (2 was judged this way on two refits; 3 and 4 once "
+        "each, on the shipped bag of three)",
     )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
@@ -335,6 +336,9 @@ def main() -> int:
             pairs = ", ".join(
                 f"{p['pair'][0]}->{p['pair'][1]} "
                 + ("no gap" if p["apgr"] is None else f"{p['apgr']:.3f}")
+                + " (AUC "
+                + "/".join("n/a" if a is None else f"{a:.2f}" for a in p["auc"].values())
+                + ")"
                 for p in r["pairs"]
             )
             print(f"  {source:<18} APGR {apgr}   ({pairs})")

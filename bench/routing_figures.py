@@ -101,6 +101,32 @@ def report_for(rs: RoutingSet, seed: int, max_items: int, fresh: bool) -> dict[s
     return report
 
 
+def switch_price(rs: RoutingSet, seed: int, max_items: int) -> str | None:
+    """Why a set's calibrated point can sit on the random line: points of accuracy lost per
+    1,000 tokens saved when items switch from the strong profile to the weak one, for a random
+    switch and for the items the strong profile spends least on (the easiest fifth: a perfect
+    "easy first" ranking by the strong profile's own tokens). None without token counts."""
+    rows = select_profiles([r for d in rs.datasets for r in load_dataset(d)], [rs.weak, rs.strong])
+    rows, _ = sample_items(rows, max_items, seed)
+    by: dict[str, dict[str, Outcome]] = {}
+    for r in rows:
+        by.setdefault(r.id, {})[r.profile] = r
+    pairs = [(d[rs.weak], d[rs.strong]) for d in by.values() if len(d) == 2]
+    if not pairs or any(w.tokens is None or s.tokens is None for w, s in pairs):
+        return None
+    loss = np.array([float(s.correct) - float(w.correct) for w, s in pairs])
+    saved = np.array([float(s.tokens) - float(w.tokens) for w, s in pairs])  # type: ignore[arg-type]
+    easy = np.argsort([s.tokens for _, s in pairs], kind="stable")[: max(1, len(pairs) // 5)]
+    if saved.mean() <= 0 or saved[easy].mean() <= 0:
+        return f"{rs.name:<30} the weak profile does not write fewer tokens: no saving to price"
+    rand = 1e5 * loss.mean() / saved.mean()
+    first = 1e5 * loss[easy].mean() / saved[easy].mean()
+    return (
+        f"{rs.name:<30} random {rand:6.3f}  easiest fifth {first:6.3f}"
+        f"  (saves {saved[easy].mean():.0f} vs {saved.mean():.0f} tokens a switch)"
+    )
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -144,17 +170,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true", help="ignore cached reports")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
+    prices: list[str] = []
     print(HEADER)
     for rs in SETS:
         if args.only and not any(rs.name.startswith(o) for o in args.only):
             continue
         report = report_for(rs, args.seed, args.max_items, args.fresh)
         print(row(rs, report), flush=True)
+        price = switch_price(rs, args.seed, args.max_items)
+        if price is not None:
+            prices.append(price)
     print(
         f"APGR/CPT50: random 0.500/0.500. saved<=1pt: best out-of-fold frontier point; calibrated:"
         f" the 1-pt target calibrated on training folds, held out. {time.perf_counter() - t0:.0f}s",
         file=sys.stderr,
     )
+    print("\npoints of accuracy lost per 1,000 tokens saved, switching strong -> weak:")
+    print("\n".join(prices))
     return 0
 
 
