@@ -25,11 +25,12 @@ from difficulty.descriptions import EFFORTS, Description
 from difficulty.encoder import Encoder
 from difficulty.errors import InvalidInputError, ModelFormatError
 from difficulty.features import FEATURE_NAMES, FEATURE_VERSION, feature_matrix
-from difficulty.general_benefit import fit_benefit, predict_benefit
+from difficulty.general_benefit import bound_benefit, fit_benefit, predict_benefit
 from difficulty.general_data import DescribedRows
 from difficulty.general_gain import LinearGain, gain_inputs
 from difficulty.novelty import NoveltyIndex
 from difficulty.predictions import ProfilePrediction
+from difficulty.stacked_boosters import stack_boosters
 
 __all__ = ["GENERAL_MODEL_DIR", "GeneralModel", "description_columns"]
 
@@ -158,6 +159,7 @@ class GeneralModel:
                 member.n_features_in_ = self.n_features_in_
                 members.append(member._fit_member(rows, px))
             self.members_ = members
+        self._stack()
         used = np.unique(rows.prompt_index)
         self.novelty_ = NoveltyIndex.fit(
             embeddings[used], size=self.index_size, random_state=self.random_state
@@ -270,30 +272,75 @@ class GeneralModel:
         desc = description_columns(strength, [d.effort for d in descriptions])
         x = np.hstack([np.repeat(features, k, axis=0), np.tile(desc, (n, 1))])
         # Logits and log tokens average: the bag is then one additive model, as each member is.
-        logit, log_tokens = np.mean([m._raw(x, desc, n) for m in self.members_], axis=0)
+        logit, log_tokens = np.mean(self._raw_members(x, desc, n), axis=0)
         p = (1.0 / (1.0 + np.exp(-logit))).reshape(n, k)
         t = np.expm1(log_tokens).reshape(n, k)
         return np.clip(p, 0.0, 1.0), np.maximum(t, 1.0)
+
+    def _raw_members(self, x: np.ndarray, desc: np.ndarray, n: int) -> list[np.ndarray]:
+        """Each member's `_raw`; a bag's boosters answer in one call per target when stacked."""
+        stacked = getattr(self, "stacked_", None)
+        if not stacked or len(self.members_) < 2:
+            return [m._raw(x, desc, n) for m in self.members_]
+        head = x[:, : self.n_features_in_ + 1]
+        base = stacked["base"].predict(head, raw_score=True, num_threads=1)
+        tokens = stacked["tokens"].predict(x, raw_score=True, num_threads=1)
+        benefit = None
+        if "benefit" in stacked:
+            raw = stacked["benefit"].predict(head, raw_score=True, num_threads=1)
+            benefit = bound_benefit(raw)
+        return [
+            np.stack(
+                [
+                    m._logit(x, desc, n, base[:, k], None if benefit is None else benefit[:, k]),
+                    tokens[:, k],
+                ]
+            )
+            for k, m in enumerate(self.members_)
+        ]
+
+    def _stack(self) -> None:
+        """Stack the members' boosters per target (difficulty.stacked_boosters), when a bag."""
+        self.stacked_: dict[str, Any] = {}
+        if len(self.members_) < 2:
+            return
+        for target in self.members_[0].boosters_:
+            stacked = stack_boosters([m.boosters_[target] for m in self.members_])
+            if stacked is None:
+                self.stacked_ = {}  # one target unstackable: every target the slow way
+                return
+            self.stacked_[target] = stacked
 
     def _raw(self, x: np.ndarray, desc: np.ndarray, n: int) -> np.ndarray:
         """(2, rows of x): this member's logit of P(good) and its log tokens."""
         # One thread: serving predicts one row, and OpenMP threads spinning on a busy 2-core
         # machine took 8 ms a booster instead of 0.05 ms.
-        base = self.boosters_["base"].predict(
-            x[:, : self.n_features_in_ + 1], raw_score=True, num_threads=1
-        )
-        gain = np.zeros_like(base)
-        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
+        head = x[:, : self.n_features_in_ + 1]
+        base = self.boosters_["base"].predict(head, raw_score=True, num_threads=1)
         benefit = None
         if "benefit" in self.boosters_:
-            benefit = predict_benefit(self.boosters_["benefit"], x[:, : self.n_features_in_ + 1])
+            benefit = predict_benefit(self.boosters_["benefit"], head)
+        tokens = self.boosters_["tokens"].predict(x, num_threads=1)
+        return np.stack([self._logit(x, desc, n, base, benefit), tokens])
+
+    def _logit(
+        self,
+        x: np.ndarray,
+        desc: np.ndarray,
+        n: int,
+        base: np.ndarray,
+        benefit: np.ndarray | None,
+    ) -> np.ndarray:
+        """The logit of P(good) for each row of x: the base logit plus its effort's gain."""
+        gain = np.zeros_like(base)
+        text = x[:, self.n_features_in_ - len(FEATURE_NAMES) : self.n_features_in_]
         for j, effort in enumerate(EFFORTS[1:]):
             rows = np.tile(desc[:, 1 + j] > 0, n)
             if rows.any():
                 extra = None if benefit is None else benefit[rows]
                 z = gain_inputs(text[rows], x[rows, self.n_features_in_], base[rows], extra)
                 gain[rows] = self.gains_[effort].predict(z)
-        return np.stack([base + gain, self.boosters_["tokens"].predict(x, num_threads=1)])
+        return np.asarray(base + gain)
 
     def predict(
         self,
@@ -313,11 +360,14 @@ class GeneralModel:
         """The serving path: predictions per named description, and the prompt's novelty."""
         self._check_fitted()
         vec = self.encoder_.encode_one(prompt)
-        names = list(descriptions)
-        p, t = self.predict_matrix(
-            feature_matrix([prompt], vec[None, :]), list(descriptions.values())
-        )
-        out = {n: ProfilePrediction(float(p[0, j]), float(t[0, j])) for j, n in enumerate(names)}
+        # Profiles that share a description (a search profile beside `direct`) share a row.
+        unique = list(dict.fromkeys(descriptions.values()))
+        p, t = self.predict_matrix(feature_matrix([prompt], vec[None, :]), unique)
+        column = {d: j for j, d in enumerate(unique)}
+        out = {
+            name: ProfilePrediction(float(p[0, column[d]]), float(t[0, column[d]]))
+            for name, d in descriptions.items()
+        }
         return out, self.novelty(prompt, vec)
 
     def novelty(self, prompt: str, vec: np.ndarray) -> float:
@@ -397,6 +447,7 @@ class GeneralModel:
                 member.members_ = [member]
                 members.append(member)
             model.members_ = members
+            model._stack()
             model.novelty_ = NoveltyIndex.load(root / "novelty.npz")
             model.n_features_in_ = int(meta["n_features"])
             model.sources_ = list(meta["sources"])

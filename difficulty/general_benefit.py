@@ -20,7 +20,7 @@ import numpy as np
 
 from difficulty.general_data import DescribedRows
 
-__all__ = ["BENEFIT_RULES", "benefit_targets", "fit_benefit", "predict_benefit"]
+__all__ = ["BENEFIT_RULES", "benefit_targets", "bound_benefit", "fit_benefit", "predict_benefit"]
 
 # "pairs": effort's gain over a direct answer, items answered both ways only; "-rel": that
 # gain as a share of the direct failures; "alpaca": also a 0 for each AlpacaEval item at the
@@ -94,4 +94,9 @@ def fit_benefit(
 
 def predict_benefit(booster: Any, x: np.ndarray) -> np.ndarray:
     """The benefit forecast for rows of (prompt features, strength), bounded to -1..1."""
-    return np.clip(booster.predict(x, num_threads=1), -1.0, 1.0)
+    return bound_benefit(booster.predict(x, num_threads=1))
+
+
+def bound_benefit(raw: np.ndarray) -> np.ndarray:
+    """A benefit booster's output bounded to -1..1 (a share of items gained or lost)."""
+    return np.clip(raw, -1.0, 1.0)

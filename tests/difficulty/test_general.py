@@ -70,6 +70,16 @@ def test_predict_one_reports_novelty(shipped: GeneralModel) -> None:
     assert novelty < shipped.novelty_.threshold < strange
 
 
+def test_profiles_sharing_a_description_get_the_same_forecast(shipped: GeneralModel) -> None:
+    three, _ = shipped.predict_one(AIME, {"direct": DIRECT, "search": DIRECT, "think": THINK})
+    two, _ = shipped.predict_one(AIME, {"direct": DIRECT, "think": THINK})
+    assert three["search"] == three["direct"] == two["direct"] and three["think"] == two["think"]
+    p, t = shipped.predict([AIME], [DIRECT, THINK])
+    assert three["think"].p_correct == pytest.approx(p[0, 1]) and three["think"].tokens == (
+        pytest.approx(t[0, 1])
+    )
+
+
 def test_fit_save_load_round_trip(tmp_path: Path) -> None:
     from difficulty.encoder import STATIC_ENCODER, Encoder
 
@@ -114,12 +124,13 @@ def test_a_bag_forecasts_the_mean_logit_and_log_tokens_of_its_members(small_rows
 
     bag = _small(3, random_state=1).fit(small_rows)
     assert [m.random_state for m in bag.members_] == [3, 4, 5]  # disjoint from seed 0's bag
+    assert set(bag.stacked_) == {"base", "benefit", "tokens"}  # the bag answers stacked...
     x = feature_matrix(PROMPTS, bag.encoder_.encode(PROMPTS))
     p, t = bag.predict_matrix(x, [DIRECT, THINK])
     each = [m.predict_matrix(x, [DIRECT, THINK]) for m in bag.members_]
     logits = np.log([q / (1 - q) for q, _ in each])
     assert np.ptp(logits, axis=0).max() > 1e-3  # the members differ, so the mean is a test
-    assert np.allclose(np.log(p / (1 - p)), logits.mean(axis=0))
+    assert np.allclose(np.log(p / (1 - p)), logits.mean(axis=0))  # ...as its members alone
     assert np.allclose(np.log1p(t), np.mean([np.log1p(u) for _, u in each], axis=0))
 
 
@@ -129,7 +140,9 @@ def test_a_bag_round_trips_and_a_missing_member_is_a_format_error(
     bag = _small(2).fit(small_rows)
     bag.save(tmp_path / "bag")
     again = GeneralModel.load(tmp_path / "bag")
-    assert again.n_bags == 2 and len(again.members_) == 2
+    assert (
+        again.n_bags == 2 and len(again.members_) == 2 and set(again.stacked_) == set(bag.stacked_)
+    )
     assert np.allclose(
         bag.predict(PROMPTS, [DIRECT, THINK])[0], again.predict(PROMPTS, [DIRECT, THINK])[0]
     )
