@@ -1,0 +1,86 @@
+"""Route every dev-grade prompt set with the example replay config: `python bench/dev_routing.py`.
+
+    python bench/dev_routing.py [--model DIR]
+
+The sets a variant of the general model may be chosen on (bench/data/FRESH.md says which have
+been judged): the share of each everyday set routed to `direct` (the older set, everyday dev,
+the first to fourth fresh sets) and of each competition set routed to `think` (AIME 2024, the
+first to fourth fresh sets, 100 level-5 MATH train problems of the held-out split), with the
+mean of each group. The fifth fresh sets are left out on purpose: they are held out until a
+variant has been chosen (`bench/general_figures.py --final 5`). ~10 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "bench" / "data"
+EVERYDAY = (
+    "everyday_prompts",
+    "everyday_dev",
+    "everyday_fresh",
+    "everyday_fresh2",
+    "everyday_fresh3",
+    "everyday_fresh4",
+)
+COMPETITION = (
+    "competition_math",
+    "competition_fresh",
+    "competition_fresh2",
+    "competition_fresh3",
+    "competition_fresh4",
+)
+
+
+def _prompts(name: str) -> list[str]:
+    lines = (DATA / f"{name}.jsonl").read_text().splitlines()
+    return [json.loads(line)["prompt"] for line in lines]
+
+
+def shares(model_dir: str | None) -> dict[str, float]:
+    """Share of each set routed to its expected profile."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from general_figures import dev_math
+
+    from router.app import load_predictor
+    from router.pipeline import Pipeline
+    from router.settings import load_settings
+
+    settings = load_settings(ROOT / "router" / "configs" / "replay.yaml")
+    if model_dir:
+        settings = settings.model_copy(update={"general_model_dir": model_dir})
+    pipeline = Pipeline(settings, load_predictor(settings))
+
+    async def share(prompts: list[str], profile: str) -> float:
+        routed = [await pipeline.route("thinkgate/auto", p) for p in prompts]
+        return float(np.mean([r.profile == profile for r in routed]))
+
+    out = {name: asyncio.run(share(_prompts(name), "direct")) for name in EVERYDAY}
+    out |= {name: asyncio.run(share(_prompts(name), "think")) for name in COMPETITION}
+    out["math_l5_dev"] = asyncio.run(share(dev_math(), "think"))
+    pipeline.close()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="bench/dev_routing.py")
+    parser.add_argument("--model", help="a general model directory (default: the shipped one)")
+    args = parser.parse_args()
+    out = shares(args.model)
+    for name, value in out.items():
+        print(f"{name:<20} {100 * value:5.1f}%")
+    day = np.mean([out[n] for n in EVERYDAY])
+    comp = np.mean([out[n] for n in (*COMPETITION, "math_l5_dev")])
+    print(f"mean: everyday -> direct {100 * day:.1f}%, competition -> think {100 * comp:.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
