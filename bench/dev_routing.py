@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "bench" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from general_figures import _prompts, dev_math, replay_pipeline  # noqa: E402
+
 EVERYDAY = (
     "everyday_prompts",
     "everyday_dev",
@@ -39,31 +39,16 @@ COMPETITION = (
 )
 
 
-def _prompts(name: str) -> list[str]:
-    lines = (DATA / f"{name}.jsonl").read_text().splitlines()
-    return [json.loads(line)["prompt"] for line in lines]
-
-
 def shares(model_dir: str | None) -> dict[str, float]:
     """Share of each set routed to its expected profile."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from general_figures import dev_math
-
-    from router.app import load_predictor
-    from router.pipeline import Pipeline
-    from router.settings import load_settings
-
-    settings = load_settings(ROOT / "router" / "configs" / "replay.yaml")
-    if model_dir:
-        settings = settings.model_copy(update={"general_model_dir": model_dir})
-    pipeline = Pipeline(settings, load_predictor(settings))
+    pipeline = replay_pipeline(model_dir)
 
     async def share(prompts: list[str], profile: str) -> float:
         routed = [await pipeline.route("thinkgate/auto", p) for p in prompts]
         return float(np.mean([r.profile == profile for r in routed]))
 
-    out = {name: asyncio.run(share(_prompts(name), "direct")) for name in EVERYDAY}
-    out |= {name: asyncio.run(share(_prompts(name), "think")) for name in COMPETITION}
+    out = {name: asyncio.run(share(_prompts(f"{name}.jsonl"), "direct")) for name in EVERYDAY}
+    out |= {name: asyncio.run(share(_prompts(f"{name}.jsonl"), "think")) for name in COMPETITION}
     out["math_l5_dev"] = asyncio.run(share(dev_math(), "think"))
     pipeline.close()
     return out

@@ -24,12 +24,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "bench" / "data"
 CACHE = ROOT / "out" / "general_figures"
+
+if TYPE_CHECKING:
+    from router.pipeline import Pipeline
 
 
 def _prompts(name: str) -> list[str]:
@@ -58,11 +62,9 @@ def _by_category(name: str, routed: list[object]) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in shares.items()}
 
 
-def serving(model_dir: str | None = None, final: str | None = None) -> dict[str, object]:
-    """Route the everyday and competition prompts (and the dev sets the model's settings were
-    chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline.
-    `final` ("2", "3") also routes that generation of fresh sets, judged once, on a chosen
-    variant."""
+def replay_pipeline(model_dir: str | None = None) -> Pipeline:
+    """The gateway's routing pipeline with the example replay config and a general model
+    (`model_dir`, default the shipped one)."""
     from router.app import load_predictor
     from router.pipeline import Pipeline
     from router.settings import load_settings
@@ -70,7 +72,15 @@ def serving(model_dir: str | None = None, final: str | None = None) -> dict[str,
     settings = load_settings(ROOT / "router" / "configs" / "replay.yaml")
     if model_dir:
         settings = settings.model_copy(update={"general_model_dir": model_dir})
-    pipeline = Pipeline(settings, load_predictor(settings))
+    return Pipeline(settings, load_predictor(settings))
+
+
+def serving(model_dir: str | None = None, final: str | None = None) -> dict[str, object]:
+    """Route the everyday and competition prompts (and the dev sets the model's settings were
+    chosen on, and the fresh sets of bench/data/FRESH.md) through the gateway's pipeline.
+    `final` ("2", "3") also routes that generation of fresh sets, judged once, on a chosen
+    variant."""
+    pipeline = replay_pipeline(model_dir)
     everyday, competition = _prompts("everyday_prompts.jsonl"), _prompts("competition_math.jsonl")
 
     async def route_all(prompts: list[str]) -> list[object]:
