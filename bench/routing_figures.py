@@ -77,9 +77,12 @@ def sample_items(rows: list[Outcome], max_items: int, seed: int) -> tuple[list[O
     return [r for r in rows if r.id in keep], max_items
 
 
-def report_for(rs: RoutingSet, seed: int, max_items: int, fresh: bool) -> dict[str, Any]:
+def report_for(
+    rs: RoutingSet, seed: int, max_items: int, fresh: bool, policy: str = "target"
+) -> dict[str, Any]:
     """The simulator's report for one set (cached in out/routing_figures/)."""
-    path = CACHE / f"{rs.name.replace(' ', '_')}-seed{seed}-max{max_items}.json"
+    tag = "" if policy == "target" else f"-{policy}"
+    path = CACHE / f"{rs.name.replace(' ', '_')}-seed{seed}-max{max_items}{tag}.json"
     if path.is_file() and not fresh:
         cached: dict[str, Any] = json.loads(path.read_text("utf-8"))
         return cached
@@ -88,7 +91,7 @@ def report_for(rs: RoutingSet, seed: int, max_items: int, fresh: bool) -> dict[s
     t0 = time.perf_counter()
     report = simulate(
         rows,
-        policy=PolicyConfig("target"),
+        policy=PolicyConfig(policy),  # type: ignore[arg-type]
         target=Target(accuracy_loss=0.01),
         reference=rs.strong,
         folds=5,
@@ -168,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-items", type=int, default=2000)
     parser.add_argument("--only", nargs="*", default=None, help="set names (prefix match)")
     parser.add_argument("--fresh", action="store_true", help="ignore cached reports")
+    parser.add_argument("--policy", choices=("target", "utility"), default="target")
     args = parser.parse_args(argv)
     t0 = time.perf_counter()
     prices: list[str] = []
@@ -175,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     for rs in SETS:
         if args.only and not any(rs.name.startswith(o) for o in args.only):
             continue
-        report = report_for(rs, args.seed, args.max_items, args.fresh)
+        report = report_for(rs, args.seed, args.max_items, args.fresh, args.policy)
         print(row(rs, report), flush=True)
         price = switch_price(rs, args.seed, args.max_items)
         if price is not None:

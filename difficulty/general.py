@@ -482,20 +482,25 @@ _PARAMS = (
 
 
 def _paired(rows: DescribedRows) -> np.ndarray:
-    """Effortful rows whose item also has a direct outcome at the same strength."""
+    """Effortful rows whose item also has a direct outcome at the same strength in the same
+    source: a pair is two answers to one prompt under one source's prompting and grading
+    (faithful-cot's CoT answer to a GSM8K problem is measured against faithful-cot's direct
+    answer, not RouteLLM's or MiP's chat answers to the same problem)."""
     effort = np.asarray(rows.effort)
     known = ~np.isnan(rows.correct)
     direct = {
-        (int(i), float(s))
-        for i, s, ok in zip(
-            rows.prompt_index, rows.strength, known & (effort == "direct"), strict=True
+        (so, int(i), float(s))
+        for i, s, ok, so in zip(
+            rows.prompt_index, rows.strength, known & (effort == "direct"), rows.source, strict=True
         )
         if ok
     }
     return np.asarray(
         [
-            e != "direct" and (int(i), float(s)) in direct
-            for i, s, e in zip(rows.prompt_index, rows.strength, effort, strict=False)
+            e != "direct" and (so, int(i), float(s)) in direct
+            for i, s, e, so in zip(
+                rows.prompt_index, rows.strength, effort, rows.source, strict=True
+            )
         ],
         dtype=bool,
     )

@@ -32,30 +32,29 @@ _NOTHING_TO_GAIN = ("alpacaeval",)
 def benefit_targets(
     rows: DescribedRows, *, rule: str = "pairs"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """(prompt index, strength, target, source) per item and strength with evidence."""
+    """(prompt index, strength, target, source) per item, strength and source with evidence:
+    an item's effortful and direct outcomes are paired within their own source only."""
     if rule not in BENEFIT_RULES:
         raise ValueError(f"benefit rule must be one of {BENEFIT_RULES}, not {rule!r}")
-    direct: dict[tuple[int, float], list[float]] = {}
-    effortful: dict[tuple[int, float], list[float]] = {}
-    source: dict[int, str] = {}
+    direct: dict[tuple[str, int, float], list[float]] = {}
+    effortful: dict[tuple[str, int, float], list[float]] = {}
     for i, s, e, c, so in zip(
         rows.prompt_index, rows.strength, rows.effort, rows.correct, rows.source, strict=True
     ):
         if np.isnan(c):
             continue
-        (direct if e == "direct" else effortful).setdefault((int(i), float(s)), []).append(c)
-        source.setdefault(int(i), so)
+        (direct if e == "direct" else effortful).setdefault((so, int(i), float(s)), []).append(c)
     keys = [k for k in effortful if k in direct]
     target = [_gain(float(np.mean(effortful[k])), float(np.mean(direct[k])), rule) for k in keys]
     if rule.startswith("alpaca"):
         top = float(np.max(rows.strength))
-        for (i, s), v in direct.items():
-            if source[i] in _NOTHING_TO_GAIN and s == top and min(v) == 1.0:
-                keys.append((i, s))
+        for k, v in direct.items():
+            if k[0] in _NOTHING_TO_GAIN and k[2] == top and min(v) == 1.0:
+                keys.append(k)
                 target.append(0.0)
-    index = np.asarray([k[0] for k in keys], dtype=np.int64)
-    strength = np.asarray([k[1] for k in keys], dtype=np.float64)
-    return index, strength, np.asarray(target), [source[i] for i in index]
+    index = np.asarray([k[1] for k in keys], dtype=np.int64)
+    strength = np.asarray([k[2] for k in keys], dtype=np.float64)
+    return index, strength, np.asarray(target), [k[0] for k in keys]
 
 
 def _gain(effort: float, direct: float, rule: str) -> float:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from difficulty.descriptions import Description
-from difficulty.general import GeneralModel
+from difficulty.general import GeneralModel, _paired
 from difficulty.general_benefit import benefit_targets
 from difficulty.general_data import DescribedRows
 from difficulty.general_gain import LinearGain, gain_inputs
@@ -49,6 +49,23 @@ def test_targets_are_effort_minus_direct_at_the_same_strength() -> None:
     got = {(int(i), float(s)): float(t) for i, s, t in zip(index, strength, target, strict=True)}
     assert got == {(0, 1.0): 1.0, (1, 2.0): -1.0, (2, 2.0): 0.75}
     assert sorted(set(source)) == ["faithful-cot", "mip-gsm8k"]
+
+
+def test_answers_pair_only_within_their_own_source() -> None:
+    rows = _rows(
+        [
+            (0, 2.0, "direct", 0.0, "faithful-cot"),  # answer-only prompting, wrong
+            (0, 2.0, "direct", 1.0, "routellm-gsm8k"),  # a chat answer to the same prompt, right
+            (0, 2.0, "cot", 1.0, "faithful-cot"),
+            (1, 2.0, "direct", 1.0, "routellm-gsm8k"),  # no effortful answer in this source
+            (1, 2.0, "think", 1.0, "mip-gsm8k"),  # no direct answer in this source
+        ]
+    )
+    index, strength, target, source = benefit_targets(rows, rule="pairs")
+    assert list(zip(index.tolist(), strength.tolist(), target.tolist(), source, strict=True)) == [
+        (0, 2.0, 1.0, "faithful-cot")
+    ]
+    assert _paired(rows).tolist() == [False, False, True, False, False]
 
 
 def test_relative_targets_and_alpacaeval_nothing_to_gain() -> None:
