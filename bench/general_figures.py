@@ -276,7 +276,7 @@ def main() -> int:
         help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
         "everyday_freshN, competition_freshN): judge once, on the variant already chosen, "
         "never to choose between variants (2 was judged this way on two refits; 3 and 4 once "
-        "each, on the shipped bag of three; 5 not yet)",
+        "each, on the shipped bag of three; 5 once, on the bag pairing within a source)",
     )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
