@@ -40,7 +40,13 @@ _HEADER_PROSE_WORDS = 2
 _CHOICE = re.compile(
     r"^\**\s*(?:\(([A-Ea-e])\)|([A-E])(?:[).:]|\s*$)|([B-E])\s+(?=\S)|(A)\s+(?=[^a-z]))"
 )
-_NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+")
+# A clock time ("3:45", "10:30 a.m.", "15:45:10") is one value, not an hour and a minute.
+_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?(?:\s*([ap])\.?\s?m\b\.?)?$", re.I)
+_NUMBER = re.compile(
+    r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?\s?m\b\.?)?(?![\d:])"
+    r"|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+",
+    re.I,
+)
 _MATH_SPAN = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
@@ -235,7 +241,26 @@ def normalize_answer(answer: str) -> str:
     return s
 
 
+def _clock(answer: str) -> str | None:
+    """A clock time on the 24-hour clock without a leading zero ("3:45 pm" -> "15:45",
+    "03:45" -> "3:45", "12:05 am" -> "0:05"), or None when the answer is not one."""
+    m = _CLOCK.match(answer.strip())
+    if not m:
+        return None
+    hour, minute, second, half = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    if half is not None:
+        if not 1 <= hour <= 12:
+            return None
+        hour = hour % 12 + (12 if half.lower() == "p" else 0)
+    elif hour > 24:
+        return None
+    return f"{hour}:{minute}" + (f":{second}" if second else "")
+
+
 def _normalize_once(answer: str) -> str:
+    clock = _clock(answer)
+    if clock is not None:
+        return clock
     s = strip_delimiters(unicode_to_latex(answer))
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
     s = s.replace("\\left", "").replace("\\right", "").replace("\\displaystyle", "")

@@ -65,6 +65,11 @@ from difficulty.answers import answer_value, answers_match, extract_answer, norm
         ("Answer: The total is 12. Working: 5 + 7 = 12, and 12 - 0 = 12.", "12"),
         ("no digits here at all", None),
         ("", None),
+        # A clock time is one value, not its minutes ("45").
+        ("You should leave at 3:45 pm.", "3:45 pm."),
+        ("So the train arrives at 10:30 am.", "10:30 am"),
+        ("By 16:00, 1000 people had not voted, so the polls closed at 16:00", "16:00"),
+        ("The ratio is 1:2", "2"),
     ],
 )
 def test_extract_answer(text: str, expected: str | None) -> None:
@@ -117,6 +122,9 @@ def test_extract_answer(text: str, expected: str | None) -> None:
         ("5x - 7y + 11z + 4 = 0", "5x-7y+11z+4=0"),
         ("xy + yz + zx = 6", "6"),
         ("no", "false"),
+        ("3:45 pm", "15:45"),
+        ("03:45", "3:45 a.m."),
+        ("12:05 AM", "0:05"),
     ],
 )
 def test_equivalent_answers_match(a: str, b: str) -> None:
@@ -138,6 +146,9 @@ def test_equivalent_answers_match(a: str, b: str) -> None:
         ("3R^2", "3"),
         ("sister-in-law", "sister"),
         ("", ""),
+        ("3:45 pm", "4:45 pm"),  # read as their minutes, these two once agreed
+        ("3:45 pm", "3:45 am"),
+        ("2:00 pm", "00"),
     ],
 )
 def test_different_answers_do_not_match(a: str | None, b: str | None) -> None:
