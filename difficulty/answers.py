@@ -16,6 +16,8 @@ __all__ = [
     "THINK_OPEN",
     "THINK_CLOSE",
     "extract_answer",
+    "stated_answer",
+    "SHORT_ANSWER_WORDS",
     "normalize_answer",
     "answers_match",
     "answer_value",
@@ -47,6 +49,7 @@ _NUMBER = re.compile(
     r"|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+",
     re.I,
 )
+_LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _MATH_SPAN = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
 
 _PLAIN_NUMBER = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)$")
@@ -196,19 +199,39 @@ def with_thinking(reasoning: str | None, answer: str) -> str:
 
 def extract_answer(text: str) -> str | None:
     """The final answer in a response: \\boxed{}, ####, "the answer is", a choice, last number."""
+    return _extract(text)[0]
+
+
+# A response of at most this many words may state its answer without marking it ("15% of 240
+# is 36."); a longer one whose only value is its last number (a numbered list, a time in an
+# email) states none that another response could agree with.
+SHORT_ANSWER_WORDS = 40
+
+
+def stated_answer(text: str, short_words: int = SHORT_ANSWER_WORDS) -> str | None:
+    """The answer a response states, for comparing two responses: `extract_answer`'s, except
+    that the last value of a free-form text counts only when the text (after any thinking) has
+    at most `short_words` words. Two tips lists of three items, or two emails that both mention
+    "1:30", agree on nothing."""
+    value, marked, words = _extract(text)
+    return value if marked or words <= short_words else None
+
+
+def _extract(text: str) -> tuple[str | None, bool, int]:
+    """(answer, whether it was marked as the answer, words of the text it was read from)."""
     if not text or not text.strip():
-        return None
+        return None, False, 0
     # Prefer what follows the thinking; fall back to the thinking when the tail has no answer.
     if THINK_CLOSE in text:
         head, _, tail = text.rpartition(THINK_CLOSE)
-        found = extract_answer(tail) if tail.strip() else None
-        return found if found is not None else extract_answer(head.replace(THINK_CLOSE, " "))
+        found = _extract(tail) if tail.strip() else (None, False, 0)
+        return found if found[0] is not None else _extract(head.replace(THINK_CLOSE, " "))
     boxed = last_boxed(text)
     if boxed:
-        return boxed
+        return boxed, True, len(text.split())
     marked = _HASHES.findall(text)
     if marked and marked[-1].strip():
-        return _clean_phrase(marked[-1])
+        return _clean_phrase(marked[-1]), True, len(text.split())
     # The last announced answer wins, whichever way it was announced.
     mentions = sorted(
         (m.start(), m.group(1))
@@ -219,13 +242,19 @@ def extract_answer(text: str) -> str | None:
     for _, phrase in reversed(mentions[-3:]):
         cleaned = _clean_phrase(phrase)
         if cleaned:
-            return cleaned
+            return cleaned, True, len(text.split())
     text = unicode_to_latex(_CALCULATOR.sub("", text))
     concluded = _conclusion(text)
     if concluded:
-        return concluded
+        return concluded, True, len(text.split())
     numbers = _NUMBER.findall(text)
-    return numbers[-1] if numbers else None
+    if not numbers:
+        return None, False, len(text.split())
+    # A value in the closing line states it ("Siobhan has 23 jewels."), unless it only numbers
+    # a list item ("3. Keep your room cool.").
+    closing = _LIST_MARKER.sub("", text.strip().rsplit("\n", 1)[-1])
+    in_closing = _NUMBER.findall(closing)
+    return numbers[-1], bool(in_closing) and in_closing[-1] == numbers[-1], len(text.split())
 
 
 def normalize_answer(answer: str) -> str:

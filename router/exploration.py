@@ -16,7 +16,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from difficulty.answers import extract_answer, with_thinking
+from difficulty.answers import stated_answer, with_thinking
 from policies.profiles import ProfileCost
 from policies.routing.exploration import choose_alternative, exploration_draws, label_pair
 from router.ledger.base import Ledger
@@ -118,7 +118,8 @@ class Explorer:
         profile = self.settings.profiles[name]
         received = acc if acc is not None else call.received
         text = received.text(0)
-        answer = extract_answer(with_thinking(received.reasoning_text(0), text))
+        # The answer it states, if any: two long free-form texts agree on no incidental number.
+        answer = stated_answer(with_thinking(received.reasoning_text(0), text))
         if acc is None:  # counted (and priced) in the call's own ledger record already
             assert call.record is not None
             prompt_tokens = call.record.prompt_tokens

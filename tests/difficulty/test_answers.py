@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from difficulty.answers import answer_value, answers_match, extract_answer, normalize_answer
+from difficulty.answers import (
+    answer_value,
+    answers_match,
+    extract_answer,
+    normalize_answer,
+    stated_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -242,3 +248,36 @@ def test_extraction_is_fast_and_total_on_any_text(text: str) -> None:
     found = extract_answer(text)
     assert found is None or isinstance(found, str)
     answers_match(found, "1")
+
+
+TIPS = (
+    "Here are three tips for better sleep:\n1. Keep a regular schedule.\n"
+    "2. Avoid screens before bed.\n3. Keep your room cool."
+)
+EMAIL = (
+    "Dear Ms. Patel,\n\nI am writing to let you know that my son Daniel, in Year 4, has a dentist "
+    "appointment on Thursday afternoon, so I will pick him up from school at 1:30. He should be "
+    "back in class on Friday morning. Please let me know if there is anything he needs to catch "
+    "up on or any form I should sign.\n\nThank you for your understanding,\nAnna"
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (TIPS * 3, None),  # a long list: its last item number is no answer
+        (EMAIL, None),  # a time mentioned in a long email is no answer either
+        ("15% of 240 is 36.", "36"),  # short: its value is its answer
+        (TIPS, "3"),  # ... even when it is a list (short texts agree only by their values)
+        (EMAIL + "\n\n" + "The answer is 42.", "42"),  # an announced answer always counts
+        (
+            "Aaron has 20 + 5 = 25 jewels. " * 12 + "\n\nSiobhan has 25 - 2 = 23 jewels.",
+            "23",  # a long worked answer whose closing line states the value
+        ),
+    ],
+)
+def test_stated_answer_ignores_incidental_numbers_of_long_free_form_text(
+    text: str, expected: str | None
+) -> None:
+    assert stated_answer(text) == expected
+    assert extract_answer(text) is not None  # the reader still finds a last value
