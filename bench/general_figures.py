@@ -272,11 +272,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--final",
-        choices=("2", "3", "4", "5"),
+        choices=("2", "3", "4", "5", "6"),
         help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
         "everyday_freshN, competition_freshN): judge once, on the variant already chosen, "
         "never to choose between variants (2 was judged this way on two refits; 3 and 4 once "
-        "each, on the shipped bag of three; 5 once, on the bag pairing within a source)",
+        "each, on the shipped bag of three; 5 once, on the bag pairing within a source; 6 not "
+        "yet)",
     )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")
