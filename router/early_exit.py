@@ -20,7 +20,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from difficulty.answers import extract_answer
+from difficulty.answers import stated_answer
 from difficulty.errors import ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.convergence import (
@@ -44,11 +44,28 @@ from router.settings import ProfileSettings
 from router.sources import EarlyExitReport, SourceReport
 from router.upstream import Upstream, UpstreamStream, uses_http_transport
 
-__all__ = ["WatchedStream", "open_watched", "ANSWER_MAX_TOKENS", "continuation_messages"]
+__all__ = [
+    "WatchedStream",
+    "open_watched",
+    "ANSWER_MAX_TOKENS",
+    "continuation_messages",
+    "shadow_final",
+]
 
 # The continuation only has to state the answer, but worked answers (QwQ on MATH) run to
 # ~1,000 tokens and a cut-off one loses its \boxed{} (seen in the demo at 512).
 ANSWER_MAX_TOKENS = 1024
+
+
+def shadow_final(content: str, thinking: str) -> str | None:
+    """The answer a shadow stream ended with, that calibration compares exits against: the one
+    its response states (`difficulty.answers.stated_answer`), or its thinking's when it wrote no
+    response outside the thinking. None, so that every exit on it counts as a changed answer,
+    for a free-form response that states none (an email, a list): whether a cut kept such an
+    answer cannot be checked, and a number it happens to mention is no agreement."""
+    if content.strip():
+        return stated_answer(content)
+    return stated_answer(thinking)
 
 
 def continuation_messages(messages: list[dict[str, Any]], reasoning: str) -> list[dict[str, Any]]:
@@ -214,9 +231,24 @@ class WatchedStream:
             decision = self.prober.poll()  # a probe may answer between thinking deltas
         return decision
 
+    def _keep_answer(self, chunk: dict[str, Any]) -> None:
+        """A shadow stream keeps its whole response, the answer its record is judged by (the
+        watcher stops reading at the first answer delta)."""
+        if self.watcher is None or not self.watcher.shadow:
+            return
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                _, content = self.reader.read(choice.get("delta") or {})
+                if content:
+                    self.content.append(content)
+
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self.stream:
-            decision = None if self.answering else self._watch(chunk)
+            if self.answering:
+                self._keep_answer(chunk)
+                decision = None
+            else:
+                decision = self._watch(chunk)
             self._exiting = decision is not None
             yield chunk
             if decision is not None:
@@ -236,7 +268,7 @@ class WatchedStream:
         watcher = self.watcher
         if self.calibrator is None or watcher is None or not watcher.shadow:
             return
-        final = extract_answer("".join(self.content)) or extract_answer(watcher.text)
+        final = shadow_final("".join(self.content), watcher.text)
         model, family = self.key
         record = ShadowRecord(model, family, tuple(watcher.trail), watcher.tokens, final)
         if self.prober is None:

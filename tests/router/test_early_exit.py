@@ -13,6 +13,7 @@ import pytest
 from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
 from policies.convergence import REMAINING_PER_TOKEN, estimate_tokens
+from router.early_exit import shadow_final
 from router.replay.server import ReplayUpstream
 from tests.router.conftest import RunningGateway, base_config, wait_for
 
@@ -149,3 +150,17 @@ def test_without_prefill_the_converged_candidate_answers(
     assert "\\boxed{72}" in text
     record = gw.records()[-1]
     assert record.early_exit is not None and record.early_exit["answer_from"] == "candidate"
+
+
+def test_a_shadow_stream_ends_on_the_answer_its_response_states() -> None:
+    thinking = "12 * 15 = 180, 180 - 108 = 72. So the answer is 72. " * 20
+    assert shadow_final(RESPONSE, thinking) == "72"
+    assert shadow_final("", thinking) == "72"  # no response outside the thinking
+    email = (
+        "Dear Ms. Patel,\n\nI am writing to let you know that my son will leave school at 72 "
+        "minutes past noon on Thursday for a dentist appointment, and he will be back in class "
+        "on Friday morning. Please let me know if he needs to catch up on anything or if there "
+        "is a form I should sign.\n\nThank you for your understanding,\nAnna"
+    )
+    # A free-form response states no answer: an exit on "72" is not counted as unchanged.
+    assert shadow_final(email, thinking) is None
