@@ -43,11 +43,10 @@ _CHOICE = re.compile(
     r"^\**\s*(?:\(([A-Ea-e])\)|([A-E])(?:[).:]|\s*$)|([B-E])\s+(?=\S)|(A)\s+(?=[^a-z]))"
 )
 # A clock time ("3:45", "10:30 a.m.", "15:45:10") is one value, not an hour and a minute.
-_CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?(?:\s*([ap])\.?\s?m\b\.?)?$", re.I)
+_CLOCK_TIME = r"\d{1,2}:[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?\s?m\b\.?)?"
+_CLOCK = re.compile(_CLOCK_TIME, re.I)
 _NUMBER = re.compile(
-    r"(?<![\d:])\d{1,2}:[0-5]\d(?::[0-5]\d)?(?:\s*[ap]\.?\s?m\b\.?)?(?![\d:])"
-    r"|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+",
-    re.I,
+    rf"(?<![\d:]){_CLOCK_TIME}(?![\d:])|-?\d[\d,]*(?:\.\d+)?(?:/\d+)?|-?\.\d+", re.I
 )
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 _MATH_SPAN = re.compile(r"\$\$?(.+?)\$\$?|\\\((.+?)\\\)|\\\[(.+?)\\\]", re.DOTALL)
@@ -226,12 +225,13 @@ def _extract(text: str) -> tuple[str | None, bool, int]:
         head, _, tail = text.rpartition(THINK_CLOSE)
         found = _extract(tail) if tail.strip() else (None, False, 0)
         return found if found[0] is not None else _extract(head.replace(THINK_CLOSE, " "))
+    words = len(text.split())
     boxed = last_boxed(text)
     if boxed:
-        return boxed, True, len(text.split())
+        return boxed, True, words
     marked = _HASHES.findall(text)
     if marked and marked[-1].strip():
-        return _clean_phrase(marked[-1]), True, len(text.split())
+        return _clean_phrase(marked[-1]), True, words
     # The last announced answer wins, whichever way it was announced.
     mentions = sorted(
         (m.start(), m.group(1))
@@ -242,19 +242,19 @@ def _extract(text: str) -> tuple[str | None, bool, int]:
     for _, phrase in reversed(mentions[-3:]):
         cleaned = _clean_phrase(phrase)
         if cleaned:
-            return cleaned, True, len(text.split())
+            return cleaned, True, words
     text = unicode_to_latex(_CALCULATOR.sub("", text))
     concluded = _conclusion(text)
     if concluded:
-        return concluded, True, len(text.split())
+        return concluded, True, words
     numbers = _NUMBER.findall(text)
     if not numbers:
-        return None, False, len(text.split())
+        return None, False, words
     # A value in the closing line states it ("Siobhan has 23 jewels."), unless it only numbers
     # a list item ("3. Keep your room cool.").
     closing = _LIST_MARKER.sub("", text.strip().rsplit("\n", 1)[-1])
     in_closing = _NUMBER.findall(closing)
-    return numbers[-1], bool(in_closing) and in_closing[-1] == numbers[-1], len(text.split())
+    return numbers[-1], bool(in_closing) and in_closing[-1] == numbers[-1], words
 
 
 def normalize_answer(answer: str) -> str:
@@ -273,17 +273,19 @@ def normalize_answer(answer: str) -> str:
 def _clock(answer: str) -> str | None:
     """A clock time on the 24-hour clock without a leading zero ("3:45 pm" -> "15:45",
     "03:45" -> "3:45", "12:05 am" -> "0:05"), or None when the answer is not one."""
-    m = _CLOCK.match(answer.strip())
-    if not m:
+    text = answer.strip().lower()
+    if not _CLOCK.fullmatch(text):
         return None
-    hour, minute, second, half = int(m.group(1)), m.group(2), m.group(3), m.group(4)
+    first, minute, *second = re.findall(r"\d+", text)
+    hour = int(first)
+    half = "p" if "p" in text else "a" if "a" in text else None  # the only letters a time has
     if half is not None:
         if not 1 <= hour <= 12:
             return None
-        hour = hour % 12 + (12 if half.lower() == "p" else 0)
+        hour = hour % 12 + (12 if half == "p" else 0)
     elif hour > 24:
         return None
-    return f"{hour}:{minute}" + (f":{second}" if second else "")
+    return ":".join([str(hour), minute, *second])
 
 
 def _normalize_once(answer: str) -> str:

@@ -17,7 +17,7 @@ text watcher's key a record (a shadow stream is a sample of the traffic whicheve
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from difficulty.answers import stated_answer
@@ -214,12 +214,15 @@ class WatchedStream:
             return self.watcher.feed(thought)
         return None
 
+    def _read(self, chunk: dict[str, Any]) -> Iterator[tuple[str, str]]:
+        """(thinking, answer text) of the first choice's delta, through the dialect reader."""
+        for choice in chunk.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                yield self.reader.read(choice.get("delta") or {})
+
     def _watch(self, chunk: dict[str, Any]) -> ExitDecision | None:
         decision = None
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) != 0:
-                continue
-            thought, content = self.reader.read(choice.get("delta") or {})
+        for thought, content in self._read(chunk):
             if content:
                 self.content.append(content)
             if self.reader.answering:
@@ -236,11 +239,7 @@ class WatchedStream:
         watcher stops reading at the first answer delta)."""
         if self.watcher is None or not self.watcher.shadow:
             return
-        for choice in chunk.get("choices") or ():
-            if choice.get("index", 0) == 0:
-                _, content = self.reader.read(choice.get("delta") or {})
-                if content:
-                    self.content.append(content)
+        self.content.extend(content for _, content in self._read(chunk) if content)
 
     async def _iterate(self) -> AsyncIterator[dict[str, Any]]:
         async for chunk in self.stream:
