@@ -4,11 +4,12 @@
 
 The sets a variant of the general model may be chosen on (bench/data/FRESH.md says which have
 been judged): the share of each everyday set routed to `direct` (the older set, everyday dev,
-the first to fifth fresh sets) and of each competition set routed to `think` (AIME 2024, the
-first to fifth fresh sets, 100 level-5 MATH train problems of the held-out split), with the
+the first to sixth fresh sets) and of each competition set routed to `think` (AIME 2024, the
+first to sixth fresh sets, 100 level-5 MATH train problems of the held-out split), with the
 mean of each group. The fifth fresh sets were judged once at stop 25 (pairing within a source,
-`bench/general_figures.py --final 5`) and are dev-grade since; a variant chosen here needs a
-new held-out set before its figure means anything. ~10 s.
+`bench/general_figures.py --final 5`), the sixth at stop 26 (the same shipped bag, `--final
+6`); both are dev-grade since. A variant chosen here is judged once on the seventh sets
+(`--final 7`), which nobody has looked at. ~10 s.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ EVERYDAY = (
     "everyday_fresh3",
     "everyday_fresh4",
     "everyday_fresh5",
+    "everyday_fresh6",
 )
 COMPETITION = (
     "competition_math",
@@ -39,6 +41,7 @@ COMPETITION = (
     "competition_fresh3",
     "competition_fresh4",
     "competition_fresh5",
+    "competition_fresh6",
 )
 
 
