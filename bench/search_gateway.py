@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from difficulty.answers import extract_answer
+from difficulty.answers import stated_answer
 from difficulty.datasets import load_dataset
 from difficulty.outcomes import Outcome
 from difficulty.tokens import count_tokens
@@ -71,7 +71,7 @@ def predicted(row: Outcome, forecast: dict[str, Any]) -> int:
     judge = Confidence(**CALIBRATION)
     answers: list[str | None] = []
     for s in row.samples or ():
-        answers.append(extract_answer(s.text or ""))
+        answers.append(stated_answer(s.text or ""))
         w = sample_weight(count_tokens(s.text or ""), plan.typical_tokens, s.score, verifier=judge)
         if vote.add(cluster_answers(answers)[-1], w, s.score):
             break

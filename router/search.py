@@ -16,7 +16,7 @@ from typing import Any
 
 import anyio
 
-from difficulty.answers import extract_answer
+from difficulty.answers import stated_answer
 from difficulty.errors import InvalidInputError, ThinkgateError
 from difficulty.tokens import count_tokens
 from policies.decision import SamplingPlan
@@ -59,7 +59,8 @@ class SearchSource:
         self.prompt = next(
             (str(m.get("content")) for m in reversed(messages) if m.get("role") == "user"), ""
         )
-        self.vote = AdaptiveVote(plan)
+        # best-of-N picks by score, so answerless samples (free-form text) still compete.
+        self.vote = AdaptiveVote(plan, settle_answerless=settings.aggregate != "best_of_n")
         self.samples: list[Sample] = []
         self.running: list[_Draw] = []
         self.started = 0
@@ -91,7 +92,7 @@ class SearchSource:
         sample = Sample(
             content=content,
             reasoning=reasoning,
-            answer=extract_answer(content) if content else None,
+            answer=stated_answer(content) if content else None,
             completion_tokens=int(
                 usage.get("completion_tokens") or count_tokens(reasoning + content)
             ),
@@ -141,7 +142,8 @@ class SearchSource:
         sample = replace(sample, weight=self._weight(sample))
         self.samples.append(sample)
         key = cluster_answers([s.answer for s in self.samples])[-1]
-        return self.vote.add(key, sample.weight, sample.score)
+        finished = sample.finish_reason == "stop"
+        return self.vote.add(key, sample.weight, sample.score, finished=finished)
 
     async def _verify(self, sample: Sample) -> Sample:
         """The sample with the verifier's score; unscored (weighed by length) if it fails."""

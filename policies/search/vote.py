@@ -46,9 +46,19 @@ def cluster_answers(
 class AdaptiveVote:
     """Incremental vote for one request: `add` each sample's vote key (and weight) until `done`."""
 
-    def __init__(self, plan: SamplingPlan, prior: ModeSharePrior = DEFAULT_PRIOR) -> None:
+    def __init__(
+        self,
+        plan: SamplingPlan,
+        prior: ModeSharePrior = DEFAULT_PRIOR,
+        *,
+        settle_answerless: bool = False,
+    ) -> None:
         self.plan = plan
         self.prior = prior
+        # Stop at min_samples when every sample so far finished and stated no answer (an
+        # email, a haiku): there is nothing to vote on, and more samples would not change that.
+        self.settle_answerless = settle_answerless
+        self.answerless = 0  # finished samples that stated no answer
         self.samples = 0
         self.counts: dict[int, int] = {}
         self.weights: dict[int, float] = {}
@@ -75,11 +85,15 @@ class AdaptiveVote:
             return self._top(self.scores)
         return self.leader
 
-    def add(self, key: int, weight: float = 1.0, score: float | None = None) -> bool:
-        """Count one sample (key -1: it gave no answer); returns whether sampling should stop."""
+    def add(
+        self, key: int, weight: float = 1.0, score: float | None = None, *, finished: bool = False
+    ) -> bool:
+        """Count one sample (key -1: it gave no answer; `finished`: it ended on its own, not
+        cut by a token limit); returns whether sampling should stop."""
         if self.done:
             raise RuntimeError("the vote has already stopped")
         self.samples += 1
+        self.answerless += int(key < 0 and finished)
         if key >= 0:
             self.counts[key] = self.counts.get(key, 0) + 1
             self.weights[key] = self.weights.get(key, 0.0) + weight
@@ -90,9 +104,15 @@ class AdaptiveVote:
             list(self.weights.values()), self.prior, self.plan.prior_p_correct
         )
         self.done = self.samples >= self.plan.max_samples or (
-            self.samples >= self.plan.min_samples and self.posterior >= self.plan.threshold
+            self.samples >= self.plan.min_samples
+            and (self.posterior >= self.plan.threshold or self.nothing_to_vote)
         )
         return self.done
+
+    @property
+    def nothing_to_vote(self) -> bool:
+        """Every sample so far finished without stating an answer (with `settle_answerless`)."""
+        return self.settle_answerless and 0 < self.samples == self.answerless
 
     def needed(self) -> int:
         """The fewest further samples that could stop the vote, each agreeing with the leader at

@@ -10,9 +10,9 @@ from typing import Any
 import httpx
 import pytest
 
-from difficulty.answers import extract_answer
+from difficulty.answers import extract_answer, stated_answer
 from difficulty.datasets import load_dataset
-from difficulty.outcomes import Outcome
+from difficulty.outcomes import Outcome, Sample
 from difficulty.tokens import count_tokens
 from policies.decision import SamplingPlan
 from policies.search import AdaptiveVote, Confidence, cluster_answers, sample_weight
@@ -65,15 +65,15 @@ def _predicted(row: Outcome, record: Any, verifier: bool) -> AdaptiveVote:
     forecast: the calls a one-at-a-time search must make."""
     forecast = record.predictions["vote"]
     plan = SamplingPlan(8, 0.995, 2, forecast["p_correct"], forecast["tokens"])
-    vote = AdaptiveVote(plan)
+    vote = AdaptiveVote(plan, settle_answerless=not verifier)
     judge = Confidence(**CALIBRATION) if verifier else None
     answers: list[str | None] = []
     for s in row.samples or ():
         text = s.text or ""
-        answers.append(extract_answer(text))
+        answers.append(stated_answer(text))
         score = s.score if verifier else None
         weight = sample_weight(count_tokens(text), plan.typical_tokens, score, verifier=judge)
-        if vote.add(cluster_answers(answers)[-1], weight, score):
+        if vote.add(cluster_answers(answers)[-1], weight, score, finished=True):
             break
     return vote
 
@@ -172,3 +172,30 @@ def test_n_choices_come_from_at_least_n_samples(
     assert int(reply.headers["x-thinkgate-samples"]) >= 3
     too_many = _ask(gw, row.prompt, n=9)
     assert too_many.status_code == 400 and too_many.json()["error"]["param"] == "n"
+
+
+# Free-form samples: no sample states an answer, so there is nothing to vote on.
+POEMS = (
+    "Rain taps the window,\nthe kettle hums along.",
+    "Grey clouds drift slowly;\nthe street shines after rain.",
+    "Soft rain on the roof,\na cat asleep by the door.",
+    "Puddles hold the sky;\nwe walk home with wet shoes.",
+)
+
+
+def test_a_search_over_free_form_answers_stops_at_its_minimum(
+    gateway_factory: Callable[..., RunningGateway], tmp_path: Path
+) -> None:
+    prompt = "Write a two-line poem about rain."
+    samples = tuple(Sample(None, count_tokens(t), text=t) for t in POEMS)
+    row = Outcome("free-form-0", prompt, "math-cot-sampled", None, None, samples=samples)
+    with ReplayUpstream([*replay_rows(), row]) as replay:
+        gw = gateway_factory(_config(replay, tmp_path, wave=1))
+        before = replay.stats.requests
+        reply = _ask(gw, prompt)
+        assert reply.status_code == 200, reply.text
+        # The rule alone would draw all 8: two answerless samples never reach its threshold.
+        assert replay.stats.requests - before == 2 == int(reply.headers["x-thinkgate-samples"])
+        assert reply.json()["choices"][0]["message"]["content"] == POEMS[0]
+        billed = sum(count_tokens(t) for t in POEMS[:2])
+        assert reply.json()["usage"]["completion_tokens"] == billed

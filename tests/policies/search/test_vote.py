@@ -80,3 +80,22 @@ def test_the_answer_follows_the_aggregate() -> None:
     assert vote.answer("majority") == 0
     assert vote.answer("weighted_vote") == 1
     assert vote.answer("best_of_n") == 2
+
+
+def test_a_vote_that_settles_answerless_samples_stops_at_its_minimum() -> None:
+    plan = SamplingPlan(max_samples=8, min_samples=2)
+    settled = AdaptiveVote(plan, settle_answerless=True)
+    assert not settled.add(-1, finished=True)
+    assert settled.add(-1, finished=True) and settled.samples == 2 and settled.nothing_to_vote
+    assert settled.leader is None
+
+
+def test_cut_samples_or_one_answer_keep_the_vote_going() -> None:
+    plan = SamplingPlan(max_samples=8, min_samples=2)
+    cut = AdaptiveVote(plan, settle_answerless=True)
+    assert not cut.add(-1, finished=False) and not cut.add(-1, finished=False)
+    mixed = AdaptiveVote(plan, settle_answerless=True)
+    assert not mixed.add(-1, finished=True) and not mixed.add(0, finished=True)
+    assert not mixed.nothing_to_vote
+    plain = AdaptiveVote(plan)  # the simulator's: answerless samples never end a vote early
+    assert not plain.add(-1, finished=True) and not plain.add(-1, finished=True)
