@@ -40,6 +40,14 @@ def _prompts(name: str) -> list[str]:
     return [json.loads(line)["prompt"] for line in (DATA / name).read_text().splitlines()]
 
 
+def fresh_generations() -> list[str]:
+    """The N of every pair of fresh sets after the first (everyday_freshN and
+    competition_freshN both in bench/data), in order."""
+    found = {p.stem.removeprefix("everyday_fresh") for p in DATA.glob("everyday_fresh*.jsonl")}
+    pairs = [n for n in found if n.isdigit() and (DATA / f"competition_fresh{n}.jsonl").is_file()]
+    return sorted(pairs, key=int)
+
+
 def dev_math() -> list[str]:
     """The competition dev set: 100 level-5 MATH train problems of the held-out split (never
     trained on), the first by sha256 of their id."""
@@ -272,12 +280,10 @@ def main() -> int:
     )
     parser.add_argument(
         "--final",
-        choices=("2", "3", "4", "5", "6"),
-        help="also route that generation of fresh held-out sets (bench/data/FRESH.md: "
-        "everyday_freshN, competition_freshN): judge once, on the variant already chosen, "
-        "never to choose between variants (2 was judged this way on two refits; 3 and 4 once "
-        "each, on the shipped bag of three; 5 once, on the bag pairing within a source; 6 not "
-        "yet)",
+        choices=fresh_generations(),
+        help="also route that generation of fresh held-out sets (everyday_freshN, "
+        "competition_freshN): judge once, on the variant already chosen, never to choose "
+        "between variants; bench/data/FRESH.md says which have been judged",
     )
     parser.add_argument("--skip-transfer", action="store_true")
     parser.add_argument("--cap", type=int, default=3000, help="items per source (transfer)")

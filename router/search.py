@@ -92,7 +92,7 @@ class SearchSource:
         sample = Sample(
             content=content,
             reasoning=reasoning,
-            answer=stated_answer(content) if content else None,
+            answer=stated_answer(content),
             completion_tokens=int(
                 usage.get("completion_tokens") or count_tokens(reasoning + content)
             ),
